@@ -1,0 +1,43 @@
+"""A small CNN: conv-activation-maxpool blocks and a linear head (LeNet-5 style, LeCun 1998)."""
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from torch import nn
+
+from ridgeline.errors import ConfigError
+from ridgeline.models.layers import activation as make_activation
+from ridgeline.models.layers import image_shape, kaiming_init, widths
+from ridgeline.models.registry import register_model
+
+
+@register_model("cnn")
+def cnn(
+    input_shape: Sequence[int],
+    num_classes: int,
+    depth: int = 2,
+    width: int | Sequence[int] = (32, 64),
+    kernel_size: int = 3,
+    activation: str = "relu",
+) -> nn.Sequential:
+    """``depth`` blocks of same-padded conv, activation and 2x2 max-pool, then Flatten, Linear.
+
+    Stages: ``block1, ..., block{depth}, flatten, fc``; each block has ``conv, act, pool``.
+    """
+    channels, height, width_px = image_shape(input_shape, "cnn")
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ConfigError("model.kernel_size", kernel_size, "a positive odd int")
+    stages: OrderedDict[str, nn.Module] = OrderedDict()
+    for i, c_out in enumerate(widths(width, depth), start=1):
+        if min(height, width_px) < 2:
+            raise ConfigError(
+                "model.depth", depth, f"at most {i - 1} 2x2 poolings for input {list(input_shape)}"
+            )
+        conv = nn.Conv2d(channels, c_out, kernel_size, padding=kernel_size // 2)
+        stages[f"block{i}"] = nn.Sequential(
+            OrderedDict(conv=conv, act=make_activation(activation), pool=nn.MaxPool2d(2))
+        )
+        channels, height, width_px = c_out, height // 2, width_px // 2
+    stages["flatten"] = nn.Flatten()
+    stages["fc"] = nn.Linear(channels * height * width_px, num_classes)
+    return kaiming_init(nn.Sequential(stages))

@@ -1,0 +1,53 @@
+"""Model registry: every model is built by name from the ``model`` config node.
+
+Builders take ``input_shape`` and ``num_classes`` plus their own hyper-parameters and return an
+``nn.Sequential`` of top-level stages, so the landscape code can reuse prefix computations.
+"""
+
+import inspect
+from collections.abc import Callable, Sequence
+
+from torch import nn
+
+from ridgeline.errors import ConfigError
+
+ModelBuilder = Callable[..., nn.Sequential]
+
+_MODELS: dict[str, ModelBuilder] = {}
+_COMMON = ("input_shape", "num_classes")
+
+
+def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Register a builder ``fn(input_shape, num_classes, **hparams)`` under ``name``."""
+
+    def decorator(fn: ModelBuilder) -> ModelBuilder:
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} is already registered")
+        _MODELS[name] = fn
+        return fn
+
+    return decorator
+
+
+def list_models() -> list[str]:
+    """Sorted names of all registered models."""
+    return sorted(_MODELS)
+
+
+def build_model(
+    name: str, input_shape: Sequence[int], num_classes: int, **kwargs: object
+) -> nn.Sequential:
+    """Build the registered model ``name`` for inputs of ``input_shape`` (no batch dim)."""
+    if name not in _MODELS:
+        raise ConfigError("model.name", name, f"known models are {', '.join(list_models())}")
+    fn = _MODELS[name]
+    accepted = [
+        p for p in inspect.signature(fn).parameters if p not in ("input_shape", "num_classes")
+    ]
+    for key in kwargs:
+        if key not in accepted:
+            raise ConfigError(
+                f"model.{key}", kwargs[key], f"{name} takes only {', '.join(accepted) or 'no keys'}"
+            )
+    shape = tuple(int(d) for d in input_shape)
+    return fn(input_shape=shape, num_classes=int(num_classes), **kwargs)

@@ -1,0 +1,96 @@
+"""CIFAR ResNets (He et al. 2016): ResNet-20 and the CIFAR variant of ResNet-18.
+
+Basic blocks with 1x1-conv projection shortcuts (option B, as in open_lth) where the shape
+changes, identity otherwise. ``norm="none"`` drops every BatchNorm, turns conv biases on and
+scales each residual branch by a learnable scalar initialised to zero (SkipInit, De & Smith 2020).
+"""
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ridgeline.errors import ConfigError
+from ridgeline.models.layers import image_shape, kaiming_init
+from ridgeline.models.registry import register_model
+
+NORMS = ("batch", "none")
+
+
+def _conv(c_in: int, c_out: int, kernel_size: int, stride: int, norm: str) -> nn.Conv2d:
+    return nn.Conv2d(c_in, c_out, kernel_size, stride, kernel_size // 2, bias=norm == "none")
+
+
+def _norm(channels: int, norm: str) -> nn.Module:
+    return nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
+
+
+class BasicBlock(nn.Module):
+    """relu(shortcut(x) + gain * bn2(conv2(relu(bn1(conv1(x)))))); ``gain`` only without norm."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, norm: str) -> None:
+        super().__init__()
+        self.conv1 = _conv(c_in, c_out, 3, stride, norm)
+        self.bn1 = _norm(c_out, norm)
+        self.conv2 = _conv(c_out, c_out, 3, 1, norm)
+        self.bn2 = _norm(c_out, norm)
+        self.relu = nn.ReLU()
+        self.shortcut = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(_conv(c_in, c_out, 1, stride, norm), _norm(c_out, norm))
+        self.gain = nn.Parameter(torch.zeros(1)) if norm == "none" else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        if self.gain is not None:
+            out = self.gain * out
+        return self.relu(self.shortcut(x) + out)
+
+
+def _resnet(
+    name: str,
+    input_shape: Sequence[int],
+    num_classes: int,
+    stage_widths: Sequence[int],
+    blocks_per_stage: int,
+    width: int,
+    norm: str,
+) -> nn.Sequential:
+    """Stages: ``stem, layer1_0, ..., layer{S}_{B-1}, pool, flatten, fc``."""
+    channels = image_shape(input_shape, name, size=32)[0]
+    if norm not in NORMS:
+        raise ConfigError("model.norm", norm, f"one of {', '.join(NORMS)}")
+    if not isinstance(width, int) or width < 1:
+        raise ConfigError("model.width", width, "a positive int channel multiplier")
+    c_out = stage_widths[0] * width
+    stem = OrderedDict(
+        conv=_conv(channels, c_out, 3, 1, norm), bn=_norm(c_out, norm), relu=nn.ReLU()
+    )
+    stages: OrderedDict[str, nn.Module] = OrderedDict(stem=nn.Sequential(stem))
+    channels = c_out
+    for s, base in enumerate(stage_widths, start=1):
+        for b in range(blocks_per_stage):
+            stride = 2 if s > 1 and b == 0 else 1
+            stages[f"layer{s}_{b}"] = BasicBlock(channels, base * width, stride, norm)
+            channels = base * width
+    stages["pool"] = nn.AdaptiveAvgPool2d(1)
+    stages["flatten"] = nn.Flatten()
+    stages["fc"] = nn.Linear(channels, num_classes)
+    return kaiming_init(nn.Sequential(stages))
+
+
+@register_model("resnet20")
+def resnet20(
+    input_shape: Sequence[int], num_classes: int, width: int = 1, norm: str = "batch"
+) -> nn.Sequential:
+    """ResNet-20: 3 stages of 3 basic blocks, 16/32/64 channels times ``width``."""
+    return _resnet("resnet20", input_shape, num_classes, (16, 32, 64), 3, width, norm)
+
+
+@register_model("resnet18")
+def resnet18(
+    input_shape: Sequence[int], num_classes: int, width: int = 1, norm: str = "batch"
+) -> nn.Sequential:
+    """CIFAR ResNet-18: 3x3 stem, no max-pool, 4 stages of 2 blocks, 64-512 channels."""
+    return _resnet("resnet18", input_shape, num_classes, (64, 128, 256, 512), 2, width, norm)

@@ -1,0 +1,57 @@
+"""CIFAR VGG (Simonyan & Zisserman 2015) as in open_lth (Frankle et al. 2020).
+
+Conv 3x3 (with bias) [+ BatchNorm] + ReLU per plan entry, 2x2 max-pool at each ``M``, a final
+2x2 average pool to 1x1, and a single Linear 512 -> classes.
+"""
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from torch import nn
+
+from ridgeline.models.layers import image_shape, kaiming_init
+from ridgeline.models.registry import register_model
+
+PLANS: dict[str, list[int | str]] = {
+    "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512],
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512],
+}
+
+
+def _vgg(
+    name: str, input_shape: Sequence[int], num_classes: int, batch_norm: bool
+) -> nn.Sequential:
+    """Stages: ``block1, ..., pool1, ..., avgpool, flatten, fc``; blocks: ``conv[, bn], relu``."""
+    channels = image_shape(input_shape, name, size=32)[0]
+    stages: OrderedDict[str, nn.Module] = OrderedDict()
+    n_blocks = n_pools = 0
+    for spec in PLANS[name]:
+        if spec == "M":
+            n_pools += 1
+            stages[f"pool{n_pools}"] = nn.MaxPool2d(2)
+            continue
+        n_blocks += 1
+        block: OrderedDict[str, nn.Module] = OrderedDict(
+            conv=nn.Conv2d(channels, spec, 3, padding=1)
+        )
+        if batch_norm:
+            block["bn"] = nn.BatchNorm2d(spec)
+        block["relu"] = nn.ReLU()
+        stages[f"block{n_blocks}"] = nn.Sequential(block)
+        channels = spec
+    stages["avgpool"] = nn.AvgPool2d(2)
+    stages["flatten"] = nn.Flatten()
+    stages["fc"] = nn.Linear(channels, num_classes)
+    return kaiming_init(nn.Sequential(stages))
+
+
+@register_model("vgg11")
+def vgg11(input_shape: Sequence[int], num_classes: int, batch_norm: bool = False) -> nn.Sequential:
+    """VGG-11 for 32x32 inputs."""
+    return _vgg("vgg11", input_shape, num_classes, batch_norm)
+
+
+@register_model("vgg16")
+def vgg16(input_shape: Sequence[int], num_classes: int, batch_norm: bool = False) -> nn.Sequential:
+    """VGG-16 for 32x32 inputs."""
+    return _vgg("vgg16", input_shape, num_classes, batch_norm)
