@@ -16,7 +16,7 @@ def mlp(
     input_shape: Sequence[int],
     num_classes: int,
     depth: int = 2,
-    width: int | Sequence[int] = 256,
+    width: int | Sequence[int] = 128,
     activation: str = "relu",
 ) -> nn.Sequential:
     """Flatten, then ``depth`` hidden Linear + activation stages, then a Linear head.
