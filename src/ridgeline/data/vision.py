@@ -1,0 +1,77 @@
+"""Shared base of the data modules backed by a torchvision dataset on disk."""
+
+import socket
+from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
+
+from torchvision.datasets import VisionDataset
+
+from ridgeline.data.base import TensorDataModule
+from ridgeline.data.errors import MissingDataError
+
+# Seconds a download may wait on a socket, so a machine without network fails fast.
+_DOWNLOAD_TIMEOUT = 30.0
+
+
+@contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+class TorchvisionDataModule(TensorDataModule):
+    """Reads a torchvision dataset's files under ``root``; downloads only in prepare_data."""
+
+    dataset_cls: ClassVar[type[VisionDataset]]
+
+    @property
+    @abstractmethod
+    def data_dir(self) -> Path:
+        """The folder that holds the dataset's files."""
+
+    @abstractmethod
+    def expected_files(self) -> list[str]:
+        """Names of the files torchvision reads from :attr:`data_dir`."""
+
+    def _missing(self) -> list[str]:
+        return [f for f in self.expected_files() if not (self.data_dir / f).is_file()]
+
+    def _missing_message(self, detail: str) -> str:
+        return (
+            f"{self.name}: {detail} in {self.data_dir}. Either run with data.download=true on a "
+            f"machine with network access, or copy the {self.name} files "
+            f"({', '.join(self.expected_files())}) to {self.data_dir} "
+            f"(data.root={self.root})."
+        )
+
+    def check_available(self) -> None:
+        """Raise MissingDataError naming the expected path and both fixes when files are absent."""
+        missing = self._missing()
+        if missing:
+            raise MissingDataError(self._missing_message(f"missing {', '.join(missing)}"))
+
+    def prepare_data(self) -> None:
+        """Download when asked and needed (failing fast offline), then check the files."""
+        if self.download and self._missing():
+            try:
+                with _socket_timeout(_DOWNLOAD_TIMEOUT):
+                    self.dataset_cls(self.root, train=True, download=True)
+            except Exception as err:
+                message = self._missing_message(f"download failed ({err!s:.300})")
+                raise MissingDataError(message) from err
+        self.check_available()
+
+    def _dataset(self, train: bool) -> VisionDataset:
+        """The torchvision dataset of one split, read from disk."""
+        self.check_available()
+        try:
+            return self.dataset_cls(self.root, train=train, download=False)
+        except (RuntimeError, OSError, ValueError) as err:
+            raise MissingDataError(self._missing_message(f"unreadable files ({err})")) from err
