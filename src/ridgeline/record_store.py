@@ -1,0 +1,72 @@
+"""records.jsonl: one JSON object per probe point, written atomically, never doubled.
+
+Every number in the loggers, the printed table, the figures and the CSVs comes from here.
+"""
+
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+KEY_FIELDS = ("phase", "probe", "step", "pair")
+
+
+def json_safe(value: Any) -> Any:
+    """Replace non-finite floats by None (JSON has no NaN/Inf) recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def non_finite_keys(value: Any, prefix: str = "") -> list[str]:
+    """Dotted keys of every non-finite float inside ``value``."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [prefix]
+    if isinstance(value, dict):
+        return [k for key, v in value.items() for k in non_finite_keys(v, f"{prefix}{key}.")]
+    if isinstance(value, (list, tuple)):
+        return [k for i, v in enumerate(value) for k in non_finite_keys(v, f"{prefix}{i}.")]
+    return []
+
+
+def record_key(record: dict, fields: Sequence[str] = KEY_FIELDS) -> tuple:
+    return tuple(json.dumps(record.get(f), sort_keys=True) for f in fields)
+
+
+class RecordStore:
+    """Append-or-replace JSONL with write-to-temp-then-rename, keyed by KEY_FIELDS."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        with self.path.open() as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def append(self, records: Iterable[dict]) -> None:
+        """Add records; one with the key of an existing record replaces it (a resumed probe)."""
+        new = []
+        for record in records:
+            flags = [k.rstrip(".") for k in non_finite_keys(record)]
+            record = json_safe(record)
+            if flags:
+                record["non_finite"] = flags
+            new.append(record)
+        keys = {record_key(r) for r in new}
+        kept = [r for r in self.read() if record_key(r) not in keys]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("w") as f:
+            for record in [*kept, *new]:
+                f.write(json.dumps(record, allow_nan=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)

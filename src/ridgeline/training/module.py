@@ -1,0 +1,103 @@
+"""The classifier LightningModule: N replicas of one architecture trained in lockstep.
+
+A parent run is the case N = 1. Spawned children are N replicas that start from the same
+parent checkpoint; the permutation baseline is N replicas from different init seeds. Each
+replica sees its own stream of the batch ``(x [N, B, ...], y [N, B])``, so a callback sees
+every child at the same step. The summed loss gives each replica exactly its own gradient,
+and SGD/AdamW act per parameter, so one optimiser over all replicas equals N optimisers.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from ridgeline.errors import TrainingDiverged
+from ridgeline.training.schedules import Schedule, constant, shifted
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+
+
+class ReplicaClassifier(pl.LightningModule):
+    """Cross-entropy training of ``len(replicas)`` classifiers, one batch stream each."""
+
+    def __init__(
+        self,
+        replicas: Sequence[nn.Module],
+        optimizer: OptimizerFactory,
+        num_classes: int,
+        schedule: Schedule | None = None,
+        step_offset: int = 0,
+    ) -> None:
+        super().__init__()
+        self.replicas = nn.ModuleList(replicas)
+        self.optimizer_factory = optimizer
+        self.schedule = schedule or constant()
+        self.step_offset = int(step_offset)
+        n = len(self.replicas)
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_loss = nn.ModuleList(MeanMetric() for _ in range(n))
+        self.val_acc = nn.ModuleList(
+            MulticlassAccuracy(num_classes, average="micro") for _ in range(n)
+        )
+
+    @property
+    def n_replicas(self) -> int:
+        return len(self.replicas)
+
+    @property
+    def absolute_step(self) -> int:
+        """Iterations since the parent's initialisation: spawn step k + the children's own steps."""
+        return self.step_offset + self.global_step
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits [N, B, classes] of every replica on its own slice x[i]."""
+        return torch.stack([m(x[i]) for i, m in enumerate(self.replicas)])
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
+        x, y = batch
+        logits = self(x)
+        losses = torch.stack(
+            [F.cross_entropy(logits[i], y[i]) for i in range(self.n_replicas)]
+        )
+        if not torch.isfinite(losses).all():
+            raise TrainingDiverged(
+                f"training loss became non-finite at step {self.absolute_step} "
+                f"(per replica: {losses.detach().tolist()}); lower optim.lr or check the data. "
+                "The last good checkpoint is kept."
+            )
+        self.train_acc(logits.detach().flatten(0, 1).argmax(-1), y.flatten())
+        self.log("train/loss", losses.detach().mean(), prog_bar=True)
+        self.log("train/acc", self.train_acc, prog_bar=True)
+        self.log("trainer/absolute_step", float(self.absolute_step))
+        return losses.sum()
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        for i, model in enumerate(self.replicas):
+            logits = model(x)
+            self.val_loss[i].update(F.cross_entropy(logits, y, reduction="none"))
+            self.val_acc[i].update(logits.argmax(-1), y)
+
+    def on_validation_epoch_end(self) -> None:
+        losses = torch.stack([m.compute() for m in self.val_loss])
+        accs = torch.stack([m.compute() for m in self.val_acc])
+        self.log("val/loss", losses.mean(), prog_bar=True)
+        self.log("val/acc", accs.mean(), prog_bar=True)
+        if self.n_replicas > 1:
+            for i in range(self.n_replicas):
+                self.log(f"val/loss_child{i}", losses[i])
+                self.log(f"val/acc_child{i}", accs[i])
+        for metric in (*self.val_loss, *self.val_acc):
+            metric.reset()
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.parameters())
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, shifted(self.schedule, self.step_offset)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

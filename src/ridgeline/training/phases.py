@@ -1,0 +1,199 @@
+"""The phases of an instability analysis: parent, children spawned at k, independent children.
+
+Each phase is one Lightning ``fit`` of a :class:`ReplicaClassifier` in its own directory under
+the run dir, with its own loggers; a phase that finished is skipped when the job runs again,
+and one that was killed resumes from its ``last.ckpt``.
+"""
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from pytorch_lightning.callbacks import ModelCheckpoint
+from torch import nn
+
+from ridgeline.data import StreamSeeds
+from ridgeline.training.checkpoints import StepCheckpoint, load_checkpoint, step_checkpoint_path
+from ridgeline.training.loggers import build_loggers, finish_loggers
+from ridgeline.training.module import ReplicaClassifier
+from ridgeline.training.seeds import derive_seed
+from ridgeline.training.spawn import SpawnOptimizerState, parent_model_state, replicate_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One training run of N replicas: what they start from and which streams they see."""
+
+    name: str
+    kind: str  # "parent" | "spawn" | "independent"
+    total_steps: int
+    spawn_step: int | None = None
+    init_seeds: tuple[int, ...] = ()
+    streams: tuple[StreamSeeds, ...] = ()
+    parent_checkpoint: str | None = None
+    fresh_optimizer: bool = False
+    checkpoint_steps: tuple[int, ...] = field(default=())
+
+    @property
+    def step_offset(self) -> int:
+        return self.spawn_step or 0
+
+    @property
+    def n_replicas(self) -> int:
+        return len(self.streams)
+
+
+def child_streams(cfg: DictConfig, n: int, tag: str) -> tuple[StreamSeeds, ...]:
+    """Child i's data-order and augmentation seeds: independent SGD noise per child."""
+    return tuple(
+        StreamSeeds(
+            data_seed=derive_seed(cfg.seeds.data, tag, "data", i),
+            aug_seed=derive_seed(cfg.seeds.aug, tag, "aug", i),
+        )
+        for i in range(n)
+    )
+
+
+def plan_phases(cfg: DictConfig, run_dir: Path) -> list[Phase]:
+    """Parent (if any spawn step), one spawn phase per k, and the independent baseline."""
+    total = int(cfg.trainer.max_steps)
+    spawn_steps = sorted({int(k) for k in (cfg.spawn.at or [])})
+    n = int(cfg.spawn.children)
+    phases: list[Phase] = []
+    parent_dir = run_dir / "parent" / "spawn_points"
+    if spawn_steps:
+        phases.append(
+            Phase(
+                name="parent",
+                kind="parent",
+                total_steps=total,
+                init_seeds=(derive_seed(cfg.seeds.init, "init", 0),),
+                streams=(
+                    StreamSeeds(
+                        derive_seed(cfg.seeds.data, "parent", "data"),
+                        derive_seed(cfg.seeds.aug, "parent", "aug"),
+                    ),
+                ),
+                checkpoint_steps=tuple(spawn_steps),
+            )
+        )
+    for k in spawn_steps:
+        phases.append(
+            Phase(
+                name=f"spawn_k={k:07d}",
+                kind="spawn",
+                total_steps=total,
+                spawn_step=k,
+                streams=child_streams(cfg, n, "child"),
+                parent_checkpoint=str(step_checkpoint_path(parent_dir, k)),
+                fresh_optimizer=bool(cfg.spawn.fresh_optimizer),
+            )
+        )
+    if cfg.spawn.independent:
+        phases.append(
+            Phase(
+                name="independent",
+                kind="independent",
+                total_steps=total,
+                init_seeds=tuple(derive_seed(cfg.seeds.init, "init", i) for i in range(n)),
+                streams=child_streams(cfg, n, "child"),
+            )
+        )
+    return phases
+
+
+def build_replicas(
+    model_factory: Callable[[], nn.Module], phase: Phase
+) -> tuple[list[nn.Module], dict | None]:
+    """The phase's N models: copies of the parent at k, or fresh models from their init seeds."""
+    if phase.parent_checkpoint is not None:
+        checkpoint = load_checkpoint(phase.parent_checkpoint)
+        replicas = replicate_model(model_factory(), parent_model_state(checkpoint), phase.n_replicas)
+        return replicas, checkpoint
+    replicas = []
+    for seed in phase.init_seeds:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            replicas.append(model_factory())
+    return replicas, None
+
+
+def run_phase(
+    cfg: DictConfig,
+    phase: Phase,
+    run_dir: Path,
+    datamodule: pl.LightningDataModule,
+    extra_callbacks: Sequence[pl.Callback] = (),
+    group: str = "ridgeline",
+) -> ReplicaClassifier | None:
+    """Train one phase to its total step, resuming from its own last checkpoint if present."""
+    phase_dir = run_dir / phase.name
+    done_file = phase_dir / "done.json"
+    if done_file.exists():
+        log.info("phase %s already finished; skipping", phase.name)
+        return None
+    phase_dir.mkdir(parents=True, exist_ok=True)
+    replicas, parent_checkpoint = build_replicas(lambda: instantiate(cfg.model), phase)
+    module = ReplicaClassifier(
+        replicas=replicas,
+        optimizer=instantiate(cfg.optim),
+        num_classes=int(cfg.data.num_classes),
+        schedule=instantiate(cfg.schedule),
+        step_offset=phase.step_offset,
+    )
+    datamodule.set_streams(list(phase.streams))
+    ckpt_dir = phase_dir / "checkpoints"
+    callbacks: list[pl.Callback] = [
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            save_last=True,
+            save_top_k=0,
+            every_n_train_steps=int(cfg.get("checkpoint_every_n_steps", 100)),
+        ),
+        *extra_callbacks,
+    ]
+    if phase.checkpoint_steps:
+        callbacks.append(StepCheckpoint(phase.checkpoint_steps, phase_dir / "spawn_points"))
+    if parent_checkpoint is not None:
+        callbacks.append(SpawnOptimizerState(parent_checkpoint, phase.fresh_optimizer))
+    loggers = build_loggers(
+        cfg.get("logger"), run_dir, phase.name, job_type=phase.kind, group=group
+    )
+    for logger in loggers:
+        logger.log_hyperparams({"phase": asdict(phase)})
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer,
+        max_steps=phase.total_steps - phase.step_offset,
+        callbacks=callbacks,
+        logger=loggers or False,
+        default_root_dir=str(phase_dir),
+    )
+    last = ckpt_dir / "last.ckpt"
+    resume = str(last) if last.exists() else None
+    if resume:
+        load_checkpoint(last)  # clear error for a truncated file before Lightning touches it
+        log.info("phase %s resumes from %s", phase.name, last)
+    log.info(
+        "phase %s: %d replica(s), steps %d -> %d",
+        phase.name,
+        phase.n_replicas,
+        phase.step_offset,
+        phase.total_steps,
+    )
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+    finally:
+        finish_loggers(loggers)
+    if trainer.is_global_zero:
+        tmp = done_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"phase": asdict(phase), "global_step": trainer.global_step}))
+        tmp.replace(done_file)
+    return module
