@@ -1,0 +1,2 @@
+def summarise_run(run_dir):
+    pass
