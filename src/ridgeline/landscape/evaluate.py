@@ -1,0 +1,341 @@
+"""Exact mean loss and error of many parameter sets over fixed evaluation tensors.
+
+Each data chunk is loaded once and evaluated for every parameter set (DESIGN §4). Parameter sets
+are run through ``torch.func.functional_call`` on a private eval-mode copy of the model, batched
+with ``torch.func.vmap`` when it applies. Raw sums (loss_sum, error_count, n) are exposed so that a
+distributed caller can shard x, y over processes and all-reduce them (``reduce`` hook).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call, vmap
+
+from ridgeline.landscape.params import BNPolicy, ParamSet
+
+Reduce = Callable[[Tensor], Tensor]
+PerExampleLoss = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Mean loss L and error rate E = 1 − accuracy of one parameter set (non-finite kept)."""
+
+    loss: float
+    error: float
+
+
+@dataclass
+class Job:
+    """Parameter sets that share their stages before ``start`` with base set ``base``.
+
+    With ``start > 0`` the activations entering top-level stage ``start`` are taken from the
+    forward pass of ``bases[base]`` (computed once per chunk), and only stages ``start:`` run.
+    """
+
+    param_sets: Sequence[ParamSet]
+    start: int = 0
+    base: int | None = None
+
+
+def _bn_modules(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def _first_tensor(batch: object) -> Tensor:
+    if isinstance(batch, Tensor):
+        return batch
+    if isinstance(batch, (list, tuple)) and batch and isinstance(batch[0], Tensor):
+        return batch[0]
+    raise TypeError(f"BN reset batches must be tensors or (x, y) tuples, got {type(batch)}")
+
+
+def recompute_bn_stats(
+    model: nn.Module, param_sets: Sequence[ParamSet], batches: Iterable[object]
+) -> list[ParamSet]:
+    """BN ``reset`` policy: running stats of each set recomputed on ``batches``.
+
+    Cumulative average over batches (``momentum=None``), on a private copy of the model with
+    only BatchNorm modules in train mode (dropout stays off, so no randomness is drawn).
+    """
+    inputs = [_first_tensor(b) for b in batches]
+    if not inputs:
+        raise ValueError("BN reset policy needs at least one training batch")
+    work = copy.deepcopy(model).eval().requires_grad_(False)
+    bns = _bn_modules(work)
+    tensors = dict(work.named_parameters())
+    tensors.update(dict(work.named_buffers()))
+    bn_buffer_names = [
+        f"{path}.{n}" if path else n
+        for path, m in work.named_modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        for n, b in m.named_buffers(recurse=False)
+        if b is not None and torch.is_floating_point(b)
+    ]
+    device = next(iter(tensors.values())).device if tensors else torch.device("cpu")
+    out: list[ParamSet] = []
+    with torch.no_grad():
+        for ps in param_sets:
+            for k, t in ps.items():
+                tensors[k].copy_(t)
+            for bn in bns:
+                if bn.track_running_stats:
+                    bn.reset_running_stats()
+                    bn.momentum = None
+                    bn.train()
+            for xb in inputs:
+                work(xb.to(device))
+            for bn in bns:
+                bn.eval()
+            new = dict(ps)
+            for k in bn_buffer_names:
+                new[k] = tensors[k].detach().clone()
+            out.append(new)
+    return out
+
+
+def sums_to_metrics(sums: Tensor) -> list[Metrics]:
+    """[K, 3] float64 (loss_sum, error_count, n) → exact means L = Σℓ/n, E = Σerr/n."""
+    out = []
+    for loss_sum, err, n in sums.tolist():
+        if n <= 0:
+            out.append(Metrics(math.nan, math.nan))
+        else:
+            out.append(Metrics(loss_sum / n, err / n))
+    return out
+
+
+class Evaluator:
+    """Evaluates many parameter sets of one model over fixed tensors x, y (exact means).
+
+    The live model is deep-copied once (eval mode, no grad); it is never touched again.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        x: Tensor,
+        y: Tensor,
+        chunk_size: int = 1024,
+        bn_policy: BNPolicy | str = BNPolicy.INTERPOLATE,
+        bn_batches: Iterable[object] | None = None,
+        use_vmap: bool | None = None,
+        vmap_max_sets: int = 32,
+        vmap_memory_mb: float = 512.0,
+        prefix_reuse: bool = True,
+        per_example_loss: PerExampleLoss | None = None,
+    ) -> None:
+        """Set up evaluation of cross-entropy (or ``per_example_loss``) over ``x, y`` in chunks."""
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"x has {x.shape[0]} examples but y has {y.shape[0]}")
+        self.bn_policy = BNPolicy(bn_policy)
+        self.bn_batches = list(bn_batches) if bn_batches is not None else None
+        if self.bn_policy is BNPolicy.RESET and _bn_modules(model) and not self.bn_batches:
+            raise ValueError("bn_policy='reset' needs bn_batches (training input batches)")
+        self.source = copy.deepcopy(model).requires_grad_(False)
+        self.template = copy.deepcopy(self.source).eval()
+        if self.bn_policy is BNPolicy.BATCH:
+            for bn in _bn_modules(self.template):
+                bn.train()
+                bn.track_running_stats = False
+        self.x, self.y = x, y
+        self.chunk_size = int(chunk_size)
+        params = list(self.template.parameters())
+        self.device = params[0].device if params else x.device
+        self.per_example_loss = per_example_loss
+        batch_bn = self.bn_policy is BNPolicy.BATCH and bool(_bn_modules(model))
+        self.use_vmap = (not batch_bn) if use_vmap is None else bool(use_vmap and not batch_bn)
+        self.vmap_max_sets = max(1, int(vmap_max_sets))
+        n_bytes = sum(t.numel() * t.element_size() for t in self.template.state_dict().values())
+        self._set_bytes = max(1, n_bytes)
+        self.vmap_memory_bytes = vmap_memory_mb * 2**20
+        self._vmap_failed = False
+        # Structure: top-level stages of an nn.Sequential allow prefix reuse.
+        self.stage_names: list[str] | None = None
+        if prefix_reuse and isinstance(self.template, nn.Sequential):
+            self.stage_names = list(self.template._modules.keys())
+            self._suffix = [self.template[s:] for s in range(len(self.stage_names))]
+            self._single = [self.template[s : s + 1] for s in range(len(self.stage_names))]
+            self._stage_index = {name: i for i, name in enumerate(self.stage_names)}
+
+    @property
+    def n(self) -> int:
+        """Number of evaluation examples held by this evaluator (this process's shard)."""
+        return int(self.x.shape[0])
+
+    def stage_of(self, name: str) -> int:
+        """Top-level stage index of a tensor name (0 when the model is not an nn.Sequential)."""
+        if self.stage_names is None:
+            return 0
+        return self._stage_index[name.split(".", 1)[0]]
+
+    def prepare(self, param_sets: Sequence[ParamSet]) -> list[ParamSet]:
+        """Apply the BN policy to parameter sets (``reset`` recomputes running statistics)."""
+        if self.bn_policy is BNPolicy.RESET and _bn_modules(self.source):
+            assert self.bn_batches is not None
+            return recompute_bn_stats(self.source, param_sets, self.bn_batches)
+        return list(param_sets)
+
+    def chunks(self) -> Iterable[tuple[Tensor, Tensor]]:
+        """The evaluation data as (x, y) chunks of ``chunk_size`` on the model's device."""
+        for i in range(0, self.n, self.chunk_size):
+            yield (
+                self.x[i : i + self.chunk_size].to(self.device, non_blocking=True),
+                self.y[i : i + self.chunk_size].to(self.device, non_blocking=True),
+            )
+
+    # ----------------------------------------------------------------------------------------
+    def _keys_from(self, ps: ParamSet, start: int, single: bool = False) -> ParamSet:
+        if self.stage_names is None:
+            return ps
+        if single:
+            return {k: v for k, v in ps.items() if self.stage_of(k) == start}
+        return {k: v for k, v in ps.items() if self.stage_of(k) >= start}
+
+    def _module_from(self, start: int) -> nn.Module:
+        return self.template if self.stage_names is None or start == 0 else self._suffix[start]
+
+    def _chunk_sums(self, out: Tensor, y: Tensor) -> Tensor:
+        """Per-set sums [K, 3] from outputs [K, B, ...] (or [B, ...] with K=1)."""
+        k, b = out.shape[0], out.shape[1]
+        flat = out.reshape(k * b, *out.shape[2:])
+        yy = y.repeat(k, *([1] * (y.dim() - 1)))
+        if self.per_example_loss is None:
+            losses = F.cross_entropy(flat.float(), yy, reduction="none")
+        else:
+            losses = self.per_example_loss(flat, yy)
+        loss_sum = losses.reshape(k, -1).double().sum(1)
+        if not torch.is_floating_point(y) and flat.dim() >= 2:
+            err = (flat.argmax(1) != yy).reshape(k, -1).double().sum(1)
+        else:
+            err = torch.full((k,), math.nan, dtype=torch.float64, device=out.device)
+        n = torch.full((k,), float(b), dtype=torch.float64, device=out.device)
+        return torch.stack([loss_sum, err, n], dim=1)
+
+    def _run_sets(self, stacked: list[tuple[bool, object]], h: Tensor, y: Tensor, start: int):
+        module = self._module_from(start)
+        parts = []
+        for is_stacked, item in stacked:
+            if is_stacked:
+                out = vmap(lambda p, inp: functional_call(module, p, (inp,)), in_dims=(0, None))(
+                    item, h
+                )
+                parts.append(self._chunk_sums(out, y))
+            else:
+                out = functional_call(module, item, (h,))
+                parts.append(self._chunk_sums(out.unsqueeze(0), y))
+        return torch.cat(parts, 0)
+
+    def _pack(self, sets: Sequence[ParamSet], start: int) -> list[tuple[bool, object]]:
+        """Restrict sets to the suffix keys and stack them into vmap groups where allowed."""
+        subs = [self._keys_from(ps, start) for ps in sets]
+        if not self.use_vmap or self._vmap_failed or len(subs) < 2:
+            return [(False, s) for s in subs]
+        per_group = int(min(self.vmap_max_sets, self.vmap_memory_bytes // self._set_bytes))
+        if per_group < 2 or any(s.keys() != subs[0].keys() for s in subs):
+            return [(False, s) for s in subs]
+        packed: list[tuple[bool, object]] = []
+        for i in range(0, len(subs), per_group):
+            grp = subs[i : i + per_group]
+            if len(grp) == 1:
+                packed.append((False, grp[0]))
+            else:
+                packed.append((True, {k: torch.stack([s[k] for s in grp]) for k in grp[0]}))
+        return packed
+
+    def run(
+        self,
+        jobs: Sequence[Job],
+        bases: Sequence[ParamSet] = (),
+        reduce: Reduce | None = None,
+        prepared: bool = False,
+    ) -> tuple[list[list[Metrics]], list[Metrics]]:
+        """Evaluate all jobs (and the base sets) in one pass over the data.
+
+        Returns per-job metrics and the metrics of each base set. BN policy is applied unless
+        ``prepared``. Sums are combined with ``reduce`` (e.g. all-reduce) before dividing.
+        """
+        sums_jobs, sums_bases = self.run_sums(jobs, bases, prepared=prepared)
+        sizes = [s.shape[0] for s in sums_jobs]
+        total = torch.cat([*sums_jobs, sums_bases], 0)
+        if reduce is not None:
+            total = reduce(total)
+        metrics = sums_to_metrics(total)
+        out, i = [], 0
+        for s in sizes:
+            out.append(metrics[i : i + s])
+            i += s
+        return out, metrics[i:]
+
+    def run_sums(
+        self, jobs: Sequence[Job], bases: Sequence[ParamSet] = (), prepared: bool = False
+    ) -> tuple[list[Tensor], Tensor]:
+        """Raw float64 sums [K, 3] = (loss_sum, error_count, n) for every job and base set."""
+        if not prepared:
+            bases = self.prepare(bases) if bases else []
+            jobs = [Job(self.prepare(j.param_sets), j.start, j.base) for j in jobs]
+        for j in jobs:
+            if j.start > 0 and (self.stage_names is None or j.base is None):
+                raise ValueError("a job with start > 0 needs a base set and an nn.Sequential")
+        need: dict[int, set[int]] = {}
+        for j in jobs:
+            if j.start > 0:
+                need.setdefault(int(j.base), set()).add(j.start)  # type: ignore[arg-type]
+        if not self.use_vmap or self._vmap_failed:
+            return self._run_sums(jobs, bases, need)
+        try:
+            return self._run_sums(jobs, bases, need)
+        except (RuntimeError, NotImplementedError):
+            self._vmap_failed = True  # an op without a vmap rule: fall back to the loop
+            return self._run_sums(jobs, bases, need)
+
+    def _run_sums(self, jobs, bases, need) -> tuple[list[Tensor], Tensor]:
+        packed = [self._pack(j.param_sets, j.start) for j in jobs]
+        dev = self.device
+        acc_jobs = [
+            torch.zeros(len(j.param_sets), 3, dtype=torch.float64, device=dev) for j in jobs
+        ]
+        acc_bases = torch.zeros(len(bases), 3, dtype=torch.float64, device=dev)
+        base_stage_keys = [
+            [self._keys_from(b, s, single=True) for s in range(len(self.stage_names))]
+            if self.stage_names is not None
+            else None
+            for b in bases
+        ]
+        with torch.no_grad():
+            for xc, yc in self.chunks():
+                acts: dict[tuple[int, int], Tensor] = {}
+                for bi, base in enumerate(bases):
+                    if self.stage_names is None:
+                        out = functional_call(self.template, base, (xc,))
+                    else:
+                        h = xc
+                        for s in range(len(self.stage_names)):
+                            if s in need.get(bi, ()):
+                                acts[(bi, s)] = h
+                            h = functional_call(self._single[s], base_stage_keys[bi][s], (h,))
+                        out = h
+                    acc_bases[bi] += self._chunk_sums(out.unsqueeze(0), yc)[0]
+                for ji, (job, pk) in enumerate(zip(jobs, packed, strict=True)):
+                    h = xc if job.start == 0 else acts[(int(job.base), job.start)]
+                    acc_jobs[ji] += self._run_sets(pk, h, yc, job.start)
+        return [a.cpu() for a in acc_jobs], acc_bases.cpu()
+
+    def sums(self, param_sets: Sequence[ParamSet]) -> Tensor:
+        """Raw float64 sums [K, 3] = (loss_sum, error_count, n) of each parameter set."""
+        return self.run_sums([Job(param_sets)])[0][0]
+
+    def evaluate(
+        self, param_sets: Sequence[ParamSet], reduce: Reduce | None = None
+    ) -> list[Metrics]:
+        """Exact mean loss L = (1/n)Σℓᵢ and error E = (1/n)Σ[argmax ≠ y] of each set."""
+        return self.run([Job(param_sets)], reduce=reduce)[0][0]

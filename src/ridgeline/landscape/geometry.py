@@ -1,0 +1,157 @@
+"""Mountainside and ridge diagnostics: spawn angle, distances, segment profiles, 2-D slices.
+
+Definitions: DESIGN §2 ("Mountainside and ridge diagnostics").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from torch import Tensor
+
+from ridgeline.landscape.barrier import validate_alphas
+from ridgeline.landscape.evaluate import Evaluator, Reduce
+from ridgeline.landscape.params import (
+    LayerGroup,
+    affine,
+    angle_at,
+    delta,
+    distance,
+    dot,
+    group_distances,
+    lerp,
+    norm,
+)
+from ridgeline.landscape.records import GeometryRecord, ProfileRecord, SliceRecord
+
+
+def spawn_geometry(
+    theta_s: Mapping[str, Tensor],
+    theta_a: Mapping[str, Tensor],
+    theta_b: Mapping[str, Tensor],
+    names: Sequence[str] | None = None,
+    groups: Sequence[LayerGroup] | None = None,
+) -> GeometryRecord:
+    """Angle at θ_s between θ_A − θ_s and θ_B − θ_s (degrees), ‖θ_A−θ_B‖, ‖θ_A−θ_s‖, ‖θ_B−θ_s‖.
+
+    ``names`` restricts the full-vector quantities (pass the parameter names to leave out BN
+    running statistics); ``groups`` adds the same quantities per layer group (parameters only).
+    """
+    keys = list(theta_s) if names is None else list(names)
+    rec = GeometryRecord(
+        angle_deg=angle_at(theta_s, theta_a, theta_b, keys),
+        dist_ab=distance(theta_a, theta_b, keys),
+        dist_as=distance(theta_s, theta_a, keys),
+        dist_bs=distance(theta_s, theta_b, keys),
+    )
+    if groups is not None:
+        rec.groups_dist_ab = group_distances(theta_a, theta_b, groups)
+        rec.groups_dist_as = group_distances(theta_s, theta_a, groups)
+        rec.groups_dist_bs = group_distances(theta_s, theta_b, groups)
+        rec.groups_angle_deg = {
+            g.name: angle_at(theta_s, theta_a, theta_b, g.param_names)
+            for g in groups
+            if g.param_names
+        }
+    return rec
+
+
+def largest_bump(values: Sequence[float]) -> tuple[float, int]:
+    """max_i [v_i − min_{j≤i} v_j] and its index (0 for a monotone non-increasing sequence)."""
+    best, arg, run_min = 0.0, 0, math.inf
+    for i, v in enumerate(values):
+        if math.isnan(v):
+            return math.nan, i
+        run_min = min(run_min, v)
+        if v - run_min > best:
+            best, arg = v - run_min, i
+    return best, arg
+
+
+def segment_profile(
+    evaluator: Evaluator,
+    theta_start: Mapping[str, Tensor],
+    theta_end: Mapping[str, Tensor],
+    alphas: Sequence[float],
+    tolerance: float = 0.0,
+    names: Sequence[str] | None = None,
+    reduce: Reduce | None = None,
+) -> ProfileRecord:
+    """Loss along (1−α)θ_start + αθ_end; bump = max_α L(α) − min_{α'≤α} L(α'); monotone if ≤ tol."""
+    al = validate_alphas(alphas)
+    metrics = evaluator.evaluate([lerp(theta_start, theta_end, a) for a in al], reduce=reduce)
+    loss = [m.loss for m in metrics]
+    bump, i = largest_bump(loss)
+    return ProfileRecord(
+        alphas=al,
+        loss=loss,
+        error=[m.error for m in metrics],
+        bump=bump,
+        bump_alpha=al[i],
+        monotone=bool(bump <= tolerance),
+        tolerance=float(tolerance),
+        distance=distance(theta_start, theta_end, names),
+    )
+
+
+def plane_slice(
+    evaluator: Evaluator,
+    p0: Mapping[str, Tensor],
+    p1: Mapping[str, Tensor],
+    p2: Mapping[str, Tensor],
+    resolution: int = 11,
+    margin: float = 0.25,
+    u: Sequence[float] | None = None,
+    v: Sequence[float] | None = None,
+    names: Sequence[str] | None = None,
+    reduce: Reduce | None = None,
+) -> SliceRecord:
+    """Loss on the grid p0 + u e1 + v e2, (e1, e2) Gram-Schmidt of (p1 − p0, p2 − p0).
+
+    The basis is built over ``names`` (default: all keys; pass parameter names to exclude BN
+    buffers); every tensor, buffers included, is set to the same affine combination of p0, p1, p2.
+    Default grid spans the three points plus ``margin`` of the extent on each side.
+    """
+    keys = list(p0) if names is None else list(names)
+    d1, d2 = delta(p0, p1, keys), delta(p0, p2, keys)
+    n1 = norm(d1)
+    if n1 == 0.0:
+        raise ValueError("plane_slice: p1 equals p0, the plane is undefined")
+    x2 = dot(d2, d1) / n1  # coordinate of p2 along e1
+    y2 = math.sqrt(max(0.0, dot(d2, d2) - x2**2))  # along e2
+    if y2 <= 1e-12 * max(n1, 1.0):
+        raise ValueError("plane_slice: the three points are collinear, the plane is undefined")
+    pts = [[0.0, 0.0], [n1, 0.0], [x2, y2]]
+    if u is None:
+        lo, hi = min(0.0, x2), max(n1, x2)
+        u = [
+            lo - margin * (hi - lo) + i * (1 + 2 * margin) * (hi - lo) / (resolution - 1)
+            for i in range(resolution)
+        ]
+    if v is None:
+        lo, hi = 0.0, y2
+        v = [
+            lo - margin * (hi - lo) + i * (1 + 2 * margin) * (hi - lo) / (resolution - 1)
+            for i in range(resolution)
+        ]
+    # (u, v) → coefficients (c1, c2) with p = p0 + c1 (p1 − p0) + c2 (p2 − p0):
+    # u = c1 n1 + c2 x2, v = c2 y2.
+    sets = []
+    for vv in v:
+        for uu in u:
+            c2 = vv / y2
+            c1 = (uu - c2 * x2) / n1
+            sets.append(affine(p0, p1, p2, c1, c2))
+    metrics = evaluator.evaluate(sets, reduce=reduce)
+    nu = len(u)
+    loss = [[metrics[i * nu + j].loss for j in range(nu)] for i in range(len(v))]
+    error = [[metrics[i * nu + j].error for j in range(nu)] for i in range(len(v))]
+    return SliceRecord(
+        u=[float(a) for a in u],
+        v=[float(b) for b in v],
+        loss=loss,
+        error=error,
+        points=pts,
+        bn_policy=evaluator.bn_policy.value,
+    )

@@ -1,0 +1,83 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ridgeline.landscape import (
+    angle_at,
+    cosine,
+    delta,
+    distance,
+    flatten,
+    group_distances,
+    has_batchnorm,
+    layer_groups,
+    lerp,
+    lerp_groups,
+    state_of,
+    unflatten,
+)
+
+from .conftest import mlp
+
+
+def test_state_of_clones_params_and_float_buffers(pair):
+    a, _ = pair
+    s = state_of(a)
+    assert "2.running_mean" in s and "2.num_batches_tracked" not in s
+    s["1.weight"].add_(1.0)
+    assert not torch.equal(s["1.weight"], a[1].weight)
+    assert has_batchnorm(a) and not has_batchnorm(mlp(bn=False))
+
+
+def test_layer_groups_module_order():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 2, 3)
+            self.bn1 = nn.BatchNorm2d(2)
+
+    model = nn.Sequential(Block(), nn.Flatten(), nn.Linear(8, 2))
+    groups = layer_groups(model)
+    assert [g.name for g in groups] == ["0.conv1", "0.bn1", "2"]
+    assert groups[0].param_names == ("0.conv1.weight", "0.conv1.bias")
+    assert groups[1].buffer_names == ("0.bn1.running_mean", "0.bn1.running_var")
+
+
+def test_lerp_exact_endpoints_and_groups(pair):
+    a, b = (state_of(m) for m in pair)
+    for k in a:
+        assert torch.equal(lerp(a, b, 0.0)[k], a[k])
+        assert torch.equal(lerp(a, b, 1.0)[k], b[k])
+    groups = layer_groups(pair[0])
+    mixed = lerp_groups(a, b, 0.5, ["4"], groups)
+    assert torch.allclose(mixed["4.weight"], 0.5 * (a["4.weight"] + b["4.weight"]))
+    assert torch.equal(mixed["1.weight"], a["1.weight"])
+    mixed_b = lerp_groups(a, b, 0.5, ["4"], groups, rest="b")
+    assert torch.equal(mixed_b["1.weight"], b["1.weight"])
+    with pytest.raises(ValueError, match="unknown layer group"):
+        lerp_groups(a, b, 0.5, ["nope"], groups)
+
+
+def test_flatten_roundtrip_and_distances(pair):
+    a, b = (state_of(m) for m in pair)
+    v = flatten(a)
+    back = unflatten(v, a)
+    assert all(torch.equal(back[k], a[k]) for k in a)
+    d = delta(a, b)
+    assert math.isclose(distance(a, b), flatten(d).double().norm().item(), rel_tol=1e-9)
+    groups = layer_groups(pair[0])
+    per = group_distances(a, b, groups)
+    total = sum(per[g.name] ** 2 for g in groups if g.param_names)
+    names = [n for g in groups for n in g.param_names]
+    assert math.isclose(total, distance(a, b, names) ** 2, rel_tol=1e-9)
+
+
+def test_angle_and_cosine():
+    base = {"w": torch.zeros(2)}
+    a = {"w": torch.tensor([1.0, 0.0])}
+    b = {"w": torch.tensor([1.0, 1.0])}
+    assert math.isclose(angle_at(base, a, b), 45.0, rel_tol=1e-9)
+    assert math.isclose(cosine(a, a), 1.0)
+    assert math.isnan(cosine(base, a))
