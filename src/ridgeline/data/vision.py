@@ -45,8 +45,8 @@ class TorchvisionDataModule(TensorDataModule):
 
     def _missing_message(self, detail: str) -> str:
         return (
-            f"{self.name}: {detail} in {self.data_dir}. Either run with data.download=true on a "
-            f"machine with network access, or copy the {self.name} files "
+            f"{self.name} data not found in {self.data_dir} ({detail}). Either run with "
+            f"data.download=true on a machine with network access, or copy the {self.name} files "
             f"({', '.join(self.expected_files())}) to {self.data_dir} "
             f"(data.root={self.root})."
         )
@@ -64,7 +64,8 @@ class TorchvisionDataModule(TensorDataModule):
                 with _socket_timeout(_DOWNLOAD_TIMEOUT):
                     self.dataset_cls(self.root, train=True, download=True)
             except Exception as err:
-                message = self._missing_message(f"download failed ({err!s:.300})")
+                reason = " ".join(str(err).split())[:300]
+                message = self._missing_message(f"download failed: {reason}")
                 raise MissingDataError(message) from err
         self.check_available()
 
@@ -74,4 +75,5 @@ class TorchvisionDataModule(TensorDataModule):
         try:
             return self.dataset_cls(self.root, train=train, download=False)
         except (RuntimeError, OSError, ValueError) as err:
-            raise MissingDataError(self._missing_message(f"unreadable files ({err})")) from err
+            reason = " ".join(str(err).split())[:300]
+            raise MissingDataError(self._missing_message(f"unreadable files: {reason}")) from err

