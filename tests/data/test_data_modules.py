@@ -32,6 +32,7 @@ def test_idx_datasets_load_normalised(tmp_path, cls):
     assert dm.train_x.shape == (12, 1, 28, 28) and dm.test_x.shape == (5, 1, 28, 28)
     assert dm.train_x.dtype == torch.float32 and dm.train_y.dtype == torch.long
     assert torch.equal(dm.train_y, torch.as_tensor(labels["train"]).long())
+    assert torch.equal(dm.test_y, torch.as_tensor(labels["t10k"]).long())
     expected = (30 / 255 - dm.mean[0]) / dm.std[0]
     assert torch.allclose(dm.train_x[3], torch.full((1, 28, 28), expected))
     assert not dm.augment and dm.augmentation() is None

@@ -133,8 +133,8 @@ class TensorDataModule(pl.LightningDataModule, ABC):
         self.streams = tuple(streams)
 
     def _loaded(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        if self.train_x is None:
-            raise RuntimeError(f"{type(self).__name__}.setup() must run before using the data")
+        """The tensors, loading them (on the CPU when no trainer is attached) if needed."""
+        self.setup()
         return self.train_x, self.train_y, self.test_x, self.test_y
 
     def _rank_world(self) -> tuple[int, int]:
