@@ -46,7 +46,7 @@ def pair() -> tuple[nn.Module, nn.Module]:
 
 @contextmanager
 def untouched(model: nn.Module) -> Iterator[None]:
-    """Assert the live model's weights, buffers, modes and .grad, and the global RNG, are unchanged."""
+    """Assert weights, buffers, modes, .grad of the live model and the global RNG are unchanged."""
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     modes = [m.training for m in model.modules()]
     grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
@@ -70,3 +70,12 @@ def live(model: nn.Module) -> nn.Module:
     for p in model.parameters():
         p.grad = torch.full_like(p, 0.25)
     return model
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Tiny ops: one intra-op thread avoids contention on shared CI cores (restored after)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -210,7 +210,8 @@ class Evaluator:
         flat = out.reshape(k * b, *out.shape[2:])
         yy = y.repeat(k, *([1] * (y.dim() - 1)))
         if self.per_example_loss is None:
-            losses = F.cross_entropy(flat.float(), yy, reduction="none")
+            logits = flat if flat.dtype in (torch.float32, torch.float64) else flat.float()
+            losses = F.cross_entropy(logits, yy, reduction="none")
         else:
             losses = self.per_example_loss(flat, yy)
         loss_sum = losses.reshape(k, -1).double().sum(1)
