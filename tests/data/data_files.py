@@ -1,13 +1,10 @@
 """Writers of tiny dataset files in the real on-disk formats torchvision reads."""
 
-import os
 import pickle
 import struct
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torchvision.datasets.cifar
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -60,11 +57,3 @@ def write_cifar100(root: Path, n_train: int, n_test: int) -> None:
         data = {"data": cifar_images(n, 0), "fine_labels": [i % 100 for i in range(n)]}
         _pickle(folder / name, {**data, "coarse_labels": [0] * n})
     _pickle(folder / "meta", {"fine_label_names": [str(i) for i in range(100)]})
-
-
-@pytest.fixture
-def no_md5(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tiny CIFAR files cannot match the real md5 sums: check existence only."""
-    monkeypatch.setattr(
-        torchvision.datasets.cifar, "check_integrity", lambda fpath, md5=None: os.path.isfile(fpath)
-    )

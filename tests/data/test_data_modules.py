@@ -4,10 +4,10 @@ import urllib.request
 
 import pytest
 import torch
+from data_files import write_cifar10, write_cifar100, write_idx_dataset
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from conftest import write_cifar10, write_cifar100, write_idx_dataset
 from ridgeline.data import (
     DATASETS,
     CIFAR10DataModule,
