@@ -1,2 +1,87 @@
-def summarise_run(run_dir):
-    pass
+"""The end-of-run table (spawn step → barriers, prediction, angle) and the run's figures."""
+
+from pathlib import Path
+
+import rich
+from rich.table import Table
+
+from ridgeline.record_store import RecordStore
+from ridgeline.report import figures
+from ridgeline.report.records import Record, final_records, get, mean
+
+COLUMNS = (
+    ("test error barrier", "barrier.test.error_barrier.endpoint_mean"),
+    ("train error barrier", "barrier.train.error_barrier.endpoint_mean"),
+    ("test loss barrier", "barrier.test.loss_barrier.midpoint"),
+    ("predicted −⅛ΔᵀHΔ", "taylor.test.predicted_barrier"),
+    ("angle at θ_s (deg)", "geometry.angle_deg"),
+    ("‖θ_A − θ_B‖", "geometry.dist_ab"),
+)
+
+
+def summary_rows(records: list[Record]) -> list[dict]:
+    """One row per phase at its final probe: mean over child pairs of each column."""
+    rows = []
+    finals = final_records(records)
+    order = sorted(
+        finals.values(), key=lambda rs: (rs[0]["kind"] != "spawn", rs[0].get("spawn_step") or 0)
+    )
+    for recs in order:
+        first = recs[0]
+        row = {
+            "phase": first["phase"],
+            "spawn step": "different inits" if first["kind"] == "independent" else first["spawn_step"],
+            "step": first["step"],
+        }
+        for name, path in COLUMNS:
+            row[name] = mean([get(r, path) for r in recs])
+        if row["‖θ_A − θ_B‖"] is None:
+            row["‖θ_A − θ_B‖"] = mean([get(r, "geometry.dist_ab") for r in recs])
+        rows.append(row)
+    return rows
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def print_table(rows: list[dict]) -> None:
+    table = Table(title="Instability analysis: children at the end of training (mean over pairs)")
+    for key in ("spawn step", *(name for name, _ in COLUMNS)):
+        table.add_column(key, justify="right")
+    for row in rows:
+        table.add_row(*(_fmt(row[k]) for k in ("spawn step", *(n for n, _ in COLUMNS))))
+    rich.print(table)
+
+
+def write_figures(records: list[Record], out_dir: Path) -> list[Path]:
+    """Every figure the records support, as PNGs in ``out_dir``."""
+    made = [
+        figures.instability(records, out_dir / "instability.png"),
+        figures.barrier_over_training(records, out_dir / "barrier_over_training.png"),
+        figures.predicted_vs_measured(records, out_dir / "predicted_vs_measured.png"),
+        figures.mountainside(records, out_dir / "mountainside.png"),
+        figures.barrier_curves(records, out_dir / "barrier_curves.png"),
+        figures.layerwise_heatmap(
+            [r for r in records if r.get("kind") == "spawn" and r.get("spawn_step") == 0],
+            "test",
+            out_dir / "layerwise_heatmap_k0.png",
+        ),
+    ]
+    return [p for p in made if p is not None]
+
+
+def summarise_run(run_dir: Path) -> list[dict]:
+    """Print the table and write the figures of a finished run; returns the table rows."""
+    records = RecordStore(Path(run_dir) / "landscape" / "records.jsonl").read()
+    rows = summary_rows(records)
+    if rows:
+        print_table(rows)
+    paths = write_figures(records, Path(run_dir) / "figures")
+    if paths:
+        rich.print(f"figures: {', '.join(str(p) for p in paths)}")
+    return rows
