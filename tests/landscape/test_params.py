@@ -81,3 +81,9 @@ def test_angle_and_cosine():
     assert math.isclose(angle_at(base, a, b), 45.0, rel_tol=1e-9)
     assert math.isclose(cosine(a, a), 1.0)
     assert math.isnan(cosine(base, a))
+
+
+def test_lerp_keeps_non_float_buffers_of_a(pair):
+    sa, sb = pair[0].state_dict(), pair[1].state_dict()
+    mid = lerp(sa, sb, 0.5)
+    assert mid["2.num_batches_tracked"] is sa["2.num_batches_tracked"]

@@ -153,7 +153,10 @@ class Evaluator:
         self.device = params[0].device if params else x.device
         self.per_example_loss = per_example_loss
         batch_bn = self.bn_policy is BNPolicy.BATCH and bool(_bn_modules(model))
-        self.use_vmap = (not batch_bn) if use_vmap is None else bool(use_vmap and not batch_bn)
+        # auto: vmap pays for dense layers; over conv weights it becomes a slower grouped conv
+        has_conv = any(isinstance(m, nn.modules.conv._ConvNd) for m in model.modules())
+        auto = not batch_bn and not has_conv
+        self.use_vmap = auto if use_vmap is None else bool(use_vmap and not batch_bn)
         self.vmap_max_sets = max(1, int(vmap_max_sets))
         n_bytes = sum(t.numel() * t.element_size() for t in self.template.state_dict().values())
         self._set_bytes = max(1, n_bytes)
@@ -263,7 +266,8 @@ class Evaluator:
         """Evaluate all jobs (and the base sets) in one pass over the data.
 
         Returns per-job metrics and the metrics of each base set. BN policy is applied unless
-        ``prepared``. Sums are combined with ``reduce`` (e.g. all-reduce) before dividing.
+        ``prepared``. The CPU float64 sums [K, 3] go through ``reduce`` (e.g. an all-reduce-sum
+        that moves them to the process group's device) before dividing.
         """
         sums_jobs, sums_bases = self.run_sums(jobs, bases, prepared=prepared)
         sizes = [s.shape[0] for s in sums_jobs]

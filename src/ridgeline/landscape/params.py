@@ -119,9 +119,14 @@ def unflatten(
     return out
 
 
+def _lerp1(a: Tensor, b: Tensor, alpha: float) -> Tensor:
+    # non-float tensors (e.g. num_batches_tracked in a full state_dict) are never interpolated
+    return torch.lerp(a, b, float(alpha)) if torch.is_floating_point(a) else a
+
+
 def lerp(a: Mapping[str, Tensor], b: Mapping[str, Tensor], alpha: float) -> ParamSet:
     """θ_α = (1−α)θ_A + αθ_B on every tensor (exact at α=0 and α=1, ``torch.lerp``)."""
-    return {k: torch.lerp(a[k], b[k], float(alpha)) for k in a}
+    return {k: _lerp1(a[k], b[k], alpha) for k in a}
 
 
 def lerp_groups(
@@ -140,7 +145,7 @@ def lerp_groups(
     out: ParamSet = dict(base)
     for k in chosen:
         if k in a:
-            out[k] = torch.lerp(a[k], b[k], float(alpha))
+            out[k] = _lerp1(a[k], b[k], alpha)
     return out
 
 
@@ -152,7 +157,12 @@ def affine(
     c2: float,
 ) -> ParamSet:
     """p0 + c1 (p1 − p0) + c2 (p2 − p0) on every tensor (a point in the plane of three sets)."""
-    return {k: p0[k] + c1 * (p1[k] - p0[k]) + c2 * (p2[k] - p0[k]) for k in p0}
+    return {
+        k: p0[k] + c1 * (p1[k] - p0[k]) + c2 * (p2[k] - p0[k])
+        if torch.is_floating_point(p0[k])
+        else p0[k]
+        for k in p0
+    }
 
 
 def delta(
