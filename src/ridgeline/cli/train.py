@@ -1,6 +1,7 @@
 """``ridgeline-train``: parent, spawned children and probes, as composed by Hydra from conf/."""
 
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -25,6 +26,15 @@ def run_group(cfg: DictConfig, run_dir: Path) -> str:
     if hc.mode is not None and hc.mode.name == "MULTIRUN":
         return f"{cfg.task_name}-{Path(hc.sweep.dir).name}"
     return f"{cfg.task_name}-{run_dir.name}"
+
+
+def remove_if_unstarted(run_dir: Path) -> None:
+    """Delete a run dir that holds only Hydra's own files: a failed start leaves nothing behind."""
+    if not run_dir.is_dir():
+        return
+    own = {".hydra", f"{HydraConfig.get().job.name}.log"}
+    if all(p.name in own for p in run_dir.iterdir()):
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def train(cfg: DictConfig) -> Path:
@@ -56,8 +66,8 @@ def _hydra_main(cfg: DictConfig) -> None:
     try:
         train(cfg)
     except RidgelineError as exc:
-        log.error("%s", exc)
         print(f"ridgeline: error: {exc}", file=sys.stderr)
+        remove_if_unstarted(Path(cfg.paths.output_dir))
         sys.exit(2)
 
 

@@ -9,13 +9,15 @@ from ridgeline.record_store import RecordStore
 from ridgeline.report import figures
 from ridgeline.report.records import Record, final_records, get, mean
 
+# (column, record path): test/train error barrier = endpoint-mean (Frankle et al. 2020);
+# loss barrier = midpoint; predicted = −⅛ΔᵀH(θ_½)Δ on test; angle at the spawn point θ_s.
 COLUMNS = (
-    ("test error barrier", "barrier.test.error_barrier.endpoint_mean"),
-    ("train error barrier", "barrier.train.error_barrier.endpoint_mean"),
-    ("test loss barrier", "barrier.test.loss_barrier.midpoint"),
-    ("predicted −⅛ΔᵀHΔ", "taylor.test.predicted_barrier"),
-    ("angle at θ_s (deg)", "geometry.angle_deg"),
-    ("‖θ_A − θ_B‖", "geometry.dist_ab"),
+    ("err test", "barrier.test.error_barrier.endpoint_mean"),
+    ("err train", "barrier.train.error_barrier.endpoint_mean"),
+    ("loss test", "barrier.test.loss_barrier.midpoint"),
+    ("pred test", "taylor.test.predicted_barrier"),
+    ("angle°", "geometry.angle_deg"),
+    ("‖θA−θB‖", "geometry.dist_ab"),
 )
 
 
@@ -30,13 +32,11 @@ def summary_rows(records: list[Record]) -> list[dict]:
         first = recs[0]
         row = {
             "phase": first["phase"],
-            "spawn step": "different inits" if first["kind"] == "independent" else first["spawn_step"],
+            "spawn step": "indep. init" if first["kind"] == "independent" else first["spawn_step"],
             "step": first["step"],
         }
         for name, path in COLUMNS:
             row[name] = mean([get(r, path) for r in recs])
-        if row["‖θ_A − θ_B‖"] is None:
-            row["‖θ_A − θ_B‖"] = mean([get(r, "geometry.dist_ab") for r in recs])
         rows.append(row)
     return rows
 
@@ -50,7 +50,11 @@ def _fmt(value: object) -> str:
 
 
 def print_table(rows: list[dict]) -> None:
-    table = Table(title="Instability analysis: children at the end of training (mean over pairs)")
+    table = Table(
+        title="Instability: barriers between children at the end of training (mean over pairs)",
+        caption="err = endpoint-mean error barrier, loss = midpoint loss barrier (nats), "
+        "pred = −⅛ΔᵀH(θ_½)Δ, angle at the spawn point",
+    )
     for key in ("spawn step", *(name for name, _ in COLUMNS)):
         table.add_column(key, justify="right")
     for row in rows:
