@@ -1,0 +1,79 @@
+"""Read back an offline W&B run file (.wandb): a LevelDB-style log of protobuf records.
+
+Layout: a 7-byte header (":W&B", magic 0xBEE1, version), then 32 KiB blocks of chunks, each
+with a 7-byte header (crc32 4 bytes, length 2, type 1: full=1, first=2, middle=3, last=4).
+"""
+
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wandb.proto import wandb_internal_pb2 as pb
+
+BLOCK = 32768
+HEADER = 7
+
+
+def _payloads(data: bytes):
+    pos, pending = HEADER, b""
+    while pos + HEADER <= len(data):
+        block_left = BLOCK - (pos % BLOCK)
+        if block_left < HEADER:
+            pos += block_left
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + HEADER])
+        if kind == 0 and length == 0:
+            pos += block_left
+            continue
+        chunk = data[pos + HEADER : pos + HEADER + length]
+        pos += HEADER + length
+        if kind == 1:
+            yield chunk
+        elif kind == 2:
+            pending = chunk
+        elif kind == 3:
+            pending += chunk
+        elif kind == 4:
+            yield pending + chunk
+            pending = b""
+
+
+def _key(item) -> str:
+    return item.key or "/".join(item.nested_key)
+
+
+@dataclass
+class WandbRun:
+    run_id: str = ""
+    name: str = ""
+    group: str = ""
+    job_type: str = ""
+    history: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+
+def read_run(path: Path) -> WandbRun:
+    """Run metadata, history rows and the final summary of one .wandb file."""
+    data = Path(path).read_bytes()
+    assert data[:4] == b":W&B", f"{path} is not a W&B run file"
+    run = WandbRun()
+    for payload in _payloads(data):
+        record = pb.Record()
+        record.ParseFromString(payload)
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            r = record.run
+            run.run_id, run.name, run.group, run.job_type = (
+                r.run_id, r.display_name, r.run_group, r.job_type)
+        elif kind == "history":
+            run.history.append({_key(i): json.loads(i.value_json) for i in record.history.item})
+        elif kind == "summary":
+            for item in record.summary.update:
+                run.summary[_key(item)] = json.loads(item.value_json)
+    return run
+
+
+def read_runs(run_dir: Path) -> list[WandbRun]:
+    """Every offline run under ``run_dir/wandb``."""
+    return [read_run(p) for p in sorted(Path(run_dir).glob("wandb/offline-run-*/*.wandb"))]
