@@ -12,12 +12,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from ridgeline.cli.config_tree import print_config_tree, save_config
+from ridgeline.cli.resolvers import register_resolvers
 from ridgeline.errors import RidgelineError
 from ridgeline.training.phases import plan_phases, run_phase
 
 log = logging.getLogger("ridgeline")
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "conf")
+register_resolvers()
 
 
 def run_group(cfg: DictConfig, run_dir: Path) -> str:
