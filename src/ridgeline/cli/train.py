@@ -14,7 +14,9 @@ from omegaconf import DictConfig
 from ridgeline.cli.config_tree import print_config_tree, save_config
 from ridgeline.cli.resolvers import register_resolvers
 from ridgeline.errors import RidgelineError
-from ridgeline.training.phases import plan_phases, run_phase
+from ridgeline.record_store import RecordStore
+from ridgeline.sweep.parent_store import parent_key, parent_lock, parent_spec, write_spec
+from ridgeline.training.phases import parent_checkpoint_steps, plan_phases, run_phase
 
 log = logging.getLogger("ridgeline")
 
@@ -39,6 +41,15 @@ def remove_if_unstarted(run_dir: Path) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def copy_parent_records(parent_dir: Path, run_dir: Path, key: str) -> None:
+    """The stored parent's probe records, tagged with its key, into this run's records."""
+    records = RecordStore(parent_dir / "landscape" / "records.jsonl").read()
+    if records:
+        RecordStore(run_dir / "landscape" / "records.jsonl").append(
+            [{**r, "parent_key": key} for r in records]
+        )
+
+
 def train(cfg: DictConfig) -> Path:
     """Validate, then train every phase of the experiment; returns the run dir."""
     from ridgeline.cli.validate import validate_config
@@ -53,7 +64,22 @@ def train(cfg: DictConfig) -> Path:
     save_config(cfg, run_dir)
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     group = run_group(cfg, run_dir)
-    for phase in plan_phases(cfg, run_dir):
+    spec = parent_spec(cfg, parent_checkpoint_steps(cfg))
+    key = parent_key(spec)
+    store = Path(cfg.paths.parent_dir)
+    parent_dir = store / key
+    for phase in plan_phases(cfg, parent_dir):
+        if phase.kind == "parent":
+            with parent_lock(store, key):
+                if (parent_dir / "done.json").exists():
+                    log.info("parent %s found in the store (%s); reusing it", key, parent_dir)
+                else:
+                    log.info("training parent %s into the store (%s)", key, parent_dir)
+                    write_spec(parent_dir, spec)
+                    callbacks = build_probe_callbacks(cfg, parent_dir, phase, parent_dir)
+                    run_phase(cfg, phase, parent_dir, datamodule, callbacks, group, parent_dir)
+            copy_parent_records(parent_dir, run_dir, key)
+            continue
         callbacks = build_probe_callbacks(cfg, run_dir, phase)
         run_phase(cfg, phase, run_dir, datamodule, callbacks, group=group)
     if cfg.get("summary"):

@@ -16,6 +16,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.plugins.environments import SLURMEnvironment
 from torch import nn
 
 from ridgeline.data import StreamSeeds
@@ -62,13 +63,32 @@ def child_streams(cfg: DictConfig, n: int, tag: str) -> tuple[StreamSeeds, ...]:
     )
 
 
-def plan_phases(cfg: DictConfig, run_dir: Path) -> list[Phase]:
-    """Parent (if any spawn step), one spawn phase per k, and the independent baseline."""
+def spawn_steps_of(cfg: DictConfig) -> list[int]:
+    """The spawn steps k of this job (``spawn.at`` may be one step or a list)."""
+    at = cfg.spawn.at
+    if at is None:
+        return []
+    return sorted({int(k) for k in ([at] if isinstance(at, int) else at)})
+
+
+def parent_checkpoint_steps(cfg: DictConfig) -> list[int]:
+    """Where the parent saves checkpoints: ``spawn.parent_checkpoints``, else the spawn steps."""
+    steps = cfg.spawn.get("parent_checkpoints")
+    if steps is None:
+        return spawn_steps_of(cfg)
+    return sorted({int(k) for k in ([steps] if isinstance(steps, int) else steps)})
+
+
+def plan_phases(cfg: DictConfig, parent_dir: Path) -> list[Phase]:
+    """Parent (if any spawn step), one spawn phase per k, and the independent baseline.
+
+    ``parent_dir`` is where the parent lives (a shared store entry); children load from it.
+    """
     total = int(cfg.trainer.max_steps)
-    spawn_steps = sorted({int(k) for k in (cfg.spawn.at or [])})
+    spawn_steps = spawn_steps_of(cfg)
     n = int(cfg.spawn.children)
     phases: list[Phase] = []
-    parent_dir = run_dir / "parent" / "spawn_points"
+    checkpoints = parent_dir / "spawn_points"
     if spawn_steps:
         phases.append(
             Phase(
@@ -82,7 +102,7 @@ def plan_phases(cfg: DictConfig, run_dir: Path) -> list[Phase]:
                         derive_seed(cfg.seeds.aug, "parent", "aug"),
                     ),
                 ),
-                checkpoint_steps=tuple(spawn_steps),
+                checkpoint_steps=tuple(parent_checkpoint_steps(cfg)),
             )
         )
     for k in spawn_steps:
@@ -93,7 +113,7 @@ def plan_phases(cfg: DictConfig, run_dir: Path) -> list[Phase]:
                 total_steps=total,
                 spawn_step=k,
                 streams=child_streams(cfg, n, "child"),
-                parent_checkpoint=str(step_checkpoint_path(parent_dir, k)),
+                parent_checkpoint=str(step_checkpoint_path(checkpoints, k)),
                 fresh_optimizer=bool(cfg.spawn.fresh_optimizer),
             )
         )
@@ -133,9 +153,13 @@ def run_phase(
     datamodule: pl.LightningDataModule,
     extra_callbacks: Sequence[pl.Callback] = (),
     group: str = "ridgeline",
+    phase_dir: Path | None = None,
 ) -> ReplicaClassifier | None:
-    """Train one phase to its total step, resuming from its own last checkpoint if present."""
-    phase_dir = run_dir / phase.name
+    """Train one phase to its total step, resuming from its own last checkpoint if present.
+
+    The phase lives in ``phase_dir`` (default ``run_dir / phase.name``).
+    """
+    phase_dir = phase_dir or run_dir / phase.name
     done_file = phase_dir / "done.json"
     if done_file.exists():
         log.info("phase %s already finished; skipping", phase.name)
@@ -169,8 +193,10 @@ def run_phase(
     )
     for logger in loggers:
         logger.log_hyperparams({"phase": asdict(phase)})
+    plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
+        plugins=plugins,
         max_steps=phase.total_steps - phase.step_offset,
         callbacks=callbacks,
         logger=loggers or False,

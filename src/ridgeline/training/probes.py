@@ -206,6 +206,7 @@ class LandscapeProbe(pl.Callback):
         phase: Phase,
         run_dir: Path,
         components: dict[str, Any],
+        phase_dir: Path | None = None,
         every_n_steps: int | None = None,
         every_n_epochs: int | None = None,
         alphas: list[float] | None = None,
@@ -217,6 +218,7 @@ class LandscapeProbe(pl.Callback):
     ) -> None:
         self.phase = phase
         self.run_dir = Path(run_dir)
+        self.phase_dir = Path(phase_dir) if phase_dir else self.run_dir / phase.name
         self.store = RecordStore(self.run_dir / "landscape" / "records.jsonl")
         self.components = components
         self.every_n_steps = every_n_steps
@@ -263,7 +265,8 @@ class LandscapeProbe(pl.Callback):
                 load_checkpoint(self.phase.parent_checkpoint)))
             self.spawn_state = {k: v.to(device) for k, v in state_of(model).items()}
         if self.phase.kind == "parent":
-            path = self.run_dir / self.phase.name / "theta0.pt"
+            path = self.phase_dir / "theta0.pt"
+            path.parent.mkdir(parents=True, exist_ok=True)
             if trainer.global_step == 0 and trainer.is_global_zero and not path.exists():
                 tmp = path.with_name(path.name + ".tmp")
                 torch.save(state_of(template), tmp)
@@ -364,8 +367,13 @@ def _copy_with_state(template: nn.Module, state: dict[str, Tensor]) -> nn.Module
     return model
 
 
-def build_probe_callbacks(cfg: DictConfig, run_dir: Path, phase: Phase) -> list[pl.Callback]:
-    """One LandscapeProbe with the components switched on in ``cfg.probe``."""
+def build_probe_callbacks(
+    cfg: DictConfig, run_dir: Path, phase: Phase, phase_dir: Path | None = None
+) -> list[pl.Callback]:
+    """One LandscapeProbe with the components switched on in ``cfg.probe``.
+
+    Records go to ``run_dir/landscape/records.jsonl``; phase state (θ_0) to ``phase_dir``.
+    """
     probe = cfg.get("probe")
     if not probe:
         return []
@@ -385,6 +393,7 @@ def build_probe_callbacks(cfg: DictConfig, run_dir: Path, phase: Phase) -> list[
             phase,
             run_dir,
             components,
+            phase_dir=phase_dir,
             every_n_steps=settings.get("every_n_steps"),
             every_n_epochs=settings.get("every_n_epochs"),
             alphas=settings.get("alphas"),
