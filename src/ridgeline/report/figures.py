@@ -1,180 +1,614 @@
-"""Figures of an instability analysis, drawn from probe records only (PNG, matplotlib Agg)."""
+"""Figures of an instability analysis, drawn from probe records only (PNG, matplotlib Agg).
 
+Every function takes a list of records (from one run, or the annotated records of a sweep with
+``_job``/``_setting`` keys, see :mod:`ridgeline.report.collect`) and a path, and returns the
+path written or None when the records hold nothing to draw. Phases with the same spawn step in
+different jobs of a sweep (seeds) are averaged; bands show ± 1 s.d. over seeds (over child
+pairs within one run).
+
+Barrier definitions (DESIGN §2): error barrier = endpoint-mean max_α E(θ_α) − ½(E_A + E_B)
+(Frankle et al.), loss barrier = midpoint L(θ_½) − ½(L_A + L_B); predicted = −⅛ΔᵀH(θ_½)Δ.
+"""
+
+from __future__ import annotations
+
+import math
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from ridgeline.report.records import Record, by_phase, final_records, get, mean, pair_records  # noqa: E402
+from ridgeline.report.records import (  # noqa: E402
+    Record,
+    by_series,
+    finals,
+    get,
+    label_of,
+    mean,
+    pair_records,
+    stat,
+)
 
 STABLE_LINE = 0.02  # Frankle et al. 2020: error barrier below 2 % = stable
+ERR_LABEL = "error barrier (pp)\nendpoint-mean: max$_α$ E(θ$_α$) − ½(E$_A$+E$_B$)"
+LOSS_LABEL = "loss barrier (nats)\nmidpoint: L(θ$_{½}$) − ½(L$_A$+L$_B$)"
+# (record path under barrier.<split>, display scale, axis label, short name)
+QUANTITIES = (
+    ("error_barrier.endpoint_mean", 100.0, ERR_LABEL, "error"),
+    ("loss_barrier.midpoint", 1.0, LOSS_LABEL, "loss"),
+)
+SPLITS = ("test", "train")
+SPLIT_STYLE = {"test": ("o", "-"), "train": ("s", "--")}
 
 
 def _save(fig, path: Path) -> Path:
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
     tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
     tmp.replace(path)
     return path
 
 
+def _spawn_axis(ax) -> None:
+    """Symmetric-log x axis for spawn steps so that k = 0 (initialisation) has a place."""
+    ax.set_xscale("symlog", linthresh=1.0, linscale=0.5)
+    ax.set_xlim(left=-0.3)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.set_xlabel("spawn step k (iterations, log scale; 0 = initialisation)")
+
+
+def _colors(n: int) -> list:
+    cmap = plt.get_cmap("viridis")
+    return [cmap(0.9 * i / max(1, n - 1)) for i in range(n)]
+
+
+def _legend(ax, **kw) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=7, **kw)
+
+
+def _settings(records: list[Record]) -> list[str]:
+    return sorted({r.get("_setting") or "" for r in records})
+
+
+def _outside_legend(fig, axes, title: str | None = None) -> None:
+    """One legend for the figure, right of the axes (deduplicated labels)."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(lab, h)
+    if seen:
+        fig.legend(
+            list(seen.values()),
+            list(seen.keys()),
+            loc="center left",
+            bbox_to_anchor=(1.0, 0.5),
+            fontsize=8,
+            title=title,
+            title_fontsize=8,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
 def instability(records: list[Record], path: Path) -> Path | None:
-    """Error and loss barrier at the end of training vs spawn step, train and test."""
-    finals = final_records(records)
-    spawn = sorted(
-        (recs[0]["spawn_step"], recs) for recs in finals.values() if recs[0]["kind"] == "spawn"
-    )
+    """Barrier between the children at the end of training vs spawn step: error and loss,
+    test and train, mean ± s.d. over seeds, the independent-init level, the 2 % line."""
+    fin = finals(records)
+    spawn = [r for r in fin if r["kind"] == "spawn"]
     if not spawn:
         return None
-    independent = [recs for recs in finals.values() if recs[0]["kind"] == "independent"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    panels = [
-        ("error", "endpoint_mean", "error barrier (endpoint-mean, Frankle et al.)"),
-        ("loss", "midpoint", "loss barrier (midpoint)"),
-    ]
-    for ax, (quantity, kind, label) in zip(axes, panels, strict=True):
-        for split, style in (("test", "o-"), ("train", "s--")):
-            xs = [max(k, 0.5) for k, _ in spawn]
-            ys = [
-                mean([get(r, f"barrier.{split}.{quantity}_barrier.{kind}") for r in recs])
-                for _, recs in spawn
-            ]
-            ax.plot(xs, ys, style, label=f"spawned children, {split}")
-            if independent:
-                level = mean(
-                    [get(r, f"barrier.{split}.{quantity}_barrier.{kind}") for r in independent[0]]
+    independent = [r for r in fin if r["kind"] == "independent"]
+    settings = _settings(spawn)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, (qpath, scale, ylabel, _) in zip(axes, QUANTITIES, strict=True):
+        ci = 0
+        for setting in settings:
+            mine = [r for r in spawn if (r.get("_setting") or "") == setting]
+            ks = sorted({r["spawn_step"] for r in mine})
+            for split in SPLITS:
+                marker, ls = SPLIT_STYLE[split]
+                stats = [
+                    stat(
+                        [r for r in mine if r["spawn_step"] == k], f"barrier.{split}.{qpath}", scale
+                    )
+                    for k in ks
+                ]
+                pts = [(k, s) for k, s in zip(ks, stats, strict=True) if s.mean is not None]
+                if not pts:
+                    continue
+                xs = [k for k, _ in pts]
+                color = f"C{ci % 10}"
+                ci += 1
+                unit = pts[0][1].unit
+                nmax = max(s.n for _, s in pts)
+                tag = f"{split}" + (f", {setting}" if setting else "")
+                label = f"spawned children, {tag}"
+                if nmax > 1:
+                    label += f" (mean ± s.d., {nmax} {unit})"
+                ax.plot(
+                    xs, [s.mean for _, s in pts], marker=marker, ls=ls, color=color, label=label
                 )
-                if level is not None:
-                    ax.axhline(level, ls=":", color=ax.lines[-1].get_color(),
-                               label=f"different inits, {split}")
-        if quantity == "error":
-            ax.axhline(STABLE_LINE, color="grey", lw=0.8, label="2 % stability line")
-        ax.set_xscale("log")
-        ax.set_xlabel("spawn step k (iterations; k = 0 drawn at 0.5)")
-        ax.set_ylabel(label)
-        ax.legend(fontsize=7)
-    fig.suptitle("Instability: barrier between children at the end of training")
+                if nmax > 1:
+                    ax.fill_between(
+                        xs,
+                        [s.mean - s.std for _, s in pts],
+                        [s.mean + s.std for _, s in pts],
+                        color=color,
+                        alpha=0.15,
+                        lw=0,
+                    )
+                ind = stat(
+                    [r for r in independent if (r.get("_setting") or "") == setting],
+                    f"barrier.{split}.{qpath}",
+                    scale,
+                )
+                if ind.mean is not None:
+                    ax.axhline(ind.mean, ls=":", color=color, label=f"different inits, {tag}")
+        if qpath.startswith("error"):
+            ax.axhline(100 * STABLE_LINE, color="red", lw=0.9, ls="-.", label="2 % stability line")
+        _spawn_axis(ax)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[0].set_title("error barrier (percentage points)", fontsize=10)
+    axes[1].set_title("loss barrier", fontsize=10)
+    _outside_legend(fig, axes)
+    fig.suptitle("Instability: barrier between the children at the end of training")
+    fig.tight_layout()
     return _save(fig, path)
 
 
-def barrier_over_training(records: list[Record], path: Path, split: str = "test") -> Path | None:
-    """Midpoint loss and endpoint-mean error barrier between the children over training."""
-    phases = by_phase(pair_records(records))
-    if not phases:
+def barrier_over_training(
+    records: list[Record], path: Path, split: str | None = None
+) -> Path | None:
+    """Barrier between the children at every probe step, one line per spawn step.
+
+    Rows: error (endpoint-mean) and loss (midpoint) barrier; columns: test and train (or only
+    ``split``). Mean over seeds, band ± 1 s.d.
+    """
+    series = by_series(records)
+    if not series:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for phase, recs in sorted(phases.items()):
-        label = "different inits" if recs[0]["kind"] == "independent" else f"k = {recs[0]['spawn_step']}"
+    splits = [split] if split else list(SPLITS)
+    fig, axes = plt.subplots(2, len(splits), figsize=(5.2 * len(splits) + 1.5, 7), squeeze=False)
+    spawn_keys = [k for k in series if k[1] == 0]
+    colors = dict(zip(spawn_keys, _colors(len(spawn_keys)), strict=True))
+    for key, recs in series.items():
+        color = colors.get(key, "black")
+        ls = "-" if key[1] == 0 else ":"
         steps = sorted({r["step"] for r in recs})
-        for ax, key in zip(
-            axes,
-            (f"barrier.{split}.error_barrier.endpoint_mean", f"barrier.{split}.loss_barrier.midpoint"),
-            strict=True,
-        ):
-            ys = [mean([get(r, key) for r in recs if r["step"] == s]) for s in steps]
-            ax.plot(steps, ys, ".-", label=label)
-    axes[0].set_ylabel(f"{split} error barrier (endpoint-mean)")
-    axes[1].set_ylabel(f"{split} loss barrier (midpoint, nats)")
-    for ax in axes:
-        ax.set_xlabel("iteration (since the parent's initialisation)")
-        ax.legend(fontsize=7)
-    fig.suptitle("Barrier between the children during training")
-    return _save(fig, path)
-
-
-def predicted_vs_measured(records: list[Record], path: Path, split: str = "test") -> Path | None:
-    """−⅛ΔᵀH(θ_½)Δ against the measured midpoint loss barrier at every probe point."""
-    pts = [
-        (get(r, f"barrier.{split}.loss_barrier.midpoint"), get(r, f"taylor.{split}.predicted_barrier"))
-        for r in pair_records(records)
-    ]
-    pts = [(m, p) for m, p in pts if m is not None and p is not None]
-    if not pts:
-        return None
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    ms, ps = zip(*pts, strict=True)
-    ax.scatter(ms, ps, s=12)
-    lo, hi = min(ms + ps), max(ms + ps)
-    ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, label="prediction = measurement")
-    ax.set_xlabel(f"measured midpoint loss barrier ({split}, nats)")
-    ax.set_ylabel("predicted barrier −⅛ ΔᵀH(θ_½)Δ (nats)")
-    ax.legend(fontsize=7)
-    ax.set_title("Second-order barrier prediction")
+        for col, sp in enumerate(splits):
+            for row, (qpath, scale, ylabel, _) in enumerate(QUANTITIES):
+                ax = axes[row][col]
+                stats = [
+                    stat([r for r in recs if r["step"] == s], f"barrier.{sp}.{qpath}", scale)
+                    for s in steps
+                ]
+                pts = [(s, st) for s, st in zip(steps, stats, strict=True) if st.mean is not None]
+                if not pts:
+                    continue
+                xs = [s for s, _ in pts]
+                ax.plot(
+                    xs, [st.mean for _, st in pts], ".", ls=ls, color=color, label=label_of(recs[0])
+                )
+                if max(st.n for _, st in pts) > 1:
+                    ax.fill_between(
+                        xs,
+                        [st.mean - st.std for _, st in pts],
+                        [st.mean + st.std for _, st in pts],
+                        color=color,
+                        alpha=0.12,
+                        lw=0,
+                    )
+                ax.set_ylabel(ylabel)
+                ax.set_title(f"{sp} split", fontsize=10)
+    for col in range(len(splits)):
+        axes[0][col].axhline(
+            100 * STABLE_LINE, color="red", lw=0.9, ls="-.", label="2 % stability line"
+        )
+        for row in range(2):
+            axes[row][col].set_xlabel("training iteration (counted from the parent's init)")
+            axes[row][col].grid(alpha=0.3)
+    _outside_legend(fig, axes.ravel(), title="children spawned at")
+    fig.suptitle("Barrier between the children during their training")
+    fig.tight_layout()
     return _save(fig, path)
 
 
 def mountainside(records: list[Record], path: Path, split: str = "test") -> Path | None:
-    """Loss along θ_s → child at the end of training, one line per spawn step."""
-    finals = final_records(records)
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    """Left: loss along the segment θ_s → θ_child at the end of training, one line per spawn
+    step (child A solid, child B dashed). Right: angle at θ_s between the children vs k."""
+    fin = [r for r in finals(records) if r["kind"] == "spawn"]
+    series = by_series(fin)
+    if not series:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.3))
+    colors = _colors(len(series))
     drawn = False
-    for recs in sorted(finals.values(), key=lambda rs: rs[0].get("spawn_step") or 0):
-        prof = get(recs[0], f"geometry.profiles.{split}.a")
-        if not prof:
+    for recs, color in zip(series.values(), colors, strict=True):
+        first = [r for r in recs if get(r, f"geometry.profiles.{split}.a")]
+        if not first:
             continue
-        ax.plot(prof["alphas"], prof["loss"], ".-", label=f"k = {recs[0]['spawn_step']}")
-        drawn = True
+        # Loss profiles differ in their α-grid only by configuration: average when grids agree.
+        for child, ls in (("a", "-"), ("b", "--")):
+            profs = [get(r, f"geometry.profiles.{split}.{child}") for r in first]
+            profs = [p for p in profs if p and p.get("loss")]
+            if not profs:
+                continue
+            alphas = profs[0]["alphas"]
+            same = [p for p in profs if p["alphas"] == alphas]
+            ys = [mean([p["loss"][i] for p in same]) for i in range(len(alphas))]
+            pts = [(a, y) for a, y in zip(alphas, ys, strict=True) if y is not None]
+            label = label_of(recs[0]) if child == "a" else None
+            axes[0].plot(*zip(*pts, strict=True), ls=ls, marker=".", color=color, label=label)
+            drawn = True
     if not drawn:
         plt.close(fig)
         return None
-    ax.set_xlabel("α along θ_s → θ_child (0 = spawn point, 1 = child at the end)")
-    ax.set_ylabel(f"{split} loss (nats)")
-    ax.set_yscale("log")
-    ax.legend(fontsize=7)
-    ax.set_title("Mountainside: loss from the spawn point to a child")
-    return _save(fig, path)
-
-
-def barrier_curves(records: list[Record], path: Path, split: str = "test") -> Path | None:
-    """Error along θ_α between the children at the end of training, per spawn step."""
-    finals = final_records(records)
-    if not finals:
-        return None
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for recs in sorted(finals.values(), key=lambda rs: (rs[0]["kind"] != "spawn", rs[0].get("spawn_step") or 0)):
-        rec = get(recs[0], f"barrier.{split}")
-        if not rec:
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("position t on θ$_s$ + t(θ$_{child}$ − θ$_s$)  (0 = spawn point, 1 = child)")
+    axes[0].set_ylabel(f"{split} loss (nats, log scale)")
+    axes[0].set_title(
+        "Mountainside: loss from the spawn point to each child\n"
+        "(solid: child A, dashed: child B, at the end of training)",
+        fontsize=9,
+    )
+    axes[0].grid(alpha=0.3, which="both")
+    _legend(axes[0], title="spawn step", title_fontsize=7)
+    # Angle panel: one line per sweep setting.
+    for ci, setting in enumerate(_settings(fin)):
+        mine = [r for r in fin if (r.get("_setting") or "") == setting]
+        ks = sorted({r["spawn_step"] for r in mine})
+        stats = [stat([r for r in mine if r["spawn_step"] == k], "geometry.angle_deg") for k in ks]
+        pts = [(k, s) for k, s in zip(ks, stats, strict=True) if s.mean is not None]
+        if not pts:
             continue
-        label = "different inits" if recs[0]["kind"] == "independent" else f"k = {recs[0]['spawn_step']}"
-        axes[0].plot(rec["alphas"], rec["error"], ".-", label=label)
-        axes[1].plot(rec["alphas"], rec["loss"], ".-", label=label)
-    axes[0].set_ylabel(f"{split} error of θ_α")
-    axes[1].set_ylabel(f"{split} loss of θ_α (nats)")
-    for ax in axes:
-        ax.set_xlabel("α  (θ_α = (1−α)θ_A + αθ_B)")
-        ax.legend(fontsize=7)
-    fig.suptitle("Linear paths between the children at the end of training")
+        xs = [k for k, _ in pts]
+        axes[1].errorbar(
+            xs,
+            [s.mean for _, s in pts],
+            yerr=[s.std for _, s in pts],
+            marker="o",
+            color=f"C{ci}",
+            capsize=3,
+            label=setting or "angle at θ$_s$",
+        )
+    axes[1].axhline(90, color="grey", lw=0.8, ls=":", label="90° (orthogonal)")
+    _spawn_axis(axes[1])
+    axes[1].set_ylabel("angle between θ$_A$ − θ$_s$ and θ$_B$ − θ$_s$ (degrees)")
+    axes[1].set_title(
+        "Angle at the spawn point at the end of training\n(mean ± s.d. over seeds or pairs)",
+        fontsize=9,
+    )
+    axes[1].grid(alpha=0.3)
+    _legend(axes[1])
+    fig.tight_layout()
     return _save(fig, path)
+
+
+def _pearson(xs: list[float], ys: list[float]) -> float | None:
+    n = len(xs)
+    if n < 3:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx <= 0 or syy <= 0:
+        return None
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / math.sqrt(sxx * syy)
+
+
+def prediction_points(records: list[Record], split: str = "test") -> dict[str, list]:
+    """(measured, predicted, record) triples behind :func:`predicted_vs_measured`.
+
+    'network': B_mid vs −⅛ΔᵀH(θ_½)Δ; 'layers': single-layer midpoint barrier (into A, own
+    endpoints) vs −⅛Δ_ℓᵀH_ℓℓ(θ^{ℓ,½})Δ_ℓ, with the layer name. Probe points where the children
+    coincide (Δ = 0, e.g. at the spawn step) are left out.
+    """
+    net, layers = [], []
+    for r in pair_records(records):
+        if not get(r, "geometry.dist_ab"):
+            continue
+        m = get(r, f"barrier.{split}.loss_barrier.midpoint")
+        p = get(r, f"taylor.{split}.predicted_barrier")
+        if m is not None and p is not None:
+            net.append((m, p, r))
+        measured = {
+            e["name"]: e.get("loss_mid_own")
+            for e in get(r, f"layerwise.{split}.entries") or []
+            if e.get("kind") == "layer" and e.get("direction") == "into_a"
+        }
+        for lay in get(r, f"taylor.{split}.layers") or []:
+            mv, pv = measured.get(lay["name"]), lay.get("predicted_barrier")
+            if mv is not None and pv is not None:
+                layers.append((mv, pv, r, lay["name"]))
+    return {"network": net, "layers": layers}
+
+
+def _diag(ax, xs, ys) -> None:
+    lo, hi = min([*xs, *ys, 0.0]), max([*xs, *ys, 0.0])
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.plot(
+        [lo - pad, hi + pad],
+        [lo - pad, hi + pad],
+        color="grey",
+        lw=0.8,
+        label="prediction = measurement",
+    )
+    ax.axhline(0, color="k", lw=0.4)
+    ax.axvline(0, color="k", lw=0.4)
+
+
+def predicted_vs_measured(records: list[Record], path: Path, split: str = "test") -> Path | None:
+    """−⅛ΔᵀH(θ_½)Δ against the measured midpoint loss barrier at every probe point (left),
+    and per layer (right), with Pearson correlations."""
+    pts = prediction_points(records, split)
+    if not pts["network"] and not pts["layers"]:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    ax = axes[0]
+    if pts["network"]:
+        ms = [m for m, _, _ in pts["network"]]
+        ps = [p for _, p, _ in pts["network"]]
+        ks = [r.get("spawn_step") for _, _, r in pts["network"]]
+        spawn_ks = sorted({k for k in ks if k is not None})
+        colors = dict(zip(spawn_ks, _colors(len(spawn_ks)), strict=True))
+        for k in [*spawn_ks, None]:
+            sel = [(m, p) for m, p, kk in zip(ms, ps, ks, strict=True) if kk == k]
+            if sel:
+                ax.scatter(
+                    *zip(*sel, strict=True),
+                    s=16,
+                    color=colors.get(k, "black"),
+                    marker="o" if k is not None else "x",
+                    label=f"k = {k}" if k is not None else "different inits",
+                )
+        _diag(ax, ms, ps)
+        r = _pearson(ms, ps)
+        rtxt = f"Pearson r = {r:.3f}" if r is not None else "r: too few points"
+        ax.set_title(f"Full network ({len(ms)} probe points, {rtxt})", fontsize=9)
+    ax.set_xlabel(f"measured midpoint loss barrier, {split} (nats)\nL(θ$_{{½}}$) − ½(L$_A$+L$_B$)")
+    ax.set_ylabel("predicted barrier −⅛ ΔᵀH(θ$_{½}$)Δ (nats)")
+    ax.grid(alpha=0.3)
+    _legend(ax, title="spawn step", title_fontsize=7)
+    ax = axes[1]
+    if pts["layers"]:
+        names = list(dict.fromkeys(n for *_, n in pts["layers"]))
+        cmap = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
+        for i, name in enumerate(names):
+            sel = [(m, p) for m, p, _, n in pts["layers"] if n == name]
+            ax.scatter(*zip(*sel, strict=True), s=14, color=cmap(i % cmap.N), label=name)
+        ms = [m for m, *_ in pts["layers"]]
+        ps = [p for _, p, *_ in pts["layers"]]
+        _diag(ax, ms, ps)
+        r = _pearson(ms, ps)
+        rtxt = f"Pearson r = {r:.3f}" if r is not None else "r: too few points"
+        ax.set_title(f"Per layer ({len(ms)} points, {rtxt})", fontsize=9)
+        ncol = 1 if len(names) <= 12 else 2
+        ax.legend(
+            fontsize=6,
+            ncol=ncol,
+            loc="center left",
+            bbox_to_anchor=(1.0, 0.5),
+            title="layer",
+            title_fontsize=7,
+        )
+    else:
+        ax.text(
+            0.5,
+            0.5,
+            "no layer-wise records\n(probe.curvature.layerwise off)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+    ax.set_xlabel(
+        f"measured single-layer midpoint loss barrier, {split} (nats)\n"
+        "only layer ℓ interpolated, rest of θ$_A$, own endpoints"
+    )
+    ax.set_ylabel("predicted −⅛ Δ$_ℓ$ᵀH$_{ℓℓ}$(θ$^{ℓ,½}$)Δ$_ℓ$ (nats)")
+    ax.grid(alpha=0.3)
+    fig.suptitle("Second-order barrier prediction vs measurement (every probe point with Δ ≠ 0)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def barrier_curves(records: list[Record], path: Path, split: str | None = None) -> Path | None:
+    """Error and loss along θ_α between the children at the end of training, per spawn step."""
+    series = by_series(finals(records))
+    if not series:
+        return None
+    splits = [split] if split else list(SPLITS)
+    fig, axes = plt.subplots(2, len(splits), figsize=(5.2 * len(splits) + 1.5, 7), squeeze=False)
+    spawn_keys = [k for k in series if k[1] == 0]
+    colors = dict(zip(spawn_keys, _colors(len(spawn_keys)), strict=True))
+    drawn = False
+    for key, recs in series.items():
+        color = colors.get(key, "black")
+        ls = "-" if key[1] == 0 else ":"
+        for col, sp in enumerate(splits):
+            curves = [get(r, f"barrier.{sp}") for r in recs]
+            curves = [c for c in curves if c and c.get("alphas")]
+            if not curves:
+                continue
+            alphas = curves[0]["alphas"]
+            same = [c for c in curves if c["alphas"] == alphas]
+            for row, (quantity, scale) in enumerate((("error", 100.0), ("loss", 1.0))):
+                ys = [mean([c[quantity][i] for c in same]) for i in range(len(alphas))]
+                pts = [(a, y * scale) for a, y in zip(alphas, ys, strict=True) if y is not None]
+                if pts:
+                    axes[row][col].plot(
+                        *zip(*pts, strict=True), ".", ls=ls, color=color, label=label_of(recs[0])
+                    )
+                    drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    for col, sp in enumerate(splits):
+        axes[0][col].set_ylabel(f"{sp} error of θ$_α$ (%)")
+        axes[1][col].set_ylabel(f"{sp} loss of θ$_α$ (nats)")
+        axes[0][col].set_title(f"{sp} split", fontsize=10)
+        for row in range(2):
+            axes[row][col].set_xlabel("α   (θ$_α$ = (1−α)θ$_A$ + αθ$_B$)")
+            axes[row][col].grid(alpha=0.3)
+    _outside_legend(fig, axes.ravel(), title="children spawned at")
+    fig.suptitle("Linear paths between the children at the end of training (mean over seeds)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------
+def layer_grid(
+    records: list[Record], split: str, which: str = "measured"
+) -> tuple[list[str], list[int], list[list[float]]]:
+    """(layers, probe steps, grid[layer][step]) of one phase, mean over jobs and pairs.
+
+    measured: single-layer midpoint loss barrier (into A, own endpoints); predicted:
+    −⅛Δ_ℓᵀH_ℓℓ(θ^{ℓ,½})Δ_ℓ from the Taylor record.
+    """
+    recs = [
+        r
+        for r in pair_records(records)
+        if get(r, f"layerwise.{split}") or get(r, f"taylor.{split}.layers")
+    ]
+    steps = sorted({r["step"] for r in recs})
+    layers: list[str] = []
+    values: dict[tuple[str, int], list[float]] = {}
+    for r in recs:
+        if which == "measured":
+            items = [
+                (e["name"], e.get("loss_mid_own"))
+                for e in get(r, f"layerwise.{split}.entries") or []
+                if e.get("kind") == "layer" and e.get("direction") == "into_a"
+            ]
+        else:
+            items = [
+                (lay["name"], lay.get("predicted_barrier"))
+                for lay in get(r, f"taylor.{split}.layers") or []
+            ]
+        for name, v in items:
+            if name not in layers:
+                layers.append(name)
+            if v is not None:
+                values.setdefault((name, r["step"]), []).append(float(v))
+    grid = [
+        [mean(values.get((name, s), [])) if values.get((name, s)) else math.nan for s in steps]
+        for name in layers
+    ]
+    return layers, steps, grid
+
+
+def _heat(ax, layers, steps, grid, norm, cmap="RdBu_r"):
+    image = ax.imshow(grid, aspect="auto", cmap=cmap, norm=norm, interpolation="nearest")
+    if len(layers) * len(steps) <= 48 and len(steps) <= 8:
+        for i, row in enumerate(grid):
+            for j, v in enumerate(row):
+                if not math.isnan(v):
+                    dark = abs(norm(v) - 0.5) > 0.3
+                    ax.text(
+                        j,
+                        i,
+                        f"{v:.3g}" if abs(v) >= 1e-4 else "≈0",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if dark else "black",
+                    )
+    ax.set_yticks(range(len(layers)), layers, fontsize=7)
+    every = max(1, math.ceil(len(steps) / 8))
+    ticks = list(range(0, len(steps), every))
+    ax.set_xticks(
+        ticks, [str(steps[i]) for i in ticks], fontsize=7, rotation=45 if len(steps) > 5 else 0
+    )
+    ax.set_xlabel("probe step (iteration)", fontsize=8)
+    return image
+
+
+def _norm(grids: list[list[list[float]]]) -> TwoSlopeNorm:
+    vals = [v for g in grids for row in g for v in row if not math.isnan(v)]
+    bound = max([abs(v) for v in vals] + [1e-12])
+    return TwoSlopeNorm(vcenter=0.0, vmin=-bound, vmax=bound)
 
 
 def layerwise_heatmap(records: list[Record], split: str, path: Path) -> Path | None:
     """Single-layer midpoint loss barrier (own endpoints, into A) per layer × probe step."""
-    recs = sorted((r for r in pair_records(records) if get(r, f"layerwise.{split}")),
-                  key=lambda r: r["step"])
-    recs = [r for r in recs if r.get("pair") == [0, 1]]
-    if not recs:
+    layers, steps, grid = layer_grid(
+        [r for r in pair_records(records) if get(r, f"layerwise.{split}")], split, "measured"
+    )
+    if not layers or not steps:
         return None
-    layers = [e["name"] for e in recs[0]["layerwise"][split]["entries"]
-              if e["kind"] == "layer" and e["direction"] == "into_a"]
-    grid = []
-    for name in layers:
-        row = []
-        for r in recs:
-            match = [e for e in r["layerwise"][split]["entries"]
-                     if e["kind"] == "layer" and e["direction"] == "into_a" and e["name"] == name]
-            value = match[0]["loss_mid_own"] if match else None
-            row.append(float("nan") if value is None else value)
-        grid.append(row)
-    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(recs) + 2), max(3, 0.35 * len(layers) + 1.5)))
-    image = ax.imshow(grid, aspect="auto", cmap="viridis")
-    ax.set_yticks(range(len(layers)), layers, fontsize=7)
-    ticks = list(range(0, len(recs), max(1, len(recs) // 8)))
-    ax.set_xticks(ticks, [str(recs[i]["step"]) for i in ticks], fontsize=7)
-    ax.set_xlabel("probe step (iteration)")
-    fig.colorbar(image, ax=ax, label=f"{split} midpoint loss barrier, layer only (nats)")
-    ax.set_title(f"Layer-wise barriers ({recs[0]['phase']})", fontsize=9)
+    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(steps) + 3), max(3, 0.35 * len(layers) + 1.8)))
+    image = _heat(ax, layers, steps, grid, _norm([grid]))
+    fig.colorbar(image, ax=ax, label=f"{split} midpoint loss barrier,\nlayer ℓ only (nats)")
+    first = pair_records(records)[0]
+    ax.set_title(f"Layer-wise barriers, {label_of(first)} (into A, own endpoints)", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def layerwise_heatmaps(
+    records: list[Record], path: Path, split: str = "test", max_rows: int = 6
+) -> Path | None:
+    """Layer × checkpoint heatmaps, measured (left) and predicted (right), one row per spawn
+    step (at most ``max_rows`` evenly chosen, plus different inits), on one colour scale."""
+    series = {
+        k: v
+        for k, v in by_series(records).items()
+        if any(get(r, f"layerwise.{split}") or get(r, f"taylor.{split}.layers") for r in v)
+    }
+    if not series:
+        return None
+    keys = list(series)
+    spawn = [k for k in keys if k[1] == 0]
+    if len(spawn) > max_rows:
+        idx = sorted({round(i * (len(spawn) - 1) / (max_rows - 1)) for i in range(max_rows)})
+        spawn = [spawn[i] for i in idx]
+    keys = spawn + [k for k in keys if k[1] != 0]
+    rows = [
+        (k, layer_grid(series[k], split, "measured"), layer_grid(series[k], split, "predicted"))
+        for k in keys
+    ]
+    n_layers = max(max(len(m[0]), len(p[0])) for _, m, p in rows)
+    fig, axes = plt.subplots(
+        len(rows),
+        2,
+        squeeze=False,
+        layout="constrained",
+        figsize=(11, max(2.2, 0.28 * n_layers + 1.4) * len(rows) + 0.8),
+    )
+    for i, (key, meas, pred) in enumerate(rows):
+        title = label_of(series[key][0])
+        norm = _norm([meas[2], pred[2]])  # one scale per row: measured and predicted comparable
+        image = None
+        for j, (grid, what) in enumerate(((meas, "measured"), (pred, "predicted"))):
+            ax = axes[i][j]
+            if not grid[0] or not grid[1]:
+                ax.text(
+                    0.5,
+                    0.5,
+                    f"no {what} layer-wise values",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    fontsize=8,
+                )
+                ax.set_axis_off()
+                continue
+            image = _heat(ax, *grid, norm)
+            ax.set_title(f"{what}, {title}", fontsize=9)
+        if image is not None:
+            fig.colorbar(image, ax=list(axes[i]), pad=0.015, label="barrier (nats)")
+    fig.suptitle(
+        f"Layer-wise midpoint loss barrier ({split}, nats): "
+        "only layer ℓ interpolated, rest of θ$_A$\n"
+        "left: measured L(θ$^{ℓ,½}$) − ½(own endpoints); right: predicted "
+        "−⅛ Δ$_ℓ$ᵀH$_{ℓℓ}$(θ$^{ℓ,½}$)Δ$_ℓ$; red = barrier (ridge), blue = negative",
+        fontsize=10,
+    )
     return _save(fig, path)

@@ -6,7 +6,6 @@ import rich
 from rich.table import Table
 
 from ridgeline.record_store import RecordStore
-from ridgeline.report import figures
 from ridgeline.report.records import Record, final_records, get, mean
 
 # (column, record path): test/train error barrier = endpoint-mean (Frankle et al. 2020);
@@ -63,20 +62,10 @@ def print_table(rows: list[dict]) -> None:
 
 
 def write_figures(records: list[Record], out_dir: Path) -> list[Path]:
-    """Every figure the records support, as PNGs in ``out_dir``."""
-    made = [
-        figures.instability(records, out_dir / "instability.png"),
-        figures.barrier_over_training(records, out_dir / "barrier_over_training.png"),
-        figures.predicted_vs_measured(records, out_dir / "predicted_vs_measured.png"),
-        figures.mountainside(records, out_dir / "mountainside.png"),
-        figures.barrier_curves(records, out_dir / "barrier_curves.png"),
-        figures.layerwise_heatmap(
-            [r for r in records if r.get("kind") == "spawn" and r.get("spawn_step") == 0],
-            "test",
-            out_dir / "layerwise_heatmap_k0.png",
-        ),
-    ]
-    return [p for p in made if p is not None]
+    """Every figure the records support, as PNGs in ``out_dir`` (see ridgeline.report.build)."""
+    from ridgeline.report.build import draw_figures
+
+    return list(draw_figures(records, out_dir).values())
 
 
 def summarise_run(run_dir: Path) -> list[dict]:

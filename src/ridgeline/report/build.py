@@ -1,0 +1,191 @@
+"""The report of a run dir or sweep dir: PNG figures, CSV tables and report.md embedding them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ridgeline.report import figures
+from ridgeline.report.collect import Collection, collect
+from ridgeline.report.records import Record
+from ridgeline.report.tables import instability_rows, write_tables
+
+# name → (caption: how to read the figure)
+CAPTIONS = {
+    "instability": (
+        "Instability analysis (Frankle et al. 2020). Barrier between two children spawned from "
+        "the parent at step k and trained to the end, against k (symmetric-log axis; k = 0 is "
+        "the initialisation). Left: error barrier = max_α E(θ_α) − ½(E_A + E_B) in percentage "
+        "points; right: midpoint loss barrier L(θ_½) − ½(L_A + L_B) in nats. Solid/circles: "
+        "test split, dashed/squares: train subset; bands ± 1 s.d. over seeds (over child pairs "
+        "in a single run). Dotted: children from different initialisations (no shared parent). "
+        "Below the red 2 % line the children are linearly connected ('stable')."
+    ),
+    "barrier_over_training": (
+        "Barrier between the children during their training, one line per spawn step k "
+        "(a line starts at k, where the children coincide and the barrier is 0). Rows: error "
+        "(endpoint-mean, pp) and loss (midpoint, nats) barrier; columns: test and train."
+    ),
+    "mountainside": (
+        "Left: loss along the straight segment from the spawn point θ_s to each child at the end "
+        "of training (solid: child A, dashed: child B). A monotone descent means the child went "
+        "down one mountainside from θ_s; a bump means it crossed a ridge. Right: angle at θ_s "
+        "between θ_A − θ_s and θ_B − θ_s against the spawn step; small angles mean both children "
+        "descend the same side."
+    ),
+    "predicted_vs_measured": (
+        "Second-order prediction of the midpoint loss barrier, −⅛ΔᵀH(θ_½)Δ with Δ = θ_B − θ_A, "
+        "against the measured barrier at every probe point (left, coloured by spawn step) and "
+        "for each layer alone (right: only layer ℓ interpolated, rest from θ_A; prediction "
+        "−⅛Δ_ℓᵀH_ℓℓΔ_ℓ). Points on the grey diagonal are predicted exactly; a positive value "
+        "means negative curvature along Δ, i.e. a ridge between the children."
+    ),
+    "layerwise_heatmaps": (
+        "Layer-wise midpoint loss barrier (Adilova et al. 2024) for every layer (rows) and probe "
+        "step (columns), measured (left) and predicted by the layer's own curvature (right), "
+        "one row of panels per spawn step. Red: barrier (ridge), blue: negative; one colour "
+        "scale for all panels."
+    ),
+    "barrier_curves": (
+        "Error (%) and loss (nats) along the linear path θ_α = (1−α)θ_A + αθ_B between the "
+        "children at the end of training, one line per spawn step, mean over seeds and pairs; "
+        "dotted: different initialisations. The barrier is the height of the hump above the "
+        "endpoints."
+    ),
+}
+ORDER = tuple(CAPTIONS)
+
+
+@dataclass
+class Report:
+    out_dir: Path
+    figures: dict[str, Path] = field(default_factory=dict)
+    tables: dict[str, Path] = field(default_factory=dict)
+    markdown: Path | None = None
+
+
+def draw_figures(records: list[Record], out_dir: Path) -> dict[str, Path]:
+    """Every figure the records support (name → PNG path)."""
+    out_dir = Path(out_dir)
+    made = {
+        "instability": figures.instability(records, out_dir / "instability.png"),
+        "barrier_over_training": figures.barrier_over_training(
+            records, out_dir / "barrier_over_training.png"
+        ),
+        "mountainside": figures.mountainside(records, out_dir / "mountainside.png"),
+        "predicted_vs_measured": figures.predicted_vs_measured(
+            records, out_dir / "predicted_vs_measured.png"
+        ),
+        "layerwise_heatmaps": figures.layerwise_heatmaps(
+            records, out_dir / "layerwise_heatmaps.png"
+        ),
+        "barrier_curves": figures.barrier_curves(records, out_dir / "barrier_curves.png"),
+    }
+    return {k: v for k, v in made.items() if v is not None}
+
+
+def _fmt(v: object, pct: bool = False) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{100 * v:.2f}" if pct else f"{v:.4f}"
+    return str(v)
+
+
+def _summary_table(records: list[Record]) -> list[str]:
+    rows = instability_rows(records)
+    index: dict[tuple, dict[str, str]] = {}
+    for row in rows:
+        key = (row["setting"], row["kind"] != "spawn", row["spawn_step"] or 0, row["kind"])
+        cell = index.setdefault(key, {})
+        pct = row["quantity"] == "error"
+        text = _fmt(row["mean"], pct)
+        if row["n"] > 1:
+            text += f" ± {_fmt(row['std'], pct)}"
+        cell[f"{row['split']}/{row['quantity']}/{row['barrier']}"] = text
+        cell["n"] = f"{row['n']} {row['over']}"
+    if not index:
+        return []
+    cols = [
+        ("test error barrier (pp, endpoint-mean)", "test/error/endpoint_mean"),
+        ("train error barrier (pp, endpoint-mean)", "train/error/endpoint_mean"),
+        ("test loss barrier (nats, midpoint)", "test/loss/midpoint"),
+        ("train loss barrier (nats, midpoint)", "train/loss/midpoint"),
+        ("n", "n"),
+    ]
+    settings = len({k[0] for k in index}) > 1
+    head = (["setting"] if settings else []) + ["spawn step k"] + [c for c, _ in cols]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in sorted(index):
+        setting, _, k, kind = key
+        first = [setting] if settings else []
+        label = "different inits" if kind == "independent" else str(k)
+        cells = [index[key].get(c, "–") for _, c in cols]
+        lines.append("| " + " | ".join([*first, label, *cells]) + " |")
+    return lines
+
+
+def write_markdown(collection: Collection, report: Report) -> Path:
+    out = report.out_dir / "report.md"
+    lines = [
+        "# ridgeline report",
+        "",
+        f"Source: `{collection.root}` — {len(collection.jobs)} job(s), "
+        f"{len(collection.records)} probe records.",
+    ]
+    if collection.varying:
+        lines.append("")
+        lines.append(
+            "Config keys that vary across jobs: "
+            + ", ".join(f"`{k}`" for k in collection.varying)
+            + (
+                f" (seeds averaged: {', '.join(collection.seed_keys)})"
+                if collection.seed_keys
+                else ""
+            )
+            + "."
+        )
+    table = _summary_table(collection.records)
+    if table:
+        lines += [
+            "",
+            "## Barriers at the end of training",
+            "",
+            "Mean ± s.d. over seeds (over child pairs in a single run). "
+            "pp = percentage points of error.",
+            "",
+            *table,
+        ]
+    lines += ["", "## Figures", ""]
+    for name in ORDER:
+        if name in report.figures:
+            rel = report.figures[name].relative_to(report.out_dir)
+            lines += [
+                f"### {name.replace('_', ' ')}",
+                "",
+                f"![{name}]({rel})",
+                "",
+                CAPTIONS[name],
+                "",
+            ]
+    missing = [n for n in ORDER if n not in report.figures]
+    if missing:
+        lines += [f"Not drawn (no such values in the records): {', '.join(missing)}.", ""]
+    lines += ["## Tables", ""]
+    for name, path in report.tables.items():
+        lines.append(f"- [`{path.name}`]({path.relative_to(report.out_dir)}) ({name})")
+    lines.append("")
+    out.write_text("\n".join(lines))
+    return out
+
+
+def make_report(source: str | Path, out_dir: str | Path | None = None) -> Report:
+    """Collect a run or sweep dir and write figures/, the CSV tables and report.md."""
+    collection = collect(source)
+    out = Path(out_dir) if out_dir is not None else collection.root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report(out)
+    report.figures = draw_figures(collection.records, out / "figures")
+    report.tables = write_tables(collection, out)
+    report.markdown = write_markdown(collection, report)
+    return report

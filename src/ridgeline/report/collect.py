@@ -1,0 +1,150 @@
+"""Read a run dir or a Hydra sweep dir: every job's records, its config, and what varies.
+
+A run dir holds ``landscape/records.jsonl``; a sweep dir holds ``<job>/landscape/records.jsonl``
+(at any depth) with each job's resolved ``config.yaml`` and ``.hydra/overrides.yaml``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ridgeline.errors import RidgelineError
+from ridgeline.record_store import RecordStore
+from ridgeline.report.records import Record
+
+RECORDS = Path("landscape") / "records.jsonl"
+# Config keys never used to tell jobs apart (they differ by construction).
+IGNORED_PREFIXES = ("paths.", "hydra.", "logger.")
+
+
+@dataclass
+class Job:
+    """One training run: its directory, name within the sweep, flattened config and records."""
+
+    dir: Path
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+
+
+@dataclass
+class Collection:
+    """All jobs of a run or sweep, the config keys that vary across them, and annotated records.
+
+    Each annotated record is a shallow copy with ``_job`` (job name) and ``_setting`` (the
+    varying config values other than seeds and spawn steps, '' when only those vary).
+    """
+
+    root: Path
+    jobs: list[Job]
+    varying: list[str]
+    seed_keys: list[str]
+    spawn_keys: list[str]
+    setting_keys: list[str]
+    records: list[Record]
+
+    @property
+    def is_sweep(self) -> bool:
+        return len(self.jobs) > 1 or self.jobs[0].dir != self.root
+
+
+def flatten_config(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dict → {'a.b.c': leaf}; lists are leaves."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(flatten_config(v, f"{prefix}{k}."))
+        return out
+    return {prefix.rstrip("."): value}
+
+
+def _natural(path: Path) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.exists():
+        return None
+    with path.open() as f:
+        return yaml.safe_load(f)
+
+
+def find_job_dirs(root: Path) -> list[Path]:
+    """The run dir itself when it holds records, else every job dir below it (natural order)."""
+    root = Path(root)
+    if (root / RECORDS).exists():
+        return [root]
+    found = {p.parent.parent for p in root.rglob("records.jsonl") if p.parent.name == "landscape"}
+    # Jobs have a config.yaml; a shared parent store inside the sweep dir has none.
+    jobs = {d for d in found if (d / "config.yaml").exists()} or found
+    return sorted(jobs, key=_natural)
+
+
+def load_job(job_dir: Path, root: Path) -> Job:
+    config = _read_yaml(job_dir / "config.yaml")
+    if config is None:
+        config = _read_yaml(job_dir / ".hydra" / "config.yaml") or {}
+    overrides = _read_yaml(job_dir / ".hydra" / "overrides.yaml") or []
+    name = "." if job_dir == root else str(job_dir.relative_to(root))
+    records = RecordStore(job_dir / RECORDS).read()
+    return Job(job_dir, name, flatten_config(config), [str(o) for o in overrides], records)
+
+
+def _printable(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ",".join(_printable(v) for v in value) + "]"
+    return str(value)
+
+
+def varying_keys(jobs: list[Job]) -> list[str]:
+    """Config keys whose value differs between jobs (paths, hydra and logger keys ignored)."""
+    if len(jobs) < 2:
+        return []
+    keys = sorted({k for j in jobs for k in j.config})
+    out = []
+    for k in keys:
+        if k.startswith(IGNORED_PREFIXES):
+            continue
+        values = {_printable(j.config.get(k)) for j in jobs}
+        if len(values) > 1:
+            out.append(k)
+    return out
+
+
+def is_seed_key(key: str) -> bool:
+    return key == "seed" or key.startswith("seeds.") or key.rsplit(".", 1)[-1].endswith("seed")
+
+
+def collect(root: str | Path) -> Collection:
+    """Load a run dir or a sweep dir; a clear error when it holds no probe records."""
+    root = Path(root)
+    if not root.is_dir():
+        raise RidgelineError(f"{root} is not a directory (give a run dir or a sweep dir)")
+    dirs = find_job_dirs(root)
+    if not dirs:
+        raise RidgelineError(
+            f"no {RECORDS} under {root}: give a run dir of ridgeline-train or a multirun sweep dir"
+        )
+    jobs = [load_job(d, root) for d in dirs]
+    varying = varying_keys(jobs)
+    seed_keys = [k for k in varying if is_seed_key(k)]
+    spawn_keys = [k for k in varying if k.startswith("spawn.") and k not in seed_keys]
+    setting_keys = [k for k in varying if k not in seed_keys and k not in spawn_keys]
+    records = []
+    for job in jobs:
+        setting = ", ".join(f"{k}={_printable(job.config.get(k))}" for k in setting_keys)
+        for r in job.records:
+            records.append({**r, "_job": job.name, "_setting": setting})
+    return Collection(root, jobs, varying, seed_keys, spawn_keys, setting_keys, records)
+
+
+def job_columns(collection: Collection, job_name: str) -> dict[str, str]:
+    """The varying config values of one job, as CSV columns ``config.<key>``."""
+    job = next(j for j in collection.jobs if j.name == job_name)
+    return {f"config.{k}": _printable(job.config.get(k)) for k in collection.varying}

@@ -1,0 +1,142 @@
+"""CSV tables of every number behind the report's figures (long format, one row per point).
+
+- ``metrics.csv``: one row per job × probe point × pair, with the varying config keys of a sweep
+  (``config.<key>``) and every :func:`ridgeline.report.flatten.scalar_metrics` column.
+- ``curves.csv``: one row per curve point: barrier curves over α (``curve=barrier``), loss
+  profiles spawn point → child (``profile_a``/``profile_b``) and parent θ_0 → θ_t (``parent``).
+- ``instability.csv``: the aggregated numbers drawn in ``instability.png`` (mean, s.d., min,
+  max, n over seeds or pairs, at the final probe of each phase).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from ridgeline.report.collect import Collection, job_columns
+from ridgeline.report.flatten import scalar_metrics
+from ridgeline.report.records import Record, by_series, finals, get, stat
+
+ID_COLUMNS = ("job", "phase", "kind", "probe", "step", "spawn_step", "pair", "bn_policy")
+INSTABILITY_COLUMNS = (
+    ("error", "endpoint_mean"),
+    ("error", "midpoint"),
+    ("loss", "midpoint"),
+    ("loss", "chord"),
+)
+
+
+def _pair(record: Record) -> str:
+    pair = record.get("pair")
+    return "" if not pair else f"{pair[0]}-{pair[1]}"
+
+
+def _ids(collection: Collection, r: Record) -> dict[str, Any]:
+    return {
+        "job": r.get("_job", "."),
+        **job_columns(collection, r.get("_job", ".")),
+        "phase": r.get("phase"),
+        "kind": r.get("kind"),
+        "probe": r.get("probe"),
+        "step": r.get("step"),
+        "spawn_step": r.get("spawn_step"),
+        "pair": _pair(r),
+        "bn_policy": r.get("bn_policy"),
+    }
+
+
+def _write(path: Path, rows: list[dict[str, Any]], first: list[str]) -> Path:
+    columns = list(first)
+    for row in rows:
+        for k in row:
+            if k not in columns:
+                columns.append(k)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, restval="")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    tmp.replace(path)
+    return path
+
+
+def metric_rows(collection: Collection) -> list[dict[str, Any]]:
+    rows = []
+    for r in collection.records:
+        metrics = scalar_metrics(r)
+        # A non-(0,1) pair gets a 'pair_i_j/' prefix in the loggers; here the pair is a column.
+        prefix = "" if _pair(r) in ("", "0-1") else f"pair_{r['pair'][0]}_{r['pair'][1]}/"
+        rows.append(
+            {**_ids(collection, r), **{k.removeprefix(prefix): v for k, v in metrics.items()}}
+        )
+    return rows
+
+
+def curve_rows(collection: Collection) -> list[dict[str, Any]]:
+    rows = []
+    for r in collection.records:
+        ids = _ids(collection, r)
+        curves: list[tuple[str, str, dict]] = []
+        for split, rec in (r.get("barrier") or {}).items():
+            curves.append(("barrier", split, rec))
+        for split, profiles in (get(r, "geometry.profiles") or {}).items():
+            for child, prof in profiles.items():
+                curves.append((f"profile_{child}", split, prof))
+        for split, prof in (get(r, "parent.profiles") or {}).items():
+            curves.append(("parent", split, prof))
+        for name, split, rec in curves:
+            alphas = rec.get("alphas") or []
+            loss = rec.get("loss") or [None] * len(alphas)
+            error = rec.get("error") or [None] * len(alphas)
+            for a, lo, er in zip(alphas, loss, error, strict=False):
+                rows.append(
+                    {**ids, "split": split, "curve": name, "alpha": a, "loss": lo, "error": er}
+                )
+    return rows
+
+
+def instability_rows(records: list[Record]) -> list[dict[str, Any]]:
+    rows = []
+    for (setting, _, _), recs in by_series(finals(records)).items():
+        first = recs[0]
+        for split in ("test", "train"):
+            for quantity, kind in INSTABILITY_COLUMNS:
+                s = stat(recs, f"barrier.{split}.{quantity}_barrier.{kind}")
+                if s.mean is None:
+                    continue
+                rows.append(
+                    {
+                        "setting": setting,
+                        "kind": first["kind"],
+                        "spawn_step": first.get("spawn_step"),
+                        "final_step": max(r["step"] for r in recs),
+                        "split": split,
+                        "quantity": quantity,
+                        "barrier": kind,
+                        "mean": s.mean,
+                        "std": s.std,
+                        "min": s.lo,
+                        "max": s.hi,
+                        "n": s.n,
+                        "over": s.unit,
+                    }
+                )
+    return rows
+
+
+def write_tables(collection: Collection, out_dir: Path) -> dict[str, Path]:
+    """metrics.csv, curves.csv and instability.csv in ``out_dir``."""
+    out_dir = Path(out_dir)
+    first = ["job", *[f"config.{k}" for k in collection.varying], *ID_COLUMNS[1:]]
+    return {
+        "metrics": _write(out_dir / "metrics.csv", metric_rows(collection), first),
+        "curves": _write(out_dir / "curves.csv", curve_rows(collection), first),
+        "instability": _write(
+            out_dir / "instability.csv",
+            instability_rows(collection.records),
+            ["setting", "kind", "spawn_step"],
+        ),
+    }
