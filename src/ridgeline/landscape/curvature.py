@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-from torch.func import functional_call, grad, jvp
+from torch import Tensor, nn
+from torch.func import functional_call, grad, jvp, vmap
 
 from ridgeline.landscape.evaluate import Evaluator, Reduce
 from ridgeline.landscape.params import (
@@ -221,6 +222,153 @@ def predicted_barrier_curve(
     return out
 
 
+@dataclass
+class _Task:
+    """Directional derivatives at one (prepared) point for several tangents.
+
+    Every tangent is zero on the stages before ``start`` (top-level stages of an nn.Sequential),
+    so those stages run once as a plain forward pass, shared with any other task whose point has
+    the very same prefix tensors; the nested jvp starts at ``start`` and is batched over the
+    tangents with ``vmap`` (one primal pass for all of them).
+    """
+
+    theta: ParamSet
+    tangents: list[ParamSet]
+    start: int = 0
+
+
+def _prefix_key(evaluator: Evaluator, theta: ParamSet, stage: int) -> tuple:
+    return (stage, *((k, id(v)) for k, v in theta.items() if evaluator.stage_of(k) < stage))
+
+
+def _prefix_input(
+    evaluator: Evaluator, theta: ParamSet, stage: int, xc: Tensor, cache: dict
+) -> Tensor:
+    """Activations entering ``stage`` at point theta (cached by the identity of prefix tensors)."""
+    if stage == 0:
+        return xc
+    key = _prefix_key(evaluator, theta, stage)
+    if key not in cache:
+        h = _prefix_input(evaluator, theta, stage - 1, xc, cache)
+        ps = {k: v for k, v in theta.items() if evaluator.stage_of(k) == stage - 1}
+        with torch.no_grad():
+            cache[key] = functional_call(evaluator._single[stage - 1], ps, (h,))
+    return cache[key]
+
+
+def _affine_stage(evaluator: Evaluator, stage: int) -> bool:
+    """A stage whose output is affine in its parameters (W, b) jointly: Linear or Conv."""
+    if evaluator.stage_names is None or stage >= len(evaluator.stage_names) - 1:
+        return False
+    return isinstance(evaluator._single[stage][0], (nn.Linear, nn.modules.conv._ConvNd))
+
+
+def _affine_stage(evaluator: Evaluator, stage: int) -> bool:
+    """True when top-level stage ``stage`` is a Linear or Conv (output affine in W, b jointly)."""
+    if evaluator.stage_names is None or stage >= len(evaluator.stage_names) - 1:
+        return False
+    return isinstance(evaluator._single[stage][0], (nn.Linear, nn.modules.conv._ConvNd))
+
+
+def _task_sums(evaluator: Evaluator, task: _Task, h: Tensor, yc: Tensor, use_vmap: bool) -> Tensor:
+    """[T, 3] sums (L, ⟨∇L, Δ_t⟩, Δ_tᵀHΔ_t) over one chunk, one row per tangent.
+
+    When the stage at ``start`` is affine in its parameters (Linear, Conv) and its input does not
+    move, its output along θ + sΔ is exactly z + s·ż with ż = f(h; Δ_W, Δ_b): two plain passes
+    instead of a nested jvp through that (usually the largest) layer; the nested jvp then runs
+    from the next stage with ż as the tangent of its input.
+    """
+    start = task.start
+    suffix = (
+        task.theta
+        if evaluator.stage_names is None or start == 0
+        else {k: v for k, v in task.theta.items() if evaluator.stage_of(k) >= start}
+    )
+    order = list(suffix)
+    keys = sorted({k for t in task.tangents for k in t}, key=order.index)
+    full = [
+        {k: t[k].to(suffix[k].dtype) if k in t else torch.zeros_like(suffix[k]) for k in keys}
+        for t in task.tangents
+    ]
+    h_dot: list[Tensor | None] = [None] * len(full)
+    if _affine_stage(evaluator, start):
+        first = [k for k in suffix if evaluator.stage_of(k) == start]
+        if first and all(k in keys for k in first):
+            stage = evaluator._single[start]
+            with torch.no_grad():
+                h_dot = [functional_call(stage, {k: t[k] for k in first}, (h,)) for t in full]
+                h = functional_call(stage, {k: suffix[k] for k in first}, (h,))
+            start += 1
+            keys = [k for k in keys if k not in first]
+            full = [{k: t[k] for k in keys} for t in full]
+            suffix = {k: v for k, v in suffix.items() if k not in first}
+    module = evaluator._module_from(start)
+    fixed = {k: v for k, v in suffix.items() if k not in keys}
+    primal = {k: suffix[k] for k in keys}
+
+    def f(p: ParamSet, inp: Tensor) -> Tensor:
+        out = functional_call(module, {**fixed, **p}, (inp,))
+        if evaluator.per_example_loss is not None:
+            return evaluator.per_example_loss(out, yc).sum()
+        return F.cross_entropy(out, yc, reduction="sum")
+
+    def one(t: ParamSet, t_in: Tensor | None) -> Tensor:
+        if t_in is None:
+            g = lambda p: jvp(lambda q: f(q, h), (p,), (t,))  # noqa: E731
+            (value, d1), (_, d2) = jvp(g, (primal,), (t,))
+        else:
+            g2 = lambda p, i: jvp(f, (p, i), (t, t_in))  # noqa: E731
+            (value, d1), (_, d2) = jvp(g2, (primal, h), (t, t_in))
+        return torch.stack([value, d1, d2])
+
+    if use_vmap and len(full) > 1:
+        stacked = {k: torch.stack([t[k] for t in full]) for k in keys}
+        if h_dot[0] is None:
+            return vmap(lambda t: one(t, None))(stacked).detach()
+        return vmap(one)(stacked, torch.stack(h_dot)).detach()  # type: ignore[arg-type]
+    return torch.stack([one(t, hd) for t, hd in zip(full, h_dot, strict=True)]).detach()
+
+
+def _run_tasks(
+    evaluator: Evaluator, tasks: Sequence[_Task], reduce: Reduce | None = None
+) -> list[list[tuple[float, float, float]]]:
+    """Exact means (L, ⟨∇L, Δ⟩, ΔᵀHΔ) of every task's tangents, one pass over the data.
+
+    Each chunk is loaded once for all tasks; the sums go through one ``reduce`` call.
+    """
+    if evaluator.stage_names is None and any(t.start > 0 for t in tasks):
+        raise ValueError("a task with start > 0 needs an nn.Sequential model")
+    sizes = [len(t.tangents) for t in tasks]
+    dev = evaluator.device
+    acc = torch.zeros(sum(sizes), 3, dtype=torch.float64, device=dev)
+    n = 0
+    use_vmap = True
+    for xc, yc in evaluator.chunks():
+        cache: dict = {}
+        rows = []
+        for task in tasks:
+            h = _prefix_input(evaluator, task.theta, task.start, xc, cache)
+            if use_vmap:
+                try:
+                    rows.append(_task_sums(evaluator, task, h, yc, True))
+                    continue
+                except (RuntimeError, NotImplementedError):
+                    use_vmap = False  # an op without a batching rule: loop over tangents
+            rows.append(_task_sums(evaluator, task, h, yc, False))
+        acc += torch.cat(rows, 0).double()
+        n += len(yc)
+    flat = torch.cat([acc.reshape(-1).cpu(), torch.tensor([float(n)], dtype=torch.float64)])
+    if reduce is not None:
+        flat = reduce(flat)
+    total = float(flat[-1])
+    means = (flat[:-1].view(-1, 3) / total).tolist()
+    out, i = [], 0
+    for s in sizes:
+        out.append([tuple(r) for r in means[i : i + s]])
+        i += s
+    return out
+
+
 def taylor_prediction(
     evaluator: Evaluator,
     theta_a: Mapping[str, Tensor],
@@ -234,11 +382,43 @@ def taylor_prediction(
 
     Endpoint expansion: ¼⟨∇L_A − ∇L_B, Δ⟩ + (1/16)Δᵀ(H_A + H_B)Δ. Layer ℓ: −⅛Δ_ℓᵀH_ℓℓ(θ^{ℓ,½})Δ_ℓ;
     cross-layer remainder ΔᵀH(θ_½)Δ − Σ_ℓ Δ_ℓᵀH_ℓℓ(θ_½)Δ_ℓ (DESIGN §2).
+
+    All terms come from one pass over the data: the tangents at one point share its primal pass
+    (``vmap`` over tangents), and a layer block starts at its layer's stage, with the stages
+    before it run once as a plain forward pass (an ``nn.Sequential`` model).
     """
     d = _params_only(evaluator, delta(theta_a, theta_b))
     dn = norm(d)
-    mid = evaluator.prepare([lerp(theta_a, theta_b, 0.5)])[0]
-    l_mid, g_mid, h_mid = model_directional_derivatives(evaluator, mid, d, reduce, prepared=True)
+    ta, tb = dict(theta_a), dict(theta_b)
+    prepared = evaluator.prepare([lerp(theta_a, theta_b, 0.5), ta, tb])
+    mid, pa, pb = prepared
+    first = min((evaluator.stage_of(k) for k in d), default=0)
+    tasks = [_Task(mid, [d], first)]
+    if endpoints:
+        tasks += [_Task(pa, [d], first), _Task(pb, [d], first)]
+    layer_rows: list[tuple[LayerGroup, ParamSet, _Task, int, _Task]] = []
+    if layerwise:
+        if groups is None:
+            groups = [g for g in layer_groups(evaluator.template) if g.param_names]
+        layers = [(g, {k: d[k] for k in g.param_names if k in d}) for g in groups]
+        layers = [(g, dl) for g, dl in layers if dl]
+        singles = evaluator.prepare(
+            [lerp_groups(theta_a, theta_b, 0.5, [g.name], groups, rest="a") for g, _ in layers]
+        )
+        at_mid: dict[int, _Task] = {first: tasks[0]}
+        for (g, dl), single in zip(layers, singles, strict=True):
+            start = min(evaluator.stage_of(k) for k in dl)
+            if start not in at_mid:
+                at_mid[start] = _Task(mid, [])
+                tasks.append(at_mid[start])
+            at_mid[start].tangents.append(dl)
+            single_task = _Task(single, [dl], start)
+            tasks.append(single_task)
+            row = len(at_mid[start].tangents) - 1
+            layer_rows.append((g, dl, at_mid[start], row, single_task))
+    res = _run_tasks(evaluator, tasks, reduce)
+    by_id = {id(t): r for t, r in zip(tasks, res, strict=True)}
+    l_mid, g_mid, h_mid = res[0][0]
     rec = TaylorRecord(
         loss_mid=l_mid,
         grad_dot_delta_mid=g_mid,
@@ -249,21 +429,14 @@ def taylor_prediction(
         n_examples=evaluator.n,
     )
     if endpoints:
-        _, ga, ha = model_directional_derivatives(evaluator, theta_a, d, reduce)
-        _, gb, hb = model_directional_derivatives(evaluator, theta_b, d, reduce)
+        (_, ga, ha), (_, gb, hb) = res[1][0], res[2][0]
         rec.grad_dot_delta_a, rec.grad_dot_delta_b, rec.dHd_a, rec.dHd_b = ga, gb, ha, hb
         rec.endpoint_expansion = 0.25 * (ga - gb) + (ha + hb) / 16.0
     if layerwise:
-        if groups is None:
-            groups = [g for g in layer_groups(evaluator.template) if g.param_names]
         total = 0.0
-        for g in groups:
-            dl = {k: d[k] for k in g.param_names if k in d}
-            if not dl:
-                continue
-            single = lerp_groups(theta_a, theta_b, 0.5, [g.name], groups, rest="a")
-            _, _, h_single = model_directional_derivatives(evaluator, single, dl, reduce)
-            _, _, h_full = model_directional_derivatives(evaluator, mid, dl, reduce, prepared=True)
+        for g, dl, mid_task, row, single_task in layer_rows:
+            h_full = by_id[id(mid_task)][row][2]
+            h_single = by_id[id(single_task)][0][2]
             total += h_full
             rec.layers.append(
                 LayerCurvature(
