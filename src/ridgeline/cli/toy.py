@@ -1,0 +1,56 @@
+"""ridgeline-toy: the scalar toy L = (w₁w₂ − 1)² of DESIGN §2 (and the tiny-MLP toy)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="ridgeline-toy",
+        description="Toy examples of the ridge mechanism: the scalar two-layer model "
+        "L = (w1*w2 - 1)^2 (seconds) and, with --mlp, a tiny MLP on synthetic data.",
+    )
+    parser.add_argument("--out", type=Path, default=Path("toy"), help="output dir (default ./toy)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pairs", type=int, default=16, help="child pairs per spawn step")
+    parser.add_argument("--noise", type=float, default=0.3, help="gradient-noise scale")
+    parser.add_argument("--spawn-steps", type=str, default="0,5,10,20,40,80")
+    parser.add_argument("--steps", type=int, default=200, help="total steps T")
+    parser.add_argument("--mlp", action="store_true", help="also run the tiny-MLP toy (~1 min)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from ridgeline.toy.plots import scalar_figure
+    from ridgeline.toy.scalar import format_table, run_toy
+
+    try:
+        spawn_steps = [int(k) for k in args.spawn_steps.split(",") if k.strip()]
+        run = run_toy(
+            spawn_steps=spawn_steps,
+            total_steps=args.steps,
+            noise=args.noise,
+            n_pairs=args.pairs,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        print(f"ridgeline-toy: error: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(run))
+    path = scalar_figure(run, args.out / "toy_scalar.png")
+    print(f"figure: {path}")
+    if args.mlp:
+        from ridgeline.toy.mlp import format_mlp_table, mlp_figure, run_mlp_toy
+
+        res = run_mlp_toy(seed=args.seed)
+        print(format_mlp_table(res))
+        print(f"figure: {mlp_figure(res, args.out / 'toy_mlp.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

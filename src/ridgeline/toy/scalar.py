@@ -1,0 +1,221 @@
+"""The scalar two-layer toy of DESIGN §2: L(w₁, w₂) = (w₁w₂ − 1)².
+
+The valleys are the two branches of the hyperbola w₁w₂ = 1; the axes w₁w₂ = 0 (loss 1, the
+saddle at the origin) form the ridge between them. A parent trained by noisy gradient descent
+from near the saddle is copied at spawn steps k into two children with independent gradient
+noise. Children spawned on the ridge fall to opposite valleys and the straight line between
+them crosses it (barrier ≈ 1, predicted −⅛ΔᵀH(θ_½)Δ ≈ 2, exactly 1 and 2 for
+θ_A = (a, 1/a), θ_B = (−a, −1/a)); children spawned on a mountainside stay in one valley (no
+barrier). Pure torch (float64) with private generators; seconds on CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from ridgeline.landscape.barrier import DEFAULT_ALPHAS, barrier_values
+from ridgeline.landscape.curvature import directional_derivatives
+
+DTYPE = torch.float64
+
+
+def loss_fn(ps: dict[str, torch.Tensor]) -> torch.Tensor:
+    """L(w₁, w₂) = (w₁w₂ − 1)² over the parameter set {'w1', 'w2'} (0-d tensors)."""
+    return (ps["w1"] * ps["w2"] - 1.0) ** 2
+
+
+def params(w1: float, w2: float) -> dict[str, torch.Tensor]:
+    return {"w1": torch.tensor(float(w1), dtype=DTYPE), "w2": torch.tensor(float(w2), dtype=DTYPE)}
+
+
+def as_tuple(ps: dict[str, torch.Tensor]) -> tuple[float, float]:
+    return float(ps["w1"]), float(ps["w2"])
+
+
+@dataclass
+class PairResult:
+    """Barrier and its second-order prediction between two points θ_A, θ_B of the toy."""
+
+    theta_a: tuple[float, float]
+    theta_b: tuple[float, float]
+    alphas: list[float]
+    loss: list[float]
+    midpoint: float
+    chord: float
+    endpoint_mean: float
+    dHd_mid: float
+    predicted: float
+
+    @property
+    def same_valley(self) -> bool:
+        return (self.theta_a[0] * self.theta_b[0] > 0) and (self.theta_a[1] * self.theta_b[1] > 0)
+
+
+def pair_barrier(
+    theta_a: tuple[float, float],
+    theta_b: tuple[float, float],
+    alphas: Sequence[float] = DEFAULT_ALPHAS,
+) -> PairResult:
+    """Loss along θ_α, the barrier variants (barrier_values) and −⅛ΔᵀH(θ_½)Δ (nested jvp)."""
+    a, b = params(*theta_a), params(*theta_b)
+    al = list(alphas)
+    if 0.5 not in al:
+        al = sorted([*al, 0.5])
+    loss = [float(loss_fn({k: (1 - t) * a[k] + t * b[k] for k in a})) for t in al]
+    bv = barrier_values(al, loss)
+    d = {k: b[k] - a[k] for k in a}
+    mid = {k: 0.5 * (a[k] + b[k]) for k in a}
+    _, _, d2 = directional_derivatives(loss_fn, mid, d)
+    return PairResult(
+        theta_a=tuple(theta_a),
+        theta_b=tuple(theta_b),
+        alphas=al,
+        loss=loss,
+        midpoint=bv.midpoint,
+        chord=bv.chord,
+        endpoint_mean=bv.endpoint_mean,
+        dHd_mid=float(d2),
+        predicted=-float(d2) / 8.0,
+    )
+
+
+def analytic_pair(a: float = 1.0) -> PairResult:
+    """θ_A = (a, 1/a), θ_B = (−a, −1/a): B_mid = 1, ΔᵀH(0)Δ = −16, prediction 2 (DESIGN §2)."""
+    return pair_barrier((a, 1.0 / a), (-a, -1.0 / a))
+
+
+def grad(w: torch.Tensor) -> torch.Tensor:
+    """∇L at w [..., 2] = (w₁, w₂): 2(w₁w₂ − 1)(w₂, w₁)."""
+    r = 2.0 * (w[..., 0] * w[..., 1] - 1.0)
+    return torch.stack([r * w[..., 1], r * w[..., 0]], dim=-1)
+
+
+def noisy_gd(
+    start: torch.Tensor, steps: int, lr: float, noise: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Trajectories [steps + 1, N, 2] of w ← w − lr (∇L(w) + noise · ξ), ξ ~ N(0, I).
+
+    ``start`` is [N, 2] (N independent runs, each with its own noise); the private generator
+    makes the run reproducible and leaves the global RNG alone.
+    """
+    w = start.to(DTYPE).clone()
+    out = [w.clone()]
+    for _ in range(steps):
+        xi = torch.randn(w.shape, generator=generator, dtype=DTYPE)
+        w = w - lr * (grad(w) + noise * xi)
+        out.append(w.clone())
+    return torch.stack(out)
+
+
+@dataclass
+class SpawnResult:
+    """The children spawned at step k: trajectories and the barrier of each pair (2i, 2i+1)."""
+
+    spawn_step: int
+    spawn_point: tuple[float, float]
+    children: torch.Tensor  # [T − k + 1, 2 · n_pairs, 2], from the spawn point to T
+    pairs: list[PairResult]
+    spawn_loss: float = 0.0
+
+    @property
+    def shown(self) -> int:
+        """Index of the pair drawn in the contour plot: the first opposite-valley pair if any."""
+        return next((i for i, p in enumerate(self.pairs) if not p.same_valley), 0)
+
+    @property
+    def pair(self) -> PairResult:
+        return self.pairs[self.shown]
+
+    def mean(self, attr: str) -> float:
+        return sum(getattr(p, attr) for p in self.pairs) / len(self.pairs)
+
+    @property
+    def split_fraction(self) -> float:
+        """Fraction of pairs whose children ended in opposite valleys."""
+        return sum(not p.same_valley for p in self.pairs) / len(self.pairs)
+
+
+@dataclass
+class ToyRun:
+    parent: torch.Tensor  # [T + 1, 2]
+    spawns: list[SpawnResult] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+
+def run_toy(
+    init: Sequence[float] = (0.01, -0.005),
+    spawn_steps: Sequence[int] = (0, 5, 10, 20, 40, 80),
+    total_steps: int = 200,
+    lr: float = 0.05,
+    noise: float = 0.3,
+    n_pairs: int = 16,
+    seed: int = 0,
+) -> ToyRun:
+    """Parent from ``init`` (near the saddle), ``n_pairs`` child pairs spawned at each k."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # 2-vectors: threads only add overhead
+    try:
+        return _run_toy(init, spawn_steps, total_steps, lr, noise, n_pairs, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_toy(init, spawn_steps, total_steps, lr, noise, n_pairs, seed) -> ToyRun:
+    if any(k < 0 or k > total_steps for k in spawn_steps):
+        raise ValueError(f"spawn steps must lie in [0, {total_steps}], got {list(spawn_steps)}")
+    if n_pairs < 1:
+        raise ValueError(f"n_pairs must be >= 1, got {n_pairs}")
+    g = torch.Generator().manual_seed(seed)
+    parent = noisy_gd(torch.tensor([list(init)]), total_steps, lr, noise, g)[:, 0]
+    run = ToyRun(
+        parent,
+        settings=dict(
+            init=tuple(init),
+            total_steps=total_steps,
+            lr=lr,
+            noise=noise,
+            n_pairs=n_pairs,
+            seed=seed,
+        ),
+    )
+    for i, k in enumerate(spawn_steps):
+        start = parent[k]
+        gc = torch.Generator().manual_seed(1_000_003 * (seed + 1) + i)
+        children = noisy_gd(start.expand(2 * n_pairs, 2), total_steps - k, lr, noise, gc)
+        final = children[-1]
+        pairs = [
+            pair_barrier(tuple(final[2 * j].tolist()), tuple(final[2 * j + 1].tolist()))
+            for j in range(n_pairs)
+        ]
+        sp = tuple(start.tolist())
+        run.spawns.append(SpawnResult(k, sp, children, pairs, float(loss_fn(params(*sp)))))
+    return run
+
+
+def format_table(run: ToyRun) -> str:
+    """The printed table: one line per spawn step (means over pairs), plus the analytic check."""
+    n = run.settings.get("n_pairs", len(run.spawns[0].pairs) if run.spawns else 0)
+    lines = [
+        "L(w1,w2) = (w1*w2 - 1)^2: children trained by noisy GD from the parent at step k to "
+        f"T = {run.settings.get('total_steps')}; means over {n} child pairs",
+        f"{'k':>4} {'spawn point':>17} {'L(spawn)':>8} {'opposite valleys':>16} "
+        f"{'B_mid':>7} {'chord':>7} {'-1/8 dHd':>8}   drawn pair: B_mid, prediction",
+    ]
+    for s in run.spawns:
+        p = s.pair
+        lines.append(
+            f"{s.spawn_step:>4} ({s.spawn_point[0]:+.3f},{s.spawn_point[1]:+.3f}) "
+            f"{s.spawn_loss:>8.4f} {s.split_fraction:>16.0%} {s.mean('midpoint'):>7.4f} "
+            f"{s.mean('chord'):>7.4f} {s.mean('predicted'):>8.4f}   "
+            f"{p.midpoint:.4f}, {p.predicted:.4f}"
+        )
+    for a in (1.0, 2.0):
+        ap = analytic_pair(a)
+        lines.append(
+            f"analytic θ_A=({a:g},{1 / a:g}), θ_B=(-{a:g},-{1 / a:g}): B_mid = {ap.midpoint:.6f} "
+            f"(DESIGN: 1), ΔᵀH(θ_½)Δ = {ap.dHd_mid:.6f} (−16), prediction = {ap.predicted:.6f} (2)"
+        )
+    return "\n".join(lines)

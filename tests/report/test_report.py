@@ -1,0 +1,169 @@
+"""ridgeline-report on synthetic record files: figures readable, CSV numbers = record numbers."""
+
+import csv
+import math
+
+import matplotlib.image
+import pytest
+from report_fixtures import close, make_run, make_sweep
+
+from ridgeline.cli.report import main as report_main
+from ridgeline.record_store import RecordStore
+from ridgeline.report.build import ORDER, make_report
+from ridgeline.report.collect import collect
+from ridgeline.report.flatten import scalar_metrics
+from ridgeline.report.summary import summarise_run
+
+
+def _csv(path):
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def run_report(tmp_path_factory):
+    run_dir = make_run(tmp_path_factory.mktemp("run") / "run")
+    return run_dir, make_report(run_dir)
+
+
+@pytest.fixture(scope="module")
+def sweep_report(tmp_path_factory):
+    sweep = make_sweep(tmp_path_factory.mktemp("sweep") / "multirun")
+    out = tmp_path_factory.mktemp("sweep_out")
+    assert report_main([str(sweep), "--out", str(out)]) == 0
+    return sweep, out
+
+
+def test_run_report_has_every_figure_readable(run_report):
+    _, report = run_report
+    assert list(report.figures) == list(ORDER)
+    for path in report.figures.values():
+        image = matplotlib.image.imread(path)
+        assert image.shape[0] > 200 and image.shape[1] > 300
+    md = report.markdown.read_text()
+    for name in ORDER:
+        assert f"figures/{name}.png" in md
+
+
+def test_run_csv_matches_records(run_report):
+    run_dir, report = run_report
+    records = RecordStore(run_dir / "landscape" / "records.jsonl").read()
+    rows = _csv(report.tables["metrics"])
+    assert len(rows) == len(records)
+    for row, rec in zip(rows, records, strict=True):
+        assert row["phase"] == rec["phase"] and int(row["step"]) == rec["step"]
+        for key, value in scalar_metrics(rec).items():
+            if value is None:
+                assert row[key] == ""
+            else:
+                assert close(row[key], value), key
+    # curves: every α point of every barrier curve
+    curves = _csv(report.tables["curves"])
+    rec = next(r for r in records if r["phase"] == "spawn_k=0000010" and r["step"] == 20)
+    mine = [
+        c
+        for c in curves
+        if c["phase"] == rec["phase"]
+        and c["step"] == "20"
+        and c["curve"] == "barrier"
+        and c["split"] == "test"
+    ]
+    assert [float(c["alpha"]) for c in mine] == rec["barrier"]["test"]["alphas"]
+    assert all(
+        close(c["loss"], v) for c, v in zip(mine, rec["barrier"]["test"]["loss"], strict=True)
+    )
+
+
+def test_sweep_varying_keys_and_jobs(tmp_path):
+    sweep = make_sweep(tmp_path / "s")
+    col = collect(sweep)
+    assert [j.name for j in col.jobs] == ["0", "1", "2", "3"]  # parent store left out
+    assert "spawn.at" in col.varying and "seed" in col.varying
+    assert not any(k.startswith("paths.") for k in col.varying)
+    assert col.setting_keys == []  # only seeds and spawn steps vary
+
+
+def test_sweep_report_figures_and_csv(sweep_report):
+    sweep, out = sweep_report
+    for name in ORDER:
+        image = matplotlib.image.imread(out / "figures" / f"{name}.png")
+        assert image.shape[0] > 200
+    rows = _csv(out / "metrics.csv")
+    assert {"config.seed", "config.spawn.at"} <= set(rows[0])
+    assert not any(c.startswith("config.paths") for c in rows[0])
+    assert {r["job"] for r in rows} == {"0", "1", "2", "3"}
+    job3 = [r for r in rows if r["job"] == "3"]
+    assert {r["config.seed"] for r in job3} == {"1"}
+    assert {r["config.spawn.at"] for r in job3} == {"10"}
+    recs = RecordStore(sweep / "3" / "landscape" / "records.jsonl").read()
+    assert len(job3) == len(recs)
+    for row, rec in zip(job3, recs, strict=True):
+        for key, value in scalar_metrics(rec).items():
+            if value is not None:
+                assert close(row[key], value), key
+
+
+def test_sweep_instability_is_mean_and_sd_over_seeds(sweep_report):
+    sweep, out = sweep_report
+    rows = _csv(out / "instability.csv")
+    row = next(
+        r
+        for r in rows
+        if r["kind"] == "spawn"
+        and r["spawn_step"] == "10"
+        and r["split"] == "test"
+        and r["quantity"] == "error"
+        and r["barrier"] == "endpoint_mean"
+    )
+    values = []
+    for job in ("2", "3"):  # spawn.at=10, seeds 0 and 1
+        recs = RecordStore(sweep / job / "landscape" / "records.jsonl").read()
+        final = max(r["step"] for r in recs if r["kind"] == "spawn")
+        values += [
+            r["barrier"]["test"]["error_barrier"]["endpoint_mean"]
+            for r in recs
+            if r["kind"] == "spawn" and r["step"] == final
+        ]
+    mean = sum(values) / 2
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values))
+    assert row["n"] == "2" and row["over"] == "seeds"
+    assert close(row["mean"], mean) and close(row["std"], sd)
+    md = (out / "report.md").read_text()
+    assert "| spawn step k |" in md and "different inits" in md
+
+
+def test_cli_error_on_dir_without_records(tmp_path, capsys):
+    assert report_main([str(tmp_path)]) == 2
+    assert "no landscape/records.jsonl" in capsys.readouterr().err
+
+
+def test_summarise_run_keeps_its_figure_names(tmp_path):
+    run_dir = make_run(tmp_path / "run")
+    rows = summarise_run(run_dir)
+    assert [r["spawn step"] for r in rows] == [0, 10, "indep. init"]
+    for name in (
+        "instability",
+        "barrier_over_training",
+        "predicted_vs_measured",
+        "mountainside",
+        "barrier_curves",
+    ):
+        assert (run_dir / "figures" / f"{name}.png").exists()
+
+
+def test_scalar_metric_names_are_stable():
+    from report_fixtures import pair_record
+
+    keys = set(scalar_metrics(pair_record("spawn_k=0000000", "spawn", 10, 0, 0.3)))
+    for key in (
+        "barrier/test/error/endpoint_mean",
+        "barrier/train/loss/midpoint",
+        "barrier/test/loss/chord",
+        "taylor/test/predicted_barrier",
+        "taylor/test/layer/fc1/predicted_barrier",
+        "layerwise/test/fc2/into_a/loss_mid_own",
+        "geometry/angle_deg",
+        "geometry/test/profile_a/bump",
+        "endpoints/test/loss_a",
+    ):
+        assert key in keys, key

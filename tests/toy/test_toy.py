@@ -1,0 +1,57 @@
+"""The scalar toy of DESIGN §2: analytic barrier and prediction, reproducible noisy GD, the CLI."""
+
+import matplotlib.image
+import pytest
+import torch
+
+from ridgeline.cli.toy import main as toy_main
+from ridgeline.toy.scalar import analytic_pair, pair_barrier, run_toy
+
+
+@pytest.mark.parametrize("a", [1.0, 2.0, 0.5, 3.0])
+def test_analytic_values_of_design(a):
+    p = analytic_pair(a)
+    assert p.midpoint == pytest.approx(1.0, abs=1e-12)
+    assert p.chord == pytest.approx(1.0, abs=1e-12)
+    assert p.endpoint_mean == pytest.approx(1.0, abs=1e-12)
+    assert p.dHd_mid == pytest.approx(-16.0, abs=1e-9)
+    assert p.predicted == pytest.approx(2.0, abs=1e-10)
+    assert not p.same_valley
+
+
+def test_same_valley_pair_has_small_barrier():
+    p = pair_barrier((1.0, 1.0), (1.1, 1 / 1.1))
+    assert p.same_valley and abs(p.midpoint) < 0.01 and abs(p.predicted) < 0.01
+
+
+def test_toy_run_is_reproducible_and_leaves_global_rng_alone():
+    state = torch.get_rng_state()
+    r1 = run_toy(spawn_steps=(0, 60), total_steps=120, n_pairs=8, seed=0)
+    assert torch.equal(torch.get_rng_state(), state)
+    r2 = run_toy(spawn_steps=(0, 60), total_steps=120, n_pairs=8, seed=0)
+    assert torch.equal(r1.parent, r2.parent)
+    assert [p.midpoint for p in r1.spawns[0].pairs] == [p.midpoint for p in r2.spawns[0].pairs]
+
+
+def test_ridge_spawns_split_mountainside_spawns_do_not():
+    run = run_toy(seed=0)  # the default demo: k = 0 on the ridge, k = 80 down a mountainside
+    ridge, side = run.spawns[0], run.spawns[-1]
+    assert ridge.split_fraction > 0 and side.split_fraction == 0
+    assert abs(side.mean("midpoint")) < 0.01
+    for p in ridge.pairs:
+        if not p.same_valley:  # children near (a, 1/a) and (−a', −1/a'): analytic regime
+            assert 0.8 < p.midpoint < 1.3
+            assert 1.6 < p.predicted < 2.6
+
+
+def test_toy_cli_prints_table_and_writes_figure(tmp_path, capsys):
+    assert toy_main(["--out", str(tmp_path), "--pairs", "4", "--spawn-steps", "0,40"]) == 0
+    out = capsys.readouterr().out
+    assert "B_mid = 1.000000" in out and "prediction = 2.000000" in out
+    image = matplotlib.image.imread(tmp_path / "toy_scalar.png")
+    assert image.shape[0] > 200
+
+
+def test_toy_cli_rejects_spawn_past_the_end(tmp_path, capsys):
+    assert toy_main(["--out", str(tmp_path), "--spawn-steps", "500"]) == 2
+    assert "spawn steps" in capsys.readouterr().err
