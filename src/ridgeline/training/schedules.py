@@ -9,6 +9,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import torch
+
 Schedule = Callable[[int], float]
 
 
@@ -87,3 +89,8 @@ def warmup_cosine(total_steps: int, warmup_steps: int, final_factor: float = 0.0
 
 def shifted(schedule: Schedule, offset: int) -> Schedule:
     return Shifted(schedule, int(offset))
+
+
+# LambdaLR stores these objects in checkpoints; allow them when Lightning resumes with
+# torch.load(weights_only=True).
+torch.serialization.add_safe_globals([Constant, StepDecay, Cosine, WarmupCosine, Shifted])
