@@ -25,4 +25,6 @@ def print_config_tree(cfg: DictConfig) -> None:
 def save_config(cfg: DictConfig, run_dir: Path) -> None:
     """The resolved config as ``config.yaml`` in the run dir."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    tmp = run_dir / "config.yaml.tmp"
+    tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    tmp.replace(run_dir / "config.yaml")

@@ -52,13 +52,14 @@ def copy_parent_records(parent_dir: Path, run_dir: Path, key: str) -> None:
 
 def train(cfg: DictConfig) -> Path:
     """Validate, then train every phase of the experiment; returns the run dir."""
-    from ridgeline.cli.validate import validate_config
+    from ridgeline.cli.validate import validate_config, validate_run
     from ridgeline.training.probes import build_probe_callbacks
 
     run_dir = Path(cfg.paths.output_dir)
     validate_config(cfg)
     datamodule = instantiate(cfg.data)
     datamodule.check_available()
+    validate_run(cfg, datamodule, run_dir)
     if cfg.get("print_config"):
         print_config_tree(cfg)
     save_config(cfg, run_dir)

@@ -1,31 +1,175 @@
-"""Checks of the composed config before any data is loaded or any step is trained.
+"""Checks of the composed config and of the run dir, before any step is trained.
 
-Each failure raises :class:`ConfigError` naming the key, the value and what is allowed.
+Two entry points, both called by ``ridgeline-train`` before training:
+
+- :func:`validate_config` needs only the config (plus building the model once on the CPU): types
+  and ranges of every config group, the α-grids, spawn steps against ``trainer.max_steps`` and
+  the parent's checkpoint schedule, pair probes against the number of children, the BN policy
+  against the model, the batch size against the number of DDP processes.
+- :func:`validate_run` needs the data and the run dir: evaluation subsets against the split
+  sizes, a run dir that already holds a (finished) run with another config, missing or
+  truncated checkpoints that this job would read.
+
+Each failure raises :class:`ConfigError` naming the key, the value and what is allowed (or a
+:class:`RidgelineError` naming the file); ``ridgeline-train`` prints it as one line and exits 2.
+
+BatchNorm policy rule: a model without BatchNorm has no running statistics, so ``reset`` (the
+default) and ``interpolate`` both reduce to plain weight interpolation and are accepted;
+``batch`` promises batch statistics the model never computes and is rejected. With BatchNorm,
+``reset`` needs ``probe.bn_batches >= 1`` and ``batch`` needs every evaluation chunk to hold at
+least 2 examples.
 """
 
+import math
+import sys
+import zipfile
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from ridgeline.errors import ConfigError
+from ridgeline.errors import ConfigError, RidgelineError
 
 BN_POLICIES = ("reset", "interpolate", "batch")
+PAIR_PROBES = ("barrier", "layerwise", "curvature", "geometry")
+ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
+PRECISIONS = (
+    "64-true", "64", "32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16",
+    "16-true", "bf16-true", "transformer-engine", "transformer-engine-float16",
+)  # fmt: skip
+# Keys that may change between the runs of one run dir without changing its results.
+RERUN_FREE_KEYS = (
+    "print_config",
+    "summary",
+    "logger",
+    "paths",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+    "trainer.log_every_n_steps",
+    "data.root",
+    "data.download",
+    "data.device_resident",
+)
 
 
-def _int(key: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(key, value, f"an integer >= {minimum}")
+def warn(message: str) -> None:
+    """A problem that does not stop the run, printed where the user sees it."""
+    print(f"ridgeline: warning: {message}", file=sys.stderr)
+
+
+def note(message: str) -> None:
+    print(f"ridgeline: note: {message}", file=sys.stderr)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
     return value
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _int(key: str, value: object, minimum: int) -> int:
+    if not _is_int(value) or value < minimum:
+        raise ConfigError(key, _plain(value), f"an integer >= {minimum}")
+    return value
+
+
+def _optional_int(key: str, value: object, minimum: int, none_means: str) -> int | None:
+    if value is None:
+        return None
+    if not _is_int(value) or value < minimum:
+        raise ConfigError(key, _plain(value), f"an integer >= {minimum}, or null ({none_means})")
+    return value
+
+
+def _bool(key: str, value: object, nullable: bool = False) -> None:
+    if isinstance(value, bool) or (nullable and value is None):
+        return
+    raise ConfigError(key, _plain(value), "true or false" + (" (or null)" if nullable else ""))
+
+
+def _number(key: str, value: object, low: float, high: float, *, open_low=False, open_high=False):
+    ok = _is_number(value) and math.isfinite(value)
+    if ok:
+        ok = (value > low if open_low else value >= low) and (
+            value < high if open_high else value <= high
+        )
+    if not ok:
+        lo, hi = "(" if open_low else "[", ")" if open_high else "]"
+        raise ConfigError(key, _plain(value), f"a number in {lo}{low}, {high}{hi}")
+    return float(value)
+
+
+def _steps(key: str, value: object) -> list[int]:
+    """One step or a list of steps (ints >= 0)."""
+    if value is None:
+        return []
+    steps = [value] if not isinstance(value, (list, tuple, ListConfig)) else list(value)
+    for k in steps:
+        if not _is_int(k) or k < 0:
+            raise ConfigError(key, _plain(value), "a step or a list of steps (integers >= 0)")
+    return sorted(set(steps))
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The innermost cause of a Hydra InstantiationException."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
+def _instantiate(key: str, node: DictConfig, what: str) -> Any:
+    from hydra.utils import instantiate
+
+    try:
+        return instantiate(node)
+    except RidgelineError:
+        raise
+    except Exception as exc:
+        cause = _cause(exc)
+        if isinstance(cause, RidgelineError):
+            raise cause from None
+        if str(cause).startswith(key.split(".")[0] + "."):  # already names its key
+            raise RidgelineError(str(cause)) from None
+        target = node.get("_target_", "?")
+        raise ConfigError(key, target, f"{what} ({type(cause).__name__}: {cause})") from None
+
+
+def _check_arg_types(key: str, node: DictConfig, cls: type) -> None:
+    """Arguments whose default is a bool / int / float must be one too (not a string)."""
+    import inspect
+
+    for name, param in inspect.signature(cls).parameters.items():
+        if name not in node or param.default is inspect.Parameter.empty:
+            continue
+        value, default = node[name], param.default
+        if isinstance(default, bool):
+            _bool(f"{key}.{name}", value)
+        elif isinstance(default, int) and not _is_int(value):
+            raise ConfigError(f"{key}.{name}", _plain(value), "an integer")
+        elif isinstance(default, float) and not _is_number(value):
+            raise ConfigError(f"{key}.{name}", _plain(value), "a number")
+
+
+# --- α-grids --------------------------------------------------------------------------------
 def validate_alphas(key: str, alphas: object) -> list[float]:
     """An α-grid: numbers in [0, 1], strictly increasing, containing both endpoints 0 and 1."""
     if not isinstance(alphas, (list, tuple, ListConfig)) or len(alphas) < 2:
-        raise ConfigError(key, alphas, "a list of at least 2 numbers in [0, 1] including 0 and 1")
+        raise ConfigError(
+            key, _plain(alphas), "a list of at least 2 numbers in [0, 1] including 0 and 1"
+        )
     values = []
     for a in alphas:
-        if isinstance(a, bool) or not isinstance(a, (int, float)):
-            raise ConfigError(key, list(alphas), f"numbers only; {a!r} is not a number")
+        if not _is_number(a) or not math.isfinite(a):
+            raise ConfigError(key, _plain(alphas), f"numbers only; {a!r} is not a number")
         values.append(float(a))
     if any(a < 0.0 or a > 1.0 for a in values):
         raise ConfigError(key, values, "every α must lie in [0, 1]")
@@ -36,60 +180,461 @@ def validate_alphas(key: str, alphas: object) -> list[float]:
     return values
 
 
+# --- groups ---------------------------------------------------------------------------------
+def world_size(cfg: DictConfig) -> int | None:
+    """Number of DDP processes, when the config states it (``devices`` an int)."""
+    devices = cfg.trainer.get("devices", 1)
+    nodes = cfg.trainer.get("num_nodes", 1)
+    if _is_int(devices) and _is_int(nodes):
+        return devices * nodes
+    if isinstance(devices, (list, ListConfig)) and _is_int(nodes):
+        return len(devices) * nodes
+    return None
+
+
+def validate_trainer(cfg: DictConfig) -> int:
+    t = cfg.trainer
+    total = _int("trainer.max_steps", t.get("max_steps"), 1)
+    epochs = t.get("max_epochs", -1)
+    if epochs is not None and (not _is_int(epochs) or (epochs < 1 and epochs != -1)):
+        raise ConfigError(
+            "trainer.max_epochs", _plain(epochs), "-1 (stop at trainer.max_steps) or an int >= 1"
+        )
+    accelerator = t.get("accelerator", "auto")
+    if accelerator not in ACCELERATORS:
+        raise ConfigError("trainer.accelerator", _plain(accelerator), f"one of {ACCELERATORS}")
+    devices = t.get("devices", 1)
+    if not (
+        devices == "auto"
+        or (_is_int(devices) and devices >= 1)
+        or (
+            isinstance(devices, (list, ListConfig)) and devices and all(_is_int(d) for d in devices)
+        )
+    ):
+        raise ConfigError("trainer.devices", _plain(devices), "an int >= 1, a list of ids or auto")
+    _int("trainer.num_nodes", t.get("num_nodes", 1), 1)
+    if accelerator in ("gpu", "cuda"):
+        import torch
+
+        available = torch.cuda.device_count()
+        if available == 0:
+            raise ConfigError(
+                "trainer.accelerator",
+                accelerator,
+                "cpu on this machine: no CUDA device is visible (use trainer=cpu)",
+            )
+        if _is_int(devices) and devices > available:
+            raise ConfigError(
+                "trainer.devices", devices, f"at most {available} (the CUDA devices visible)"
+            )
+    precision = t.get("precision", "32-true")
+    if str(precision) not in PRECISIONS:
+        raise ConfigError("trainer.precision", _plain(precision), f"one of {', '.join(PRECISIONS)}")
+    _int("trainer.log_every_n_steps", t.get("log_every_n_steps", 50), 1)
+    _optional_int(
+        "trainer.check_val_every_n_epoch", t.get("check_val_every_n_epoch", 1), 1, "no validation"
+    )
+    _int("trainer.num_sanity_val_steps", t.get("num_sanity_val_steps", 0), -1)
+    return total
+
+
+def validate_optim(cfg: DictConfig) -> None:
+    import torch
+
+    o = cfg.optim
+    lr = o.get("lr")
+    if not _is_number(lr) or not math.isfinite(lr) or lr <= 0:
+        raise ConfigError("optim.lr", _plain(lr), "a positive number")
+    if "momentum" in o:
+        _number("optim.momentum", o.momentum, 0.0, 1.0, open_high=True)
+    if "weight_decay" in o:
+        _number("optim.weight_decay", o.weight_decay, 0.0, math.inf, open_high=True)
+    if "betas" in o:
+        betas = o.betas
+        if (
+            not isinstance(betas, (list, ListConfig))
+            or len(betas) != 2
+            or not all(_is_number(b) and 0.0 <= b < 1.0 for b in betas)
+        ):
+            raise ConfigError("optim.betas", _plain(betas), "two numbers in [0, 1)")
+    if "eps" in o:
+        _number("optim.eps", o.eps, 0.0, math.inf, open_low=True, open_high=True)
+    factory = _instantiate("optim._target_", o, "an optimiser that accepts these settings")
+    try:
+        factory([torch.nn.Parameter(torch.zeros(1))])
+    except Exception as exc:
+        settings = {k: v for k, v in _plain(o).items() if not k.startswith("_")}
+        raise ConfigError(
+            "optim", settings, f"settings {o.get('_target_')} accepts ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def validate_schedule(cfg: DictConfig, total: int) -> None:
+    s = cfg.schedule
+    if "milestones" in s:
+        milestones = _steps("schedule.milestones", s.milestones)
+        late = [m for m in milestones if m >= total]
+        if late:
+            warn(
+                f"schedule.milestones={milestones} has steps >= trainer.max_steps={total} "
+                f"({late}): the learning rate never decays there"
+            )
+    if "gamma" in s:
+        _number("schedule.gamma", s.gamma, 0.0, math.inf, open_low=True, open_high=True)
+    if "total_steps" in s:
+        _int("schedule.total_steps", s.total_steps, 1)
+    if "final_factor" in s:
+        _number("schedule.final_factor", s.final_factor, 0.0, 1.0)
+    if "warmup_steps" in s:
+        warmup = _int("schedule.warmup_steps", s.warmup_steps, 0)
+        if warmup >= total:
+            warn(
+                f"schedule.warmup_steps={warmup} >= trainer.max_steps={total}: "
+                "training ends inside the warm-up"
+            )
+    schedule = _instantiate("schedule._target_", s, "a schedule that accepts these settings")
+    for step in (0, total // 2, total - 1):
+        try:
+            factor = float(schedule(step))
+        except Exception as exc:
+            raise ConfigError(
+                "schedule", _plain(s), f"a schedule defined at step {step}: {exc}"
+            ) from None
+        if not math.isfinite(factor) or factor < 0:
+            raise ConfigError(
+                "schedule", _plain(s), f"a finite factor >= 0 at every step; {factor} at {step}"
+            )
+
+
+def validate_data(cfg: DictConfig) -> None:
+    from ridgeline.data import DATASETS
+
+    d = cfg.data
+    name = d.get("name")
+    if name not in DATASETS:
+        raise ConfigError(
+            "data.name",
+            _plain(name),
+            f"one of {', '.join(sorted(DATASETS))} (pick it with data=...)",
+        )
+    target = str(d.get("_target_", ""))
+    declared = [n for n, cls in DATASETS.items() if target.endswith("." + cls.__name__)]
+    if declared and declared[0] != name:
+        raise ConfigError(
+            "data.name",
+            name,
+            f"{declared[0]}, the dataset of this data config; pick another with data={name}",
+        )
+    _int("data.batch_size", d.get("batch_size"), 1)
+    _int("data.eval_batch_size", d.get("eval_batch_size", 1000), 1)
+    _optional_int("data.eval_train_size", d.get("eval_train_size"), 1, "the whole train split")
+    _optional_int("data.eval_test_size", d.get("eval_test_size"), 1, "the whole test split")
+    _int("data.eval_seed", d.get("eval_seed", 0), 0)
+    _bool("data.augment", d.get("augment"), nullable=True)
+    _bool("data.device_resident", d.get("device_resident", True))
+    _bool("data.download", d.get("download", False))
+    world = world_size(cfg)
+    if world and d.batch_size % world:
+        raise ConfigError(
+            "data.batch_size",
+            d.batch_size,
+            f"a multiple of the number of DDP processes (trainer.devices × trainer.num_nodes = "
+            f"{world}): every process takes an equal slice of each batch",
+        )
+    _instantiate("data", d, f"settings the {name} data module accepts")
+
+
+def build_model_once(cfg: DictConfig):
+    """The model built on the CPU without touching the global RNG; ConfigError if it cannot be."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        return _instantiate("model.name", cfg.model, "a model buildable from these settings")
+
+
+def validate_model(cfg: DictConfig) -> None:
+    import torch
+
+    from ridgeline.landscape.params import has_batchnorm
+    from ridgeline.models import list_models
+
+    name = cfg.model.get("name")
+    if name not in list_models():
+        raise ConfigError(
+            "model.name",
+            _plain(name),
+            f"one of {', '.join(list_models())} (pick it with model=...)",
+        )
+    model = build_model_once(cfg)
+    shape = tuple(int(s) for s in cfg.data.input_shape)
+    classes = int(cfg.data.num_classes)
+    try:
+        with torch.no_grad():
+            out = model.eval()(torch.zeros(2, *shape))
+    except Exception as exc:
+        raise ConfigError(
+            "model",
+            name,
+            f"a model that takes the {cfg.data.name} inputs of shape {list(shape)} "
+            f"({type(exc).__name__}: {exc})",
+        ) from None
+    if tuple(out.shape) != (2, classes):
+        raise ConfigError(
+            "model", name, f"a model with {classes} outputs; it gives {list(out.shape[1:])}"
+        )
+    bn = has_batchnorm(model)
+    probe = cfg.get("probe") or {}
+    policy = probe.get("bn_policy", "reset")
+    if policy == "batch" and not bn:
+        raise ConfigError(
+            "probe.bn_policy",
+            policy,
+            f"reset or interpolate: model {name} has no BatchNorm, so there are no batch "
+            "statistics to use (pick a model with BatchNorm, e.g. vgg11_bn, for batch)",
+        )
+    world = world_size(cfg) or 1
+    if bn and cfg.data.batch_size // world < 2:
+        raise ConfigError(
+            "data.batch_size",
+            cfg.data.batch_size,
+            f"at least 2 examples per process for BatchNorm in {name} ({world} process(es))",
+        )
+
+
 def validate_spawn(cfg: DictConfig, total: int) -> None:
     spawn = cfg.spawn
-    steps = spawn.at if spawn.at is not None else []
-    if isinstance(steps, int):
-        steps = [steps]
-    if not isinstance(steps, (list, ListConfig)):
-        raise ConfigError("spawn.at", steps, "a step or a list of steps (iterations) in [0, T]")
-    for k in steps:
-        _int("spawn.at", k, 0)
-        if k >= total:
+    steps = _steps("spawn.at", spawn.get("at"))
+    late = [k for k in steps if k >= total]
+    if late:
+        raise ConfigError(
+            "spawn.at",
+            _plain(spawn.at),
+            f"spawn steps < trainer.max_steps={total} (children need steps to train); "
+            f"{late} are past the end of training",
+        )
+    _int("spawn.children", spawn.get("children"), 1)
+    _bool("spawn.independent", spawn.get("independent", False))
+    _bool("spawn.fresh_optimizer", spawn.get("fresh_optimizer", False))
+    if not steps and not spawn.get("independent"):
+        raise ConfigError(
+            "spawn.at", _plain(spawn.get("at")), "at least one step, or spawn.independent=true"
+        )
+    if spawn.get("parent_checkpoints") is not None:
+        saved = _steps("spawn.parent_checkpoints", spawn.parent_checkpoints)
+        if saved and saved[-1] > total:
+            raise ConfigError(
+                "spawn.parent_checkpoints",
+                saved,
+                f"steps <= trainer.max_steps={total}",
+            )
+        missing = [k for k in steps if k not in saved]
+        if missing:
             raise ConfigError(
                 "spawn.at",
-                list(steps),
-                f"spawn steps must be < trainer.max_steps={total} (children need steps to train)",
+                _plain(spawn.at),
+                f"steps on the parent's checkpoint schedule spawn.parent_checkpoints={saved}; "
+                f"{missing} are not (add them there or set it to null)",
             )
-    _int("spawn.children", spawn.children, 1)
 
 
 def validate_probe(cfg: DictConfig) -> None:
     probe = cfg.get("probe") or {}
+    if not probe:
+        return
     if "alphas" in probe:
         validate_alphas("probe.alphas", probe.alphas)
     if "profile_alphas" in probe:
         validate_alphas("probe.profile_alphas", probe.profile_alphas)
     policy = probe.get("bn_policy", "reset")
     if policy not in BN_POLICIES:
-        raise ConfigError("probe.bn_policy", policy, f"one of {', '.join(BN_POLICIES)}")
-    every = probe.get("every_n_steps")
-    if every is not None:
-        _int("probe.every_n_steps", every, 1)
-    pair_probes = [k for k in ("barrier", "layerwise", "curvature", "geometry") if probe.get(k)]
-    if pair_probes and int(cfg.spawn.children) < 2:
+        raise ConfigError("probe.bn_policy", _plain(policy), f"one of {', '.join(BN_POLICIES)}")
+    _int("probe.bn_batches", probe.get("bn_batches", 8), 1)
+    _int("probe.chunk_size", probe.get("chunk_size", 1000), 1)
+    _optional_int("probe.every_n_steps", probe.get("every_n_steps"), 1, "no periodic probe")
+    _optional_int("probe.every_n_epochs", probe.get("every_n_epochs"), 1, "no periodic probe")
+    splits: Sequence[str] = probe.get("splits", ["train", "test"])
+    if (
+        not isinstance(splits, (list, ListConfig))
+        or not splits
+        or any(s not in ("train", "test") for s in splits)
+    ):
+        raise ConfigError("probe.splits", _plain(splits), "a non-empty list drawn from train, test")
+    for key, node in probe.items():
+        if isinstance(node, DictConfig) and "_target_" in node:
+            component = _instantiate(
+                f"probe.{key}", node, "a probe component that accepts these settings"
+            )
+            _check_arg_types(f"probe.{key}", node, type(component))
+    pair_probes = [k for k in PAIR_PROBES if probe.get(k)]
+    if pair_probes and _is_int(cfg.spawn.children) and cfg.spawn.children < 2:
         raise ConfigError(
             "spawn.children",
             cfg.spawn.children,
             f"at least 2 children when pair probes are on ({', '.join(pair_probes)}); "
             "set spawn.children=2 or switch them off with ~probe.<name>",
         )
-    splits: Sequence[str] = probe.get("splits", ["train", "test"])
-    for split in splits:
-        if split not in ("train", "test"):
-            raise ConfigError("probe.splits", list(splits), "a list drawn from train, test")
+
+
+def validate_top_level(cfg: DictConfig) -> None:
+    _int("seed", cfg.get("seed"), 0)
+    for key in ("init", "data", "aug"):
+        if "seeds" in cfg and key in cfg.seeds:
+            _int(f"seeds.{key}", cfg.seeds[key], 0)
+    if cfg.get("checkpoint_every_n_steps") is not None:
+        _int("checkpoint_every_n_steps", cfg.checkpoint_every_n_steps, 1)
+    _bool("print_config", cfg.get("print_config", True))
+    _bool("summary", cfg.get("summary", True))
 
 
 def validate_config(cfg: DictConfig) -> None:
     """Every check that needs only the config; raises ConfigError on the first problem."""
-    total = _int("trainer.max_steps", cfg.trainer.max_steps, 1)
-    lr = cfg.optim.get("lr")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
-        raise ConfigError("optim.lr", lr, "a positive number")
-    _int("data.batch_size", cfg.data.batch_size, 1)
-    from ridgeline.models import list_models
-
-    if cfg.model.get("name") not in list_models():
-        raise ConfigError("model.name", cfg.model.get("name"), f"one of {', '.join(list_models())}")
+    total = validate_trainer(cfg)
+    validate_top_level(cfg)
+    validate_optim(cfg)
+    validate_schedule(cfg, total)
     validate_spawn(cfg, total)
     validate_probe(cfg)
+    validate_data(cfg)
+    validate_model(cfg)
+
+
+# --- data and run dir -----------------------------------------------------------------------
+def split_sizes(datamodule) -> tuple[int, int]:
+    """Sizes of the train and test splits (loads the data once if the module has not yet)."""
+    if getattr(datamodule, "train_x", None) is not None:
+        return len(datamodule.train_x), len(datamodule.test_x)
+    train_x, _, test_x, _ = datamodule.load()
+    return len(train_x), len(test_x)
+
+
+def validate_sizes(cfg: DictConfig, n_train: int, n_test: int) -> None:
+    """Evaluation subsets, batch size and epochs against the sizes of the splits."""
+    d, name = cfg.data, cfg.data.name
+    for key, n, split in (
+        ("eval_train_size", n_train, "train"),
+        ("eval_test_size", n_test, "test"),
+    ):
+        size = d.get(key)
+        if size is not None and size > n:
+            raise ConfigError(
+                f"data.{key}",
+                size,
+                f"at most the size of the {name} {split} split ({n}), or null for all of it",
+            )
+    if d.batch_size > n_train:
+        raise ConfigError(
+            "data.batch_size", d.batch_size, f"at most the {name} train split size ({n_train})"
+        )
+    epochs = cfg.trainer.get("max_epochs", -1)
+    per_epoch = n_train // d.batch_size
+    if epochs not in (None, -1) and epochs * per_epoch < cfg.trainer.max_steps:
+        raise ConfigError(
+            "trainer.max_epochs",
+            epochs,
+            f"-1, or at least {math.ceil(cfg.trainer.max_steps / per_epoch)} so that "
+            f"trainer.max_steps={cfg.trainer.max_steps} are reached ({per_epoch} steps per epoch)",
+        )
+    probe = cfg.get("probe") or {}
+    if probe.get("bn_policy") == "batch":
+        chunk = int(probe.get("chunk_size", 1000))
+        world = world_size(cfg) or 1
+        for split in probe.get("splits", ["train", "test"]):
+            n = d.get(f"eval_{split}_size") or (n_train if split == "train" else n_test)
+            shards = [n * (r + 1) // world - n * r // world for r in range(world)]
+            if any(s % chunk == 1 or s == 1 for s in shards):
+                raise ConfigError(
+                    "probe.chunk_size",
+                    chunk,
+                    f"a size that leaves no evaluation chunk of 1 example: bn_policy=batch needs "
+                    f"2 or more per chunk ({split}: {n} examples over {world} process(es))",
+                )
+
+
+def _first_difference(old: Any, new: Any, prefix: str = "") -> tuple[str, Any, Any] | None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            path = f"{prefix}{key}"
+            if any(path == k or path.startswith(k + ".") for k in RERUN_FREE_KEYS):
+                continue
+            diff = _first_difference(old.get(key, "<absent>"), new.get(key, "<absent>"), path + ".")
+            if diff:
+                return diff
+        return None
+    return None if old == new else (prefix.rstrip("."), old, new)
+
+
+def check_checkpoint(path: Path) -> None:
+    """A cheap integrity check of a torch zip checkpoint: a truncated file has no directory."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise RidgelineError(
+            f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {exc}); "
+            "delete it and re-run to recreate it"
+        ) from None
+
+
+def validate_run_dir(cfg: DictConfig, run_dir: Path) -> None:
+    """A run dir that holds a run is resumed only with the same config; say what is skipped."""
+    from ridgeline.sweep.parent_store import parent_key, parent_spec
+    from ridgeline.training.phases import parent_checkpoint_steps, plan_phases
+
+    saved = run_dir / "config.yaml"
+    if saved.exists():
+        try:
+            old = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
+        except Exception as exc:
+            raise RidgelineError(
+                f"{saved} is unreadable ({type(exc).__name__}); this run dir holds a damaged run: "
+                "choose a new hydra.run.dir"
+            ) from None
+        new = {k: _plain(v) for k, v in cfg.items() if k != "hydra"}
+        diff = _first_difference(old, new)
+        if diff:
+            key, was, now = diff
+            raise ConfigError(
+                key,
+                now,
+                f"the run dir {run_dir} already holds a run with {key}={was!r}; re-run with the "
+                "same config to resume or finish it, or choose a new hydra.run.dir",
+            )
+    parent_dir = Path(cfg.paths.parent_dir) / parent_key(
+        parent_spec(cfg, parent_checkpoint_steps(cfg))
+    )
+    done, todo = [], []
+    for phase in plan_phases(cfg, parent_dir):
+        phase_dir = parent_dir if phase.kind == "parent" else run_dir / phase.name
+        if (phase_dir / "done.json").exists():
+            done.append(phase.name)
+        else:
+            todo.append(phase.name)
+            last = phase_dir / "checkpoints" / "last.ckpt"
+            if last.exists():
+                check_checkpoint(last)
+        if phase.parent_checkpoint is not None and (parent_dir / "done.json").exists():
+            path = Path(phase.parent_checkpoint)
+            if not (run_dir / phase.name / "done.json").exists():
+                if not path.is_file():
+                    raise RidgelineError(
+                        f"parent checkpoint {path} is missing although the stored parent "
+                        f"{parent_dir} is finished; delete {parent_dir} to train it again"
+                    )
+                check_checkpoint(path)
+    if done and not todo:
+        note(
+            f"the run dir {run_dir} already holds a finished run (phases {', '.join(done)}); "
+            "nothing is trained again. Choose a new hydra.run.dir for a new run."
+        )
+    elif done:
+        note(
+            f"resuming in {run_dir}: finished phases {', '.join(done)} are skipped; "
+            f"training {', '.join(todo)}"
+        )
+
+
+def validate_run(cfg: DictConfig, datamodule, run_dir: Path) -> None:
+    """Checks that need the data or the run dir; call after check_available, before training."""
+    n_train, n_test = split_sizes(datamodule)
+    validate_sizes(cfg, n_train, n_test)
+    validate_run_dir(cfg, Path(run_dir))

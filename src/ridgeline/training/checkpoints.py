@@ -6,6 +6,29 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """torch.save to a temporary file in the target's directory, fsync, then rename.
+
+    Lightning's own save writes through an fsspec transaction whose temporary file lives in
+    the system temp dir; moving it onto another file system is a copy, so a kill leaves a
+    partial checkpoint. A rename within one directory is atomic.
+    """
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with tmp.open("wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def step_checkpoint_path(dirpath: str | Path, step: int) -> Path:

@@ -76,6 +76,16 @@ class ReplicaClassifier(pl.LightningModule):
         self.log("trainer/absolute_step", float(self.absolute_step))
         return losses.sum()
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Never write non-finite weights over the last good checkpoint."""
+        bad = [n for n, p in self.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            raise TrainingDiverged(
+                f"weights became non-finite after step {self.absolute_step} ({bad[0]}, ...); "
+                "lower optim.lr or check the data. The checkpoint is not written; the last good "
+                "checkpoint is kept."
+            )
+
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         for i, model in enumerate(self.replicas):

@@ -20,7 +20,12 @@ from pytorch_lightning.plugins.environments import SLURMEnvironment
 from torch import nn
 
 from ridgeline.data import StreamSeeds
-from ridgeline.training.checkpoints import StepCheckpoint, load_checkpoint, step_checkpoint_path
+from ridgeline.training.checkpoints import (
+    AtomicCheckpointIO,
+    StepCheckpoint,
+    load_checkpoint,
+    step_checkpoint_path,
+)
 from ridgeline.training.loggers import build_loggers, finish_loggers
 from ridgeline.training.module import ReplicaClassifier
 from ridgeline.training.seeds import derive_seed
@@ -193,7 +198,8 @@ def run_phase(
     )
     for logger in loggers:
         logger.log_hyperparams({"phase": asdict(phase)})
-    plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
+    plugins = [AtomicCheckpointIO()]
+    plugins += [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
         plugins=plugins,

@@ -1,0 +1,264 @@
+"""Bad configs: one clear message naming the key, the value and what is allowed, before compute.
+
+A few cases go through the console script as a user types them (each costs one start-up of
+Lightning, ~10 s); the rest call the checks in-process on configs composed from conf/.
+"""
+
+import time
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+
+from helpers.cli import run_train
+from ridgeline.cli.resolvers import register_resolvers
+from ridgeline.cli.validate import (
+    validate_config,
+    validate_run_dir,
+    validate_sizes,
+)
+from ridgeline.errors import ConfigError, RidgelineError
+
+CONF = str(Path(__file__).resolve().parents[2] / "conf")
+register_resolvers()
+
+
+def compose_cfg(*overrides: str):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def config_error(*overrides: str) -> str:
+    with pytest.raises(RidgelineError) as info:
+        validate_config(compose_cfg(*overrides))
+    return str(info.value)
+
+
+# --- through the command line ---------------------------------------------------------------
+CLI_CASES = [
+    # (overrides, exit code, fragments of the message)
+    (["model=foo"], 1, ["Could not find 'model/foo'", "Available options in 'model'", "mlp"]),
+    (["trainer.max_steps=abc"], 2, ["trainer.max_steps='abc'", "an integer >= 1"]),
+    (["probe.alphas=[0.2,0.5,1.0]"], 2, ["probe.alphas=[0.2, 0.5, 1.0]", "both endpoints"]),
+    (["spawn.at=[0,5000]"], 2, ["spawn.at=[0, 5000]", "trainer.max_steps=1000", "[5000]"]),
+    (["data.eval_train_size=100000"], 2, ["data.eval_train_size=100000", "train split (4000)"]),
+    (["trainer=ddp_sim", "data.batch_size=127"], 2, ["data.batch_size=127", "multiple", "= 2"]),
+    (["trainer=gpu"], 2, ["trainer.accelerator='gpu'", "no CUDA device", "trainer=cpu"]),
+    (["probe.bn_policy=batch"], 2, ["probe.bn_policy='batch'", "mlp has no BatchNorm"]),
+]
+
+
+@pytest.mark.parametrize(
+    "overrides,code,fragments", CLI_CASES, ids=[" ".join(c[0]) for c in CLI_CASES]
+)
+def test_bad_config_on_the_command_line(tmp_path, overrides, code, fragments):
+    start = time.monotonic()
+    result = run_train(tmp_path, *overrides, timeout=180)
+    elapsed = time.monotonic() - start
+    assert result.returncode == code, result.stderr[-2000:]
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr + result.stdout
+    if code == 2:
+        lines = [line for line in result.stderr.splitlines() if line.startswith("ridgeline:")]
+        assert len(lines) == 1 and lines[0].startswith("ridgeline: error: "), result.stderr
+    assert "Trainer.fit" not in result.stdout + result.stderr  # no training started
+    assert not (tmp_path / "run").exists(), list((tmp_path / "run").rglob("*"))
+    assert not (tmp_path / "outputs").exists()
+    assert elapsed < 120  # start-up dominates; generous for loaded CI machines
+
+
+# --- in-process: every config group ---------------------------------------------------------
+IN_PROCESS_CASES = [
+    (["trainer.max_steps=0"], "trainer.max_steps=0", "an integer >= 1"),
+    (["trainer.max_steps=1.5"], "trainer.max_steps=1.5", "an integer >= 1"),
+    (["trainer.max_epochs=0"], "trainer.max_epochs=0", "-1"),
+    (["trainer.accelerator=tpu9"], "trainer.accelerator='tpu9'", "one of"),
+    (["trainer.devices=0"], "trainer.devices=0", "an int >= 1"),
+    (["trainer.precision=8"], "trainer.precision=8", "32-true"),
+    (["trainer.log_every_n_steps=0"], "trainer.log_every_n_steps=0", ">= 1"),
+    (["seed=null"], "seed=None", "an integer >= 0"),
+    (["seed=-1"], "seed=-1", "an integer >= 0"),
+    (["checkpoint_every_n_steps=0"], "checkpoint_every_n_steps=0", ">= 1"),
+    (["print_config=maybe"], "print_config='maybe'", "true or false"),
+    (["optim.lr=0"], "optim.lr=0", "a positive number"),
+    (["optim.lr=-0.1"], "optim.lr=-0.1", "a positive number"),
+    (["optim.lr=abc"], "optim.lr='abc'", "a positive number"),
+    (["optim.momentum=1.5"], "optim.momentum=1.5", "[0.0, 1.0)"),
+    (["optim.weight_decay=-1"], "optim.weight_decay=-1", "[0.0, inf)"),
+    (["optim=adamw", "optim.betas=[0.9,1.2]"], "optim.betas=[0.9, 1.2]", "two numbers in [0, 1)"),
+    (["+optim.foo=1"], "optim=", "unexpected keyword argument 'foo'"),
+    (["optim.nesterov=true", "optim.momentum=0"], "optim=", "Nesterov"),
+    (["schedule=step", "schedule.gamma=0"], "schedule.gamma=0", "(0.0, inf)"),
+    (["schedule=step", "schedule.milestones=[-5]"], "schedule.milestones=[-5]", ">= 0"),
+    (["schedule=cosine", "schedule.final_factor=2"], "schedule.final_factor=2", "[0.0, 1.0]"),
+    (["schedule=warmup_cosine", "schedule.warmup_steps=-1"], "schedule.warmup_steps=-1", ">= 0"),
+    (["data.batch_size=-1"], "data.batch_size=-1", "an integer >= 1"),
+    (["data.batch_size=abc"], "data.batch_size='abc'", "an integer >= 1"),
+    (["data.eval_train_size=0"], "data.eval_train_size=0", "or null"),
+    (["data.eval_batch_size=0"], "data.eval_batch_size=0", ">= 1"),
+    (["data.augment=maybe"], "data.augment='maybe'", "true or false"),
+    (["data.name=cifar10"], "data.name='cifar10'", "mnist_mini, the dataset of this data config"),
+    (["data.name=imagenet"], "data.name='imagenet'", "one of cifar10"),
+    (["model.name=foo"], "model.name='foo'", "one of cnn"),
+    (["model.width=-3"], "model.width=-3", "positive"),
+    (["model.activation=foo"], "model.activation='foo'", "relu"),
+    (["+model.foo=1"], "model.foo=1", "mlp takes only"),
+    (["model=vgg11_bn"], "model.input_shape=[1, 28, 28]", "32, 32"),
+    (["spawn.at=[0,1000]"], "spawn.at=[0, 1000]", "< trainer.max_steps=1000"),
+    (["spawn.at=5000"], "spawn.at=5000", "past the end of training"),
+    (["spawn.at=[-1]"], "spawn.at=[-1]", "integers >= 0"),
+    (["spawn.at=[a]"], "spawn.at=['a']", "integers >= 0"),
+    (["spawn.at=[]", "spawn.independent=false"], "spawn.at=[]", "spawn.independent=true"),
+    (["spawn.children=0"], "spawn.children=0", ">= 1"),
+    (["spawn.children=1"], "spawn.children=1", "at least 2 children when pair probes are on"),
+    (["spawn.parent_checkpoints=[0,50]"], "spawn.at=[0, 10, 50, 200]", "[10, 200] are not"),
+    (["spawn.parent_checkpoints=[0,10,50,200,2000]"], "spawn.parent_checkpoints", "<= trainer"),
+    (["spawn.independent=maybe"], "spawn.independent='maybe'", "true or false"),
+    (["probe.alphas=[0.0,0.5]"], "probe.alphas=[0.0, 0.5]", "both endpoints"),
+    (["probe.alphas=[0.0,1.5,1.0]"], "probe.alphas=[0.0, 1.5, 1.0]", "[0, 1]"),
+    (["probe.alphas=[0.0,0.6,0.4,1.0]"], "probe.alphas", "strictly increasing"),
+    (["probe.alphas=[0.0,x,1.0]"], "probe.alphas", "'x' is not a number"),
+    (["probe.alphas=0.5"], "probe.alphas=0.5", "a list of at least 2 numbers"),
+    (["probe.profile_alphas=[0.1,1.0]"], "probe.profile_alphas=[0.1, 1.0]", "endpoints"),
+    (["probe.every_n_steps=0"], "probe.every_n_steps=0", ">= 1, or null"),
+    (["probe.every_n_steps=2.5"], "probe.every_n_steps=2.5", ">= 1, or null"),
+    (["probe.every_n_epochs=-1"], "probe.every_n_epochs=-1", ">= 1, or null"),
+    (["probe.bn_policy=mean"], "probe.bn_policy='mean'", "reset, interpolate, batch"),
+    (["probe.bn_batches=0"], "probe.bn_batches=0", ">= 1"),
+    (["probe.chunk_size=0"], "probe.chunk_size=0", ">= 1"),
+    (["probe.splits=[val]"], "probe.splits=['val']", "train, test"),
+    (["probe.layerwise.curve=maybe"], "probe.layerwise.curve='maybe'", "true or false"),
+    (["+probe.barrier.foo=1"], "probe.barrier=", "takes no arguments"),
+]
+
+
+@pytest.mark.parametrize(
+    "overrides,head,allowed", IN_PROCESS_CASES, ids=[" ".join(c[0]) for c in IN_PROCESS_CASES]
+)
+def test_bad_config_in_process(overrides, head, allowed):
+    message = config_error(*overrides)
+    assert head in message, message
+    assert allowed in message, message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["debug=fast"],
+        ["probe=none"],
+        ["probe=barrier_only", "spawn.children=3"],
+        ["model=vgg11_bn", "data=cifar10", "probe.bn_policy=batch"],
+        ["model=resnet20_nf", "data=cifar10", "probe.bn_policy=interpolate"],
+        ["spawn.parent_checkpoints=[0,10,50,100,200]"],
+        [
+            "~probe.barrier",
+            "~probe.layerwise",
+            "~probe.curvature",
+            "~probe.geometry",
+            "spawn.children=1",
+        ],
+        ["experiment=resnet20_cifar10_instability", "trainer=cpu"],
+    ],
+    ids=lambda o: " ".join(o) or "defaults",
+)
+def test_good_configs_pass(overrides):
+    validate_config(compose_cfg(*overrides))
+
+
+def test_bn_policy_batch_on_a_bn_model_passes_and_without_bn_fails():
+    validate_config(compose_cfg("model=resnet20", "data=cifar10", "probe.bn_policy=batch"))
+    message = config_error("model=resnet20_nf", "data=cifar10", "probe.bn_policy=batch")
+    assert "probe.bn_policy='batch'" in message and "no BatchNorm" in message
+
+
+def test_step_milestones_past_the_end_warn(capsys):
+    validate_config(compose_cfg("schedule=step", "trainer.max_steps=600", "spawn.at=[0]"))
+    err = capsys.readouterr().err
+    assert "ridgeline: warning: schedule.milestones=[500, 750]" in err
+    assert "[750]" in err and "never decays" in err
+
+
+def test_validation_does_not_touch_the_global_rng():
+    import torch
+
+    torch.manual_seed(3)
+    expected = torch.rand(3)
+    cfg = compose_cfg()
+    torch.manual_seed(3)
+    validate_config(cfg)
+    assert torch.equal(torch.rand(3), expected)
+
+
+# --- in-process: checks against the split sizes ---------------------------------------------
+@pytest.mark.parametrize(
+    "overrides,head,allowed",
+    [
+        (["data.eval_train_size=5000"], "data.eval_train_size=5000", "train split (4000)"),
+        (["data.eval_test_size=1001"], "data.eval_test_size=1001", "test split (1000)"),
+        (["data.batch_size=4096", "spawn.at=[0]"], "data.batch_size=4096", "(4000)"),
+        (["trainer.max_epochs=2"], "trainer.max_epochs=2", "at least 33"),
+        (
+            [
+                "model=vgg11_bn",
+                "data=cifar10",
+                "data.eval_train_size=1000",
+                "probe.bn_policy=batch",
+                "probe.chunk_size=999",
+            ],
+            "probe.chunk_size=999",
+            "chunk of 1 example",
+        ),
+    ],
+)
+def test_sizes(overrides, head, allowed):
+    cfg = compose_cfg(*overrides)
+    n_train, n_test = (50000, 10000) if cfg.data.name == "cifar10" else (4000, 1000)
+    with pytest.raises(ConfigError) as info:
+        validate_sizes(cfg, n_train, n_test)
+    assert head in str(info.value) and allowed in str(info.value), str(info.value)
+
+
+def test_sizes_that_fit_pass():
+    validate_sizes(compose_cfg("data.eval_train_size=null"), 4000, 1000)
+    validate_sizes(compose_cfg("data.eval_train_size=4000", "trainer.max_epochs=33"), 4000, 1000)
+
+
+# --- in-process: the run dir ----------------------------------------------------------------
+def test_run_dir_with_another_config_is_refused(tmp_path):
+    from omegaconf import OmegaConf
+
+    cfg = compose_cfg(f"paths.parent_dir={tmp_path / 'parents'}")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    old = {
+        k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+        for k, v in cfg.items()
+        if k != "hydra"
+    }
+    old["optim"]["lr"] = 0.5
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(old))
+    with pytest.raises(ConfigError) as info:
+        validate_run_dir(cfg, run_dir)
+    message = str(info.value)
+    assert "optim.lr=0.1" in message and "optim.lr=0.5" in message
+    assert "choose a new hydra.run.dir" in message
+
+
+def test_missing_parent_checkpoint_of_a_finished_parent(tmp_path):
+    from ridgeline.sweep.parent_store import parent_key, parent_spec
+    from ridgeline.training.phases import parent_checkpoint_steps
+
+    cfg = compose_cfg(f"paths.parent_dir={tmp_path / 'parents'}", "spawn.at=[0,10]")
+    parent = tmp_path / "parents" / parent_key(parent_spec(cfg, parent_checkpoint_steps(cfg)))
+    (parent / "spawn_points").mkdir(parents=True)
+    (parent / "done.json").write_text("{}")
+    with pytest.raises(RidgelineError) as info:
+        validate_run_dir(cfg, tmp_path / "run")
+    assert "step=0000000.ckpt is missing" in str(info.value)
+    assert f"delete {parent}" in str(info.value)
