@@ -119,7 +119,7 @@ def scalar_figure(run: ToyRun, path: Path, extent: float = 2.0) -> Path:
     ax.set_ylabel("barrier (loss units) / fraction")
     ax.set_title("Barrier vs spawn step (light dots: single pairs)", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="center right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.12))
     fig.suptitle(
         "Toy: L(w₁, w₂) = (w₁w₂ − 1)²: children spawned on the ridge fall into opposite "
         "valleys, children spawned on a mountainside stay in one"
