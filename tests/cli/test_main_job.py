@@ -54,8 +54,12 @@ def test_children_at_the_spawn_point_are_the_parent(main_job):
 def test_wandb_offline_run_holds_the_records_numbers(main_job):
     run_dir, records, _ = main_job
     runs = {r.job_type + ":" + r.name.split("/")[-1]: r for r in read_runs(run_dir)}
-    assert set(runs) == {"parent:parent", "spawn:spawn_k=0000000", "spawn:spawn_k=0000010",
-                         "independent:independent"}
+    assert set(runs) == {
+        "parent:parent",
+        "spawn:spawn_k=0000000",
+        "spawn:spawn_k=0000010",
+        "independent:independent",
+    }
     assert len({r.group for r in runs.values()}) == 1
     spawn = runs["spawn:spawn_k=0000010"]
     logged = [h for h in spawn.history if "barrier/test/error/endpoint_mean" in h]
@@ -67,7 +71,8 @@ def test_wandb_offline_run_holds_the_records_numbers(main_job):
                 assert h[key] == pytest.approx(value, rel=1e-12), key
     final = expected[-1]
     assert spawn.summary["final/barrier/test/loss/midpoint"] == pytest.approx(
-        final["barrier"]["test"]["loss_barrier"]["midpoint"])
+        final["barrier"]["test"]["loss_barrier"]["midpoint"]
+    )
 
 
 def test_printed_table_and_figures_match_records(main_job):
@@ -77,8 +82,13 @@ def test_printed_table_and_figures_match_records(main_job):
     row = [line for line in stdout.splitlines() if re.match(r"^\W*10\s", line)]
     assert row, stdout[-2000:]
     assert f"{err:.4f}" in row[0]
-    for name in ("instability", "barrier_over_training", "predicted_vs_measured", "mountainside",
-                 "barrier_curves"):
+    for name in (
+        "instability",
+        "barrier_over_training",
+        "predicted_vs_measured",
+        "mountainside",
+        "barrier_curves",
+    ):
         image = matplotlib.image.imread(run_dir / "figures" / f"{name}.png")
         assert image.shape[0] > 100 and image.shape[1] > 100
     assert (run_dir / "config.yaml").exists()

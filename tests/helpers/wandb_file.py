@@ -65,7 +65,11 @@ def read_run(path: Path) -> WandbRun:
         if kind == "run":
             r = record.run
             run.run_id, run.name, run.group, run.job_type = (
-                r.run_id, r.display_name, r.run_group, r.job_type)
+                r.run_id,
+                r.display_name,
+                r.run_group,
+                r.job_type,
+            )
         elif kind == "history":
             run.history.append({_key(i): json.loads(i.value_json) for i in record.history.item})
         elif kind == "summary":

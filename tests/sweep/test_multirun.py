@@ -12,13 +12,24 @@ def test_grid_shares_each_parent_and_collects_one_csv(tmp_path):
     sweep = tmp_path / "sweep"
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     args = [
-        TRAIN, "-m", "hydra/launcher=local", "spawn.at=0,10", "seed=0,1",
-        "spawn.parent_checkpoints=[0,10]", "spawn.independent=false", "debug=fast",
-        "probe=barrier_only", "probe.splits=[test]", "print_config=false", "summary=false",
-        f"hydra.sweep.dir={sweep}", f"paths.root_dir={tmp_path}",
+        TRAIN,
+        "-m",
+        "hydra/launcher=local",
+        "spawn.at=0,10",
+        "seed=0,1",
+        "spawn.parent_checkpoints=[0,10]",
+        "spawn.independent=false",
+        "debug=fast",
+        "probe=barrier_only",
+        "probe.splits=[test]",
+        "print_config=false",
+        "summary=false",
+        f"hydra.sweep.dir={sweep}",
+        f"paths.root_dir={tmp_path}",
     ]
-    result = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=900, check=False)
+    result = subprocess.run(
+        args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(p for p in sweep.iterdir() if p.name.isdigit())
     assert [j.name for j in jobs] == ["0", "1", "2", "3"]
@@ -35,8 +46,12 @@ def test_grid_shares_each_parent_and_collects_one_csv(tmp_path):
     assert len(runs) == 4 and len({r.run_id for r in runs}) == 4
     assert len({r.group for r in runs}) == 1
 
-    collect = subprocess.run([str(TRAIN).replace("ridgeline-train", "ridgeline-collect"),
-                              str(sweep)], capture_output=True, text=True, check=False)
+    collect = subprocess.run(
+        [str(TRAIN).replace("ridgeline-train", "ridgeline-collect"), str(sweep)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert collect.returncode == 0, collect.stderr
     rows = list(csv.DictReader((sweep / "sweep.csv").open()))
     pair_rows = [r for r in rows if r["probe"] == "pair"]

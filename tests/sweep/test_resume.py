@@ -13,9 +13,16 @@ from helpers.cli import TRAIN
 from helpers.wandb_file import read_runs
 
 OVERRIDES = [
-    "trainer.max_steps=60", "spawn.at=[0]", "spawn.independent=false",
-    "checkpoint_every_n_steps=5", "probe=barrier_only", "probe.every_n_steps=10",
-    "probe.splits=[test]", "data.eval_test_size=200", "print_config=false", "summary=false",
+    "trainer.max_steps=60",
+    "spawn.at=[0]",
+    "spawn.independent=false",
+    "checkpoint_every_n_steps=5",
+    "probe=barrier_only",
+    "probe.every_n_steps=10",
+    "probe.splits=[test]",
+    "data.eval_test_size=200",
+    "print_config=false",
+    "summary=false",
     "logger=wandb",
 ]
 
@@ -34,21 +41,24 @@ def records(run_dir):
 
 
 def final_weights(run_dir):
-    return torch.load(run_dir / "spawn_k=0000000" / "checkpoints" / "last.ckpt",
-                      weights_only=False)["state_dict"]
+    return torch.load(
+        run_dir / "spawn_k=0000000" / "checkpoints" / "last.ckpt", weights_only=False
+    )["state_dict"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL])
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, sig, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    done = subprocess.run(command(tmp_path, "whole"), capture_output=True, text=True,
-                          timeout=600, check=False)
+    done = subprocess.run(
+        command(tmp_path, "whole"), capture_output=True, text=True, timeout=600, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
     run = tmp_path / "killed"
-    proc = subprocess.Popen(command(tmp_path, "killed"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command(tmp_path, "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     path = run / "landscape" / "records.jsonl"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
@@ -61,8 +71,9 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, sig, monkeypat
     proc.wait(timeout=60)
     assert not (run / "spawn_k=0000000" / "done.json").exists()
 
-    again = subprocess.run(command(tmp_path, "killed"), capture_output=True, text=True,
-                           timeout=600, check=False)
+    again = subprocess.run(
+        command(tmp_path, "killed"), capture_output=True, text=True, timeout=600, check=False
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     assert "resumes from" in (run / "train.log").read_text()
 

@@ -88,11 +88,19 @@ def test_children_start_from_the_parent_checkpoint_with_its_optimizer_state(tmp_
     class Capture(pl.Callback):
         def on_train_start(self, trainer, pl_module):
             opt = trainer.optimizers[0]
-            seen["momentum"] = [opt.state[p]["momentum_buffer"].clone() for p in opt.param_groups[0]["params"]]
+            seen["momentum"] = [
+                opt.state[p]["momentum_buffer"].clone() for p in opt.param_groups[0]["params"]
+            ]
 
     module = ReplicaClassifier(children, sgd(), 4, step_offset=5)
-    fit(module, make_dm(), [StreamSeeds(1, 1), StreamSeeds(2, 2)], 1, tmp_path,
-        [SpawnOptimizerState(ckpt, fresh_optimizer=False), Capture()])
+    fit(
+        module,
+        make_dm(),
+        [StreamSeeds(1, 1), StreamSeeds(2, 2)],
+        1,
+        tmp_path,
+        [SpawnOptimizerState(ckpt, fresh_optimizer=False), Capture()],
+    )
     parent_momentum = [s["momentum_buffer"] for s in ckpt["optimizer_states"][0]["state"].values()]
     assert len(seen["momentum"]) == 2 * len(parent_momentum)
     for i, m in enumerate(seen["momentum"]):

@@ -17,8 +17,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = collect_rows(args.sweep_dir)
     if not rows:
-        print(f"ridgeline-collect: error: no landscape/records.jsonl under {args.sweep_dir}",
-              file=sys.stderr)
+        print(
+            f"ridgeline-collect: error: no landscape/records.jsonl under {args.sweep_dir}",
+            file=sys.stderr,
+        )
         return 2
     out = write_csv(rows, args.out or args.sweep_dir / "sweep.csv")
     jobs = len({r["job"] for r in rows})

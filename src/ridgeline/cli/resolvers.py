@@ -17,7 +17,8 @@ def register_resolvers() -> None:
     """Register once; safe to call again."""
     if not OmegaConf.has_resolver("logspace"):
         OmegaConf.register_new_resolver(
-            "logspace", lambda first, last, count: log_spaced_steps(int(first), int(last), int(count))
+            "logspace",
+            lambda first, last, count: log_spaced_steps(int(first), int(last), int(count)),
         )
     if not OmegaConf.has_resolver("linspace"):
         OmegaConf.register_new_resolver("linspace", linspace)

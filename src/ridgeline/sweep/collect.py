@@ -18,7 +18,7 @@ IGNORED_CONFIG_PREFIXES = ("paths.", "hydra.", "logger.")
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
-    """Directories under ``sweep_dir`` holding landscape/records.jsonl (the parent store excluded)."""
+    """Directories under ``sweep_dir`` with landscape/records.jsonl and config.yaml (jobs)."""
     found = sorted(p.parents[1] for p in Path(sweep_dir).rglob("landscape/records.jsonl"))
     return [d for d in found if (d / "config.yaml").exists()]
 
@@ -45,8 +45,7 @@ def varying_keys(configs: list[dict[str, Any]]) -> list[str]:
     return [
         k
         for k in keys
-        if not k.startswith(IGNORED_CONFIG_PREFIXES)
-        and len({repr(c.get(k)) for c in configs}) > 1
+        if not k.startswith(IGNORED_CONFIG_PREFIXES) and len({repr(c.get(k)) for c in configs}) > 1
     ]
 
 

@@ -57,10 +57,7 @@ def parent_key(spec: dict) -> str:
 
 def is_global_zero_process() -> bool:
     """True unless this process is a non-zero rank started by a launcher (SLURM, torchrun)."""
-    for var in ("RANK", "SLURM_PROCID"):
-        if os.environ.get(var, "0") != "0":
-            return False
-    return True
+    return all(os.environ.get(var, "0") == "0" for var in ("RANK", "SLURM_PROCID"))
 
 
 @contextlib.contextmanager

@@ -32,7 +32,7 @@ def build_loggers(
 ) -> list[Logger]:
     """Instantiate every logger under ``cfg`` for one phase with its own name and W&B run."""
     loggers: list[Logger] = []
-    for key, node in (cfg or {}).items():
+    for node in (cfg or {}).values():
         if not isinstance(node, DictConfig) or "_target_" not in node:
             continue
         node = node.copy()

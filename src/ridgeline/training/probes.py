@@ -38,7 +38,7 @@ from ridgeline.landscape.evaluate import Reduce
 from ridgeline.record_store import RecordStore
 from ridgeline.training.checkpoints import load_checkpoint
 from ridgeline.training.phases import Phase
-from ridgeline.training.probe_logging import log_record, log_phase_end
+from ridgeline.training.probe_logging import log_phase_end, log_record
 from ridgeline.training.spawn import parent_model_state
 
 log = logging.getLogger(__name__)
@@ -65,11 +65,21 @@ class ProbeContext:
     reduce: Reduce | None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def splits(self, only: list[str] | None) -> dict[str, Evaluator]:
+        """The evaluators of the probe's splits, restricted to ``only`` when given."""
+        if only is None:
+            return self.evaluators
+        return {k: v for k, v in self.evaluators.items() if k in only}
+
 
 class PairComponent:
-    """Computes part of the record of one pair (i, j) of children."""
+    """Computes part of the record of one pair (i, j) of children.
+
+    ``splits`` restricts a component to some of the probe's splits (None: all of them).
+    """
 
     key: str = ""
+    splits: list[str] | None = None
 
     def compute(self, ctx: ProbeContext, i: int, j: int) -> dict[str, Any]:
         raise NotImplementedError
@@ -80,11 +90,14 @@ class BarrierProbe(PairComponent):
 
     key = "barrier"
 
+    def __init__(self, splits: list[str] | None = None) -> None:
+        self.splits = splits
+
     def compute(self, ctx: ProbeContext, i: int, j: int) -> dict[str, Any]:
         a, b = ctx.states[i], ctx.states[j]
         return {
             split: barrier_curve(ev, a, b, ctx.alphas, reduce=ctx.reduce).to_dict()
-            for split, ev in ctx.evaluators.items()
+            for split, ev in ctx.splits(self.splits).items()
         }
 
 
@@ -93,9 +106,12 @@ class LayerwiseProbe(PairComponent):
 
     key = "layerwise"
 
-    def __init__(self, curve: bool = False, cumulative: bool = True) -> None:
+    def __init__(
+        self, curve: bool = False, cumulative: bool = True, splits: list[str] | None = None
+    ) -> None:
         self.curve = curve
         self.cumulative = cumulative
+        self.splits = splits
 
     def compute(self, ctx: ProbeContext, i: int, j: int) -> dict[str, Any]:
         alphas = ctx.alphas if self.curve else [0.0, 0.5, 1.0]
@@ -109,7 +125,7 @@ class LayerwiseProbe(PairComponent):
                 cumulative=self.cumulative,
                 reduce=ctx.reduce,
             ).to_dict()
-            for split, ev in ctx.evaluators.items()
+            for split, ev in ctx.splits(self.splits).items()
         }
 
 
@@ -118,14 +134,17 @@ class CurvatureProbe(PairComponent):
 
     key = "taylor"
 
-    def __init__(self, layerwise: bool = True, top_eigenvalue: bool = False) -> None:
+    def __init__(
+        self, layerwise: bool = True, top_eigenvalue: bool = False, splits: list[str] | None = None
+    ) -> None:
         self.layerwise = layerwise
         self.top_eigenvalue = top_eigenvalue
+        self.splits = splits
 
     def compute(self, ctx: ProbeContext, i: int, j: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         a, b = ctx.states[i], ctx.states[j]
-        for split, ev in ctx.evaluators.items():
+        for split, ev in ctx.splits(self.splits).items():
             rec = taylor_prediction(
                 ev, a, b, groups=ctx.groups, layerwise=self.layerwise, reduce=ctx.reduce
             ).to_dict()
@@ -143,9 +162,12 @@ class GeometryProbe(PairComponent):
 
     key = "geometry"
 
-    def __init__(self, plane: bool = False, plane_resolution: int = 11) -> None:
+    def __init__(
+        self, plane: bool = False, plane_resolution: int = 11, splits: list[str] | None = None
+    ) -> None:
         self.plane = plane
         self.plane_resolution = plane_resolution
+        self.splits = splits
 
     def compute(self, ctx: ProbeContext, i: int, j: int) -> dict[str, Any]:
         a, b, s = ctx.states[i], ctx.states[j], ctx.spawn_state
@@ -158,10 +180,10 @@ class GeometryProbe(PairComponent):
                 "a": segment_profile(ev, s, a, ctx.profile_alphas, reduce=ctx.reduce).to_dict(),
                 "b": segment_profile(ev, s, b, ctx.profile_alphas, reduce=ctx.reduce).to_dict(),
             }
-            for split, ev in ctx.evaluators.items()
+            for split, ev in ctx.splits(self.splits).items()
         }
         if self.plane:
-            split, ev = next(iter(ctx.evaluators.items()))
+            split, ev = next(iter(ctx.splits(self.splits).items()))
             out["plane"] = {
                 "split": split,
                 **plane_slice(
@@ -176,6 +198,9 @@ class ParentProbe:
 
     key = "parent"
 
+    def __init__(self, splits: list[str] | None = None) -> None:
+        self.splits = splits
+
     def compute(self, ctx: ProbeContext) -> dict[str, Any]:
         theta0, theta = ctx.extra["theta0"], ctx.states[0]
         return {
@@ -184,7 +209,7 @@ class ParentProbe:
                 split: segment_profile(
                     ev, theta0, theta, ctx.profile_alphas, reduce=ctx.reduce
                 ).to_dict()
-                for split, ev in ctx.evaluators.items()
+                for split, ev in ctx.splits(self.splits).items()
             },
         }
 
@@ -261,8 +286,9 @@ class LandscapeProbe(pl.Callback):
         device = pl_module.device
         template = pl_module.replicas[0]
         if self.phase.parent_checkpoint is not None:
-            model = _copy_with_state(template, parent_model_state(
-                load_checkpoint(self.phase.parent_checkpoint)))
+            model = _copy_with_state(
+                template, parent_model_state(load_checkpoint(self.phase.parent_checkpoint))
+            )
             self.spawn_state = {k: v.to(device) for k, v in state_of(model).items()}
         if self.phase.kind == "parent":
             path = self.phase_dir / "theta0.pt"
@@ -279,16 +305,24 @@ class LandscapeProbe(pl.Callback):
         dm = trainer.datamodule
         template = pl_module.replicas[0]
         rank, world = trainer.global_rank, trainer.world_size
-        bn = dm.bn_batches(self.bn_batches, dm.batch_size, seed=0) if self.bn_policy == "reset" else None
+        bn = (
+            dm.bn_batches(self.bn_batches, dm.batch_size, seed=0)
+            if self.bn_policy == "reset"
+            else None
+        )
         evaluators = {}
         for split in self.splits:
             x, y = dm.eval_tensors(split)
-            x, y = _shard(x, rank, world).to(pl_module.device), _shard(y, rank, world).to(pl_module.device)
+            x, y = (
+                _shard(x, rank, world).to(pl_module.device),
+                _shard(y, rank, world).to(pl_module.device),
+            )
             evaluators[split] = Evaluator(
                 template, x, y, chunk_size=self.chunk_size, bn_policy=self.bn_policy, bn_batches=bn
             )
         reduce = None
         if world > 1:
+
             def reduce(t: Tensor) -> Tensor:
                 return trainer.strategy.reduce(t.to(pl_module.device), reduce_op="sum").cpu()
 

@@ -62,7 +62,7 @@ class WarmupCosine:
 
 @dataclass(frozen=True)
 class Shifted:
-    """factor(t) = schedule(t + offset): children spawned at step k continue the parent's schedule."""
+    """factor(t) = schedule(t + offset): children spawned at k continue the parent's schedule."""
 
     schedule: Schedule
     offset: int
