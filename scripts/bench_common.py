@@ -1,0 +1,121 @@
+"""Shared helpers of the bench_*.py scripts: paired timings and the ratio table."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+
+def load() -> str:
+    """The 1/5/15-minute load averages and the core count (timings on a shared machine)."""
+    la = os.getloadavg()
+    return f"load {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} on {os.cpu_count()} cores"
+
+
+def once(fn: Callable[[], object]) -> float:
+    """Wall time of one call."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def paired(
+    method: Callable[[], object], floor: Callable[[], object], repeats: int
+) -> tuple[float, float, float]:
+    """Median time of method, of floor, and the median of per-repeat ratios method / floor.
+
+    Both run back to back within each repeat (order alternating), so each ratio compares runs
+    under the same machine load.
+    """
+    ts, fs, ratios = [], [], []
+    for r in range(max(1, repeats)):
+        if r % 2 == 0:
+            t, f = once(method), once(floor)
+        else:
+            f, t = once(floor), once(method)
+        ts.append(t)
+        fs.append(f)
+        ratios.append(t / f)
+    return statistics.median(ts), statistics.median(fs), statistics.median(ratios)
+
+
+def table(rows: list[tuple[str, float, float, float]], headline: str) -> None:
+    """Print rows (what, method, floor, ratio) and the headline as the last line."""
+    print(f"{'what':58} {'method':>10} {'floor':>10} {'ratio':>7}")
+    for what, t, f, ratio in rows:
+        print(f"{what:58} {t:10.4g} {f:10.4g} {ratio:7.3f}")
+    print(headline)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training: ridgeline's path (ReplicaClassifier + Trainer + tensor data module) and a plain loop
+
+
+def timed_fit(replicas, datamodule, optimizer, steps: int, warmup: int) -> float:
+    """Seconds of ``steps`` optimiser steps of ridgeline's training path after ``warmup`` steps.
+
+    ReplicaClassifier trained by a Lightning Trainer on the data module's StreamLoader; the clock
+    starts at the first measured batch and stops after the last one (setup not counted).
+    """
+    import pytorch_lightning as pl
+
+    from ridgeline.training.module import ReplicaClassifier
+
+    class Clock(pl.Callback):
+        t0 = t1 = 0.0
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            if trainer.global_step == warmup:
+                Clock.t0 = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            Clock.t1 = time.perf_counter()
+
+    module = ReplicaClassifier(replicas, optimizer, num_classes=10)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=warmup + steps,
+        max_epochs=-1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        callbacks=[Clock()],
+    )
+    trainer.fit(module, datamodule=datamodule)
+    return Clock.t1 - Clock.t0
+
+
+def timed_loop(models, x, y, batch_size: int, optimizer, steps: int, warmup: int) -> float:
+    """Seconds of ``steps`` steps of a hand-written loop training ``models`` in lockstep.
+
+    Each model gets its own permutation of the same tensors (one per epoch), forward, mean
+    cross-entropy, backward and one optimiser step; no host synchronisation per step.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    opts = [optimizer(m.parameters()) for m in models]
+    gens = [torch.Generator().manual_seed(i) for i in range(len(models))]
+    per_epoch = len(x) // batch_size
+    perms: list = []
+    t0 = 0.0
+    for step in range(warmup + steps):
+        if step == warmup:
+            t0 = time.perf_counter()
+        b = step % per_epoch
+        if b == 0:
+            perms = [torch.randperm(len(x), generator=g) for g in gens]
+        for m, opt, perm in zip(models, opts, perms, strict=True):
+            idx = perm[b * batch_size : (b + 1) * batch_size]
+            loss = F.cross_entropy(m(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return time.perf_counter() - t0

@@ -1,0 +1,92 @@
+"""N children in lockstep vs N separate single-model loops (issue 7, item 2).
+
+ridgeline trains the N children of a spawn in one ReplicaClassifier (one Lightning step moves all
+N, one stream each). Floor = N separate hand-written single-model loops run one after the other
+(same models, tensors, batch size, optimiser). Ratio = (time of the N separate loops) / (time of
+ridgeline's lockstep run): ≥ 1 means lockstep is at least as fast. Also shown: N separate
+ridgeline runs, and a hand-written lockstep loop (what sharing one step across children buys
+without Lightning). Medians of per-repeat ratios.
+Usage: python scripts/bench_lockstep.py --children 2 --model mlp --steps 200 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import functools
+import logging
+import statistics
+import warnings
+
+import torch
+
+from bench_common import load, table, timed_fit, timed_loop
+from ridgeline.data import MnistMiniDataModule, StreamSeeds
+from ridgeline.models import build_model
+
+
+def main() -> None:
+    """Run the benchmark and print the ratio table; the last line is the headline ratio."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--children", type=int, default=2)
+    ap.add_argument("--model", default="mlp")
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: default)")
+    args = ap.parse_args()
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {load()}")
+    n = args.children
+    dm = MnistMiniDataModule(batch_size=args.batch_size)
+    dm.setup()
+    dm.set_streams([StreamSeeds(i, i) for i in range(n)])
+    single = MnistMiniDataModule(batch_size=args.batch_size)
+    single.setup()
+    x, y = dm.train_x, dm.train_y
+    opt = functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9, weight_decay=1e-4)
+    torch.manual_seed(0)
+    parent = build_model(args.model, (1, 28, 28), 10)
+    s, w, b = args.steps, args.warmup, args.batch_size
+
+    def kids() -> list:
+        return [copy.deepcopy(parent) for _ in range(n)]
+
+    runs = {
+        "ridgeline lockstep": lambda: timed_fit(kids(), dm, opt, s, w),
+        "ridgeline N separate runs": lambda: sum(timed_fit([m], single, opt, s, w) for m in kids()),
+        "plain lockstep loop": lambda: timed_loop(kids(), x, y, b, opt, s, w),
+        "plain N separate loops (floor)": lambda: sum(
+            timed_loop([m], x, y, b, opt, s, w) for m in kids()
+        ),
+    }
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    for r in range(args.repeats):
+        order = list(runs) if r % 2 == 0 else list(reversed(runs))
+        for k in order:
+            times[k].append(runs[k]())
+    floor = times["plain N separate loops (floor)"]
+    rows = []
+    ex = n * s * b
+    for k, ts in times.items():
+        ratio = statistics.median(f / t for f, t in zip(floor, ts, strict=True))
+        rows.append(
+            (
+                f"{k}: examples/s (N={n}, {args.model})",
+                ex / statistics.median(ts),
+                ex / statistics.median(floor),
+                ratio,
+            )
+        )
+    head = rows[0][3]
+    table(rows, f"headline: N={n} children lockstep (ridgeline) / N separate loops = {head:.3f}")
+    print(load())
+
+
+if __name__ == "__main__":
+    main()
