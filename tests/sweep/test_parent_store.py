@@ -15,7 +15,7 @@ from ridgeline.training.phases import parent_checkpoint_steps
 CONF = str(Path(__file__).resolve().parents[2] / "conf")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def key_of(*overrides: str) -> str:
     register_resolvers()
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
