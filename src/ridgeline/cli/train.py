@@ -13,9 +13,16 @@ from omegaconf import DictConfig
 
 from ridgeline.cli.config_tree import print_config_tree, save_config
 from ridgeline.cli.resolvers import register_resolvers
-from ridgeline.errors import RidgelineError
+from ridgeline.errors import user_error_message
 from ridgeline.record_store import RecordStore
-from ridgeline.sweep.parent_store import parent_key, parent_lock, parent_spec, write_spec
+from ridgeline.sweep.parent_store import (
+    is_global_zero_process,
+    parent_key,
+    parent_lock,
+    parent_spec,
+    write_spec,
+)
+from ridgeline.training.loggers import log_run_summary
 from ridgeline.training.phases import parent_checkpoint_steps, plan_phases, run_phase
 
 log = logging.getLogger("ridgeline")
@@ -83,10 +90,12 @@ def train(cfg: DictConfig) -> Path:
             continue
         callbacks = build_probe_callbacks(cfg, run_dir, phase)
         run_phase(cfg, phase, run_dir, datamodule, callbacks, group=group)
-    if cfg.get("summary"):
+    if cfg.get("summary") and is_global_zero_process():
         from ridgeline.report.summary import summarise_run
 
-        summarise_run(run_dir)
+        rows = summarise_run(run_dir)
+        figures = sorted((run_dir / "figures").glob("*.png"))
+        log_run_summary(cfg.get("logger"), run_dir, group, rows, figures)
     return run_dir
 
 
@@ -94,8 +103,11 @@ def train(cfg: DictConfig) -> Path:
 def _hydra_main(cfg: DictConfig) -> None:
     try:
         train(cfg)
-    except RidgelineError as exc:
-        print(f"ridgeline: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        message = user_error_message(exc)  # also a RidgelineError raised in a DDP worker
+        if message is None:
+            raise
+        print(f"ridgeline: error: {message}", file=sys.stderr)
         remove_if_unstarted(Path(cfg.paths.output_dir))
         sys.exit(2)
 

@@ -63,3 +63,40 @@ def finish_loggers(loggers: list[Logger]) -> None:
                 logger._experiment.finish()
         else:
             logger.finalize("success")
+
+
+def log_run_summary(
+    cfg: DictConfig | None, run_dir: Path, group: str, rows: list[dict], figures: list[Path]
+) -> None:
+    """The end-of-run table and figures as one more W&B run (job_type "summary") of the group."""
+    for node in (cfg or {}).values():
+        if not isinstance(node, DictConfig) or "WandbLogger" not in node.get("_target_", ""):
+            continue
+        import wandb
+
+        offline = node.get("offline")
+        if offline is None:
+            offline = os.environ.get("WANDB_MODE") == "offline" or not wandb_logged_in()
+        run = wandb.init(
+            project=node.get("project"),
+            entity=node.get("entity"),
+            dir=str(run_dir),
+            name=f"{node.get('name') or run_dir.name}/summary",
+            group=node.get("group") or group,
+            job_type="summary",
+            id=run_id(run_dir, "summary"),
+            resume="allow",
+            mode="offline" if offline else "online",
+        )
+        if rows:
+            columns = list(rows[0])
+            run.log(
+                {
+                    "summary/table": wandb.Table(
+                        columns=columns, data=[[str(r[c]) for c in columns] for r in rows]
+                    )
+                }
+            )
+        for path in figures:
+            run.log({f"figures/{path.stem}": wandb.Image(str(path))})
+        run.finish()
