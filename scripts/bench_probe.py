@@ -45,7 +45,7 @@ ALPHAS = [i / 24 for i in range(25)]
 PROFILE = [i / 10 for i in range(11)]
 
 
-def probe_point(model, states, spawn, splits, bn, chunk) -> dict:
+def probe_point(model, states, spawn, splits, bn, chunk, reduce=None) -> dict:
     """The default probe set at one probe point, as LandscapeProbe runs it."""
     evaluators = {
         k: Evaluator(model, x, y, chunk_size=chunk, bn_policy="reset", bn_batches=bn)
@@ -59,7 +59,7 @@ def probe_point(model, states, spawn, splits, bn, chunk) -> dict:
         groups=[g for g in layer_groups(model) if g.param_names],
         alphas=ALPHAS,
         profile_alphas=PROFILE,
-        reduce=None,
+        reduce=reduce,
     )
     comps = [BarrierProbe(), LayerwiseProbe(False, True), CurvatureProbe(True), GeometryProbe()]
     return {c.key: c.compute(ctx, 0, 1) for c in comps}
@@ -167,6 +167,19 @@ def naive_probe(model, a, b, s, splits, bn, batch) -> None:
             naive_dHd(m, mid, dl, loader)
 
 
+def spawn_pair(name: str) -> tuple[nn.Module, dict, dict, dict]:
+    """A model, its spawn state and two children that moved apart from it (fixed seeds)."""
+    torch.manual_seed(0)
+    model = build_model(name, (1, 28, 28), 10)
+    kids = [copy.deepcopy(model), copy.deepcopy(model)]
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for kid in kids:
+            for p in kid.parameters():
+                p.add_(0.05 * torch.randn(p.shape, generator=g))
+    return model, state_of(model), state_of(kids[0]), state_of(kids[1])
+
+
 def main() -> None:
     """Run the benchmark and print the ratio table; the last line is the headline ratio."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -185,16 +198,7 @@ def main() -> None:
     dm.setup()
     splits = {k: dm.eval_tensors(k) for k in ("train", "test")}
     bn = dm.bn_batches(8, dm.batch_size, seed=0)
-    torch.manual_seed(0)
-    model = build_model(args.model, (1, 28, 28), 10)
-    s = state_of(model)
-    kids = [copy.deepcopy(model), copy.deepcopy(model)]
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():  # two children that moved apart from the spawn point
-        for kid in kids:
-            for p in kid.parameters():
-                p.add_(0.05 * torch.randn(p.shape, generator=g))
-    a, b = state_of(kids[0]), state_of(kids[1])
+    model, s, a, b = spawn_pair(args.model)
     n_layers = len([gr for gr in layer_groups(model) if gr.param_names])
     passes = floor_passes(n_layers)
     cs = args.chunk_size

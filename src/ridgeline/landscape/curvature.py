@@ -307,10 +307,11 @@ def _task_sums(evaluator: Evaluator, task: _Task, h: Tensor, yc: Tensor, use_vma
     primal = {k: suffix[k] for k in keys}
 
     def f(p: ParamSet, inp: Tensor) -> Tensor:
+        # per-example terms summed in float64: sums independent of chunking and sharding
         out = functional_call(module, {**fixed, **p}, (inp,))
         if evaluator.per_example_loss is not None:
-            return evaluator.per_example_loss(out, yc).sum()
-        return F.cross_entropy(out, yc, reduction="sum")
+            return evaluator.per_example_loss(out, yc).double().sum()
+        return F.cross_entropy(out, yc, reduction="none").double().sum()
 
     def one(t: ParamSet, t_in: Tensor | None) -> Tensor:
         if t_in is None:
