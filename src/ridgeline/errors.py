@@ -15,3 +15,26 @@ class ConfigError(RidgelineError, ValueError):
 
 class TrainingDiverged(RidgelineError):
     """The training loss became non-finite."""
+
+
+def user_error_message(exc: BaseException) -> str | None:
+    """The one-line message of a RidgelineError, or None for any other exception.
+
+    An error raised inside a ``ddp_spawn`` worker reaches the main process as a
+    ``ProcessRaisedException`` holding the worker's traceback as text; its last
+    ``ridgeline.<module>.<Error>: message`` line is the message.
+    """
+    if isinstance(exc, RidgelineError):
+        return str(exc)
+    import importlib
+    import re
+
+    for path, message in reversed(re.findall(r"^(ridgeline(?:\.\w+)+): (.+)$", str(exc), re.M)):
+        module, _, name = path.rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(cls, type) and issubclass(cls, RidgelineError):
+            return message
+    return None

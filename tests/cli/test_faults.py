@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from helpers.cli import run_train
@@ -88,8 +89,12 @@ def test_rerun_into_a_finished_run_dir_trains_nothing_and_says_so(copy_of):
     assert "Trainer.fit" not in result.stdout + result.stderr
     after = files(copy_of)
     for name, content in before.items():
-        if name.endswith(".ckpt") or name.endswith("done.json") or name.endswith("config.yaml"):
+        if name.endswith(".ckpt") or name.endswith("done.json"):
             assert after[name] == content, f"{name} was rewritten"
+    config = [yaml.safe_load(d["run/config.yaml"]) for d in (before, after)]
+    for c in config:
+        c.pop("paths")  # the copy lives elsewhere
+    assert config[0] == config[1]
     name = "run/landscape/records.jsonl"  # the same records; the parent's may move to the end
     assert sorted(after[name].splitlines()) == sorted(before[name].splitlines())
     assert_whole_files(copy_of)
@@ -279,3 +284,21 @@ def test_record_store_leaves_the_old_file_when_killed_mid_write(tmp_path, monkey
         store.append([{"phase": "p", "probe": "pair", "step": 1, "pair": [0, 1], "x": 2.0}])
     monkeypatch.undo()
     assert store.path.read_bytes() == good
+
+
+def test_a_ridgeline_error_in_a_ddp_worker_becomes_one_line():
+    from torch.multiprocessing import ProcessRaisedException
+
+    from ridgeline.errors import user_error_message
+
+    trace = (
+        "\n\n-- Process 1 terminated with the following error:\n"
+        "Traceback (most recent call last):\n"
+        '  File "module.py", line 70, in training_step\n'
+        "ridgeline.errors.TrainingDiverged: training loss became non-finite at step 7 (...)\n"
+    )
+    message = user_error_message(ProcessRaisedException(trace, 1, 1234))
+    assert message == "training loss became non-finite at step 7 (...)"
+    assert user_error_message(TrainingDiverged("x")) == "x"
+    assert user_error_message(ValueError("ridgeline.nope.Error: y")) is None
+    assert user_error_message(RuntimeError("boom")) is None
