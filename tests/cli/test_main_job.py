@@ -55,12 +55,16 @@ def test_wandb_offline_run_holds_the_records_numbers(main_job):
     run_dir, records, _ = main_job
     runs = {r.job_type + ":" + r.name.split("/")[-1]: r for r in read_runs(run_dir)}
     assert set(runs) == {
-        "parent:parent",
         "spawn:spawn_k=0000000",
         "spawn:spawn_k=0000010",
         "independent:independent",
+        "summary:summary",
     }
     assert len({r.group for r in runs.values()}) == 1
+    parent_runs = read_runs(
+        next(p for p in (run_dir.parent / "outputs" / "parents").iterdir() if p.is_dir())
+    )
+    assert [r.job_type for r in parent_runs] == ["parent"]
     spawn = runs["spawn:spawn_k=0000010"]
     logged = [h for h in spawn.history if "barrier/test/error/endpoint_mean" in h]
     expected = [r for r in records if r["phase"] == "spawn_k=0000010"]
