@@ -61,9 +61,7 @@ class ReplicaClassifier(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
         x, y = batch
         logits = self(x)
-        losses = torch.stack(
-            [F.cross_entropy(logits[i], y[i]) for i in range(self.n_replicas)]
-        )
+        losses = torch.stack([F.cross_entropy(logits[i], y[i]) for i in range(self.n_replicas)])
         if not torch.isfinite(losses).all():
             raise TrainingDiverged(
                 f"training loss became non-finite at step {self.absolute_step} "
@@ -110,4 +108,7 @@ class ReplicaClassifier(pl.LightningModule):
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, shifted(self.schedule, self.step_offset)
         )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

@@ -141,7 +141,9 @@ def build_replicas(
     """The phase's N models: copies of the parent at k, or fresh models from their init seeds."""
     if phase.parent_checkpoint is not None:
         checkpoint = load_checkpoint(phase.parent_checkpoint)
-        replicas = replicate_model(model_factory(), parent_model_state(checkpoint), phase.n_replicas)
+        replicas = replicate_model(
+            model_factory(), parent_model_state(checkpoint), phase.n_replicas
+        )
         return replicas, checkpoint
     replicas = []
     for seed in phase.init_seeds:

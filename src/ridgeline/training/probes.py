@@ -135,9 +135,14 @@ class CurvatureProbe(PairComponent):
     key = "taylor"
 
     def __init__(
-        self, layerwise: bool = True, top_eigenvalue: bool = False, splits: list[str] | None = None
+        self,
+        layerwise: bool = True,
+        endpoints: bool = True,
+        top_eigenvalue: bool = False,
+        splits: list[str] | None = None,
     ) -> None:
         self.layerwise = layerwise
+        self.endpoints = endpoints
         self.top_eigenvalue = top_eigenvalue
         self.splits = splits
 
@@ -146,7 +151,13 @@ class CurvatureProbe(PairComponent):
         a, b = ctx.states[i], ctx.states[j]
         for split, ev in ctx.splits(self.splits).items():
             rec = taylor_prediction(
-                ev, a, b, groups=ctx.groups, layerwise=self.layerwise, reduce=ctx.reduce
+                ev,
+                a,
+                b,
+                groups=ctx.groups,
+                layerwise=self.layerwise,
+                endpoints=self.endpoints,
+                reduce=ctx.reduce,
             ).to_dict()
             if self.top_eigenvalue:
                 mid = {k: 0.5 * (a[k] + b[k]) if a[k].is_floating_point() else a[k] for k in a}
