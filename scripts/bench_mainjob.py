@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench_common import load
 
-SHORT = "trainer.max_steps=200 spawn.at=[0,50] probe.every_n_steps=50"
+SHORT = "trainer.max_steps=200 spawn.at=[0,40]"
 PROBES = re.compile(r"phase (\S+): probes took ([0-9.]+) s")
 
 
@@ -32,13 +32,19 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="the default main job, no overrides")
     ap.add_argument("--overrides", default=SHORT, help="Hydra overrides (ignored with --full)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary run directory")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="OMP_NUM_THREADS for the job (0: inherit)"
+    )
     args = ap.parse_args()
     exe = shutil.which("ridgeline-train") or str(Path(sys.executable).with_name("ridgeline-train"))
     overrides = [] if args.full else shlex.split(args.overrides)
     cmd = [exe, "logger=none", *overrides]
-    print(f"{load()}\n$ {' '.join(cmd)}")
+    threads = args.threads or os.environ.get("OMP_NUM_THREADS", "unset (torch default)")
+    print(f"{load()}\nOMP_NUM_THREADS={threads}\n$ {' '.join(cmd)}")
     tmp = tempfile.mkdtemp(prefix="ridgeline_bench_")
     env = {k: v for k, v in os.environ.items() if k != "RIDGELINE_ROOT"}
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0

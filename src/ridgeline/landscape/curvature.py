@@ -314,6 +314,9 @@ def _task_sums(evaluator: Evaluator, task: _Task, h: Tensor, yc: Tensor, use_vma
         return F.cross_entropy(out, yc, reduction="none").double().sum()
 
     def one(t: ParamSet, t_in: Tensor | None) -> Tensor:
+        if t_in is None and not primal:  # an empty direction: no derivative to take
+            value = f({}, h)
+            return torch.stack([value, torch.zeros_like(value), torch.zeros_like(value)])
         if t_in is None:
             g = lambda p: jvp(lambda q: f(q, h), (p,), (t,))  # noqa: E731
             (value, d1), (_, d2) = jvp(g, (primal,), (t,))
