@@ -170,7 +170,10 @@ def naive_probe(model, a, b, s, splits, bn, batch) -> None:
 def spawn_pair(name: str) -> tuple[nn.Module, dict, dict, dict]:
     """A model, its spawn state and two children that moved apart from it (fixed seeds)."""
     torch.manual_seed(0)
-    model = build_model(name, (1, 28, 28), 10)
+    if name == "cnn_small":  # conf/model/cnn_small.yaml, the quickstart's model
+        model = build_model("cnn", (1, 28, 28), 10, width=[16, 32])
+    else:
+        model = build_model(name, (1, 28, 28), 10)
     kids = [copy.deepcopy(model), copy.deepcopy(model)]
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -183,7 +186,7 @@ def spawn_pair(name: str) -> tuple[nn.Module, dict, dict, dict]:
 def main() -> None:
     """Run the benchmark and print the ratio table; the last line is the headline ratio."""
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", default="mlp")
+    ap.add_argument("--model", default="mlp", help="mlp, cnn or cnn_small")
     ap.add_argument("--n-train", type=int, default=1000, help="train eval subset size")
     ap.add_argument("--n-test", type=int, default=1000)
     ap.add_argument("--chunk-size", type=int, default=1000, help="probe chunk (default config)")
