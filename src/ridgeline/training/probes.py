@@ -195,12 +195,13 @@ class GeometryProbe(PairComponent):
         }
         if self.plane:
             split, ev = next(iter(ctx.splits(self.splits).items()))
-            out["plane"] = {
-                "split": split,
-                **plane_slice(
+            try:
+                plane = plane_slice(
                     ev, s, a, b, resolution=self.plane_resolution, reduce=ctx.reduce
-                ).to_dict(),
-            }
+                ).to_dict()
+                out["plane"] = {"split": split, **plane}
+            except ValueError:  # θ_s, θ_A, θ_B collinear (e.g. at the spawn point): no plane
+                out["plane"] = None
         return out
 
 
