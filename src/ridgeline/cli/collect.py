@@ -1,30 +1,31 @@
-"""``ridgeline-collect <sweep dir>``: every job's records of a sweep in one CSV."""
+"""``ridgeline-collect <sweep dir>``: every job's records of a sweep in one CSV.
+
+One row per job × probe point × pair: the job, every config key that varies across the jobs
+(``config.<key>``), the probe's identity and every scalar under its logger name.
+"""
 
 import argparse
 import sys
 from pathlib import Path
 
-from ridgeline.sweep.collect import collect_rows, write_csv
+from ridgeline.errors import RidgelineError
+from ridgeline.report.collect import collect
+from ridgeline.report.tables import leading_columns, metric_rows, write_csv
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a multirun dir (or a single run dir)")
     parser.add_argument("-o", "--out", type=Path, help="CSV path (default <sweep dir>/sweep.csv)")
     args = parser.parse_args(argv)
-    if not args.sweep_dir.is_dir():
-        print(f"ridgeline-collect: error: {args.sweep_dir} is not a directory", file=sys.stderr)
+    try:
+        collection = collect(args.sweep_dir)
+    except RidgelineError as exc:
+        print(f"ridgeline-collect: error: {exc}", file=sys.stderr)
         return 2
-    rows = collect_rows(args.sweep_dir)
-    if not rows:
-        print(
-            f"ridgeline-collect: error: no landscape/records.jsonl under {args.sweep_dir}",
-            file=sys.stderr,
-        )
-        return 2
-    out = write_csv(rows, args.out or args.sweep_dir / "sweep.csv")
-    jobs = len({r["job"] for r in rows})
-    print(f"{len(rows)} rows from {jobs} jobs -> {out}")
+    rows = metric_rows(collection)
+    out = write_csv(args.out or args.sweep_dir / "sweep.csv", rows, leading_columns(collection))
+    print(f"{len(rows)} rows from {len(collection.jobs)} jobs -> {out}")
     return 0
 
 

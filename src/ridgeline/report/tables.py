@@ -46,7 +46,8 @@ def _ids(collection: Collection, r: Record) -> dict[str, Any]:
     }
 
 
-def _write(path: Path, rows: list[dict[str, Any]], first: list[str]) -> Path:
+def write_csv(path: Path, rows: list[dict[str, Any]], first: list[str]) -> Path:
+    """Rows to CSV atomically: the ``first`` columns, then every other key in first-seen order."""
     columns = list(first)
     for row in rows:
         for k in row:
@@ -127,14 +128,19 @@ def instability_rows(records: list[Record]) -> list[dict[str, Any]]:
     return rows
 
 
+def leading_columns(collection: Collection) -> list[str]:
+    """The job, the config keys that vary across jobs, then the probe's identity."""
+    return ["job", *[f"config.{k}" for k in collection.varying], *ID_COLUMNS[1:]]
+
+
 def write_tables(collection: Collection, out_dir: Path) -> dict[str, Path]:
     """metrics.csv, curves.csv and instability.csv in ``out_dir``."""
     out_dir = Path(out_dir)
-    first = ["job", *[f"config.{k}" for k in collection.varying], *ID_COLUMNS[1:]]
+    first = leading_columns(collection)
     return {
-        "metrics": _write(out_dir / "metrics.csv", metric_rows(collection), first),
-        "curves": _write(out_dir / "curves.csv", curve_rows(collection), first),
-        "instability": _write(
+        "metrics": write_csv(out_dir / "metrics.csv", metric_rows(collection), first),
+        "curves": write_csv(out_dir / "curves.csv", curve_rows(collection), first),
+        "instability": write_csv(
             out_dir / "instability.csv",
             instability_rows(collection.records),
             ["setting", "kind", "spawn_step"],
