@@ -346,7 +346,9 @@ def _run_tasks(
     dev = evaluator.device
     acc = torch.zeros(sum(sizes), 3, dtype=torch.float64, device=dev)
     n = 0
-    use_vmap = True
+    # vmap over tangents pays for dense layers; over conv weights it becomes a slower grouped
+    # conv, so follow the evaluator's choice (auto: off for conv models)
+    use_vmap = evaluator.use_vmap
     for xc, yc in evaluator.chunks():
         cache: dict = {}
         rows = []
