@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(BIN)/ridgeline-train $(ARGS)
 
+# Two pytest workers with one torch thread each: no OpenMP oversubscription of the 2 cores.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts
