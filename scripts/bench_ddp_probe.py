@@ -113,7 +113,7 @@ def main() -> None:
     ap.add_argument("--n-train", type=int, default=1000)
     ap.add_argument("--n-test", type=int, default=1000)
     ap.add_argument("--chunk-size", type=int, default=1000)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=1, help="pairs of runs (each spawns)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
     args = ap.parse_args()
     print(f"torch {torch.__version__}, {args.threads} thread(s) per process, {load()}")
