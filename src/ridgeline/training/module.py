@@ -39,7 +39,6 @@ class ReplicaClassifier(pl.LightningModule):
         self.schedule = schedule or constant()
         self.step_offset = int(step_offset)
         n = len(self.replicas)
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_loss = nn.ModuleList(MeanMetric() for _ in range(n))
         self.val_acc = nn.ModuleList(
             MulticlassAccuracy(num_classes, average="micro") for _ in range(n)
@@ -61,17 +60,23 @@ class ReplicaClassifier(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
         x, y = batch
         logits = self(x)
-        losses = torch.stack([F.cross_entropy(logits[i], y[i]) for i in range(self.n_replicas)])
+        losses = (
+            F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
+            .view(y.shape)
+            .mean(1)
+        )
         if not torch.isfinite(losses).all():
             raise TrainingDiverged(
                 f"training loss became non-finite at step {self.absolute_step} "
                 f"(per replica: {losses.detach().tolist()}); lower optim.lr or check the data. "
                 "The last good checkpoint is kept."
             )
-        self.train_acc(logits.detach().flatten(0, 1).argmax(-1), y.flatten())
-        self.log("train/loss", losses.detach().mean(), prog_bar=True)
-        self.log("train/acc", self.train_acc, prog_bar=True)
-        self.log("trainer/absolute_step", float(self.absolute_step))
+        # Loggers are written every log_every_n_steps; each self.log walks Lightning's result
+        # collection, so log on those steps only (40 % of a small MLP's step otherwise).
+        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
+            acc = (logits.detach().argmax(-1) == y).float().mean()
+            self.log_dict({"train/loss": losses.detach().mean(), "train/acc": acc}, prog_bar=True)
+            self.log("trainer/absolute_step", float(self.absolute_step))
         return losses.sum()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
