@@ -2,7 +2,7 @@
 
 from omegaconf import OmegaConf
 
-from ridgeline.training.spawn import log_spaced_steps
+from ridgeline.training.steps import log_spaced_steps
 
 
 def linspace(lo: float, hi: float, count: int) -> list[float]:

@@ -6,9 +6,7 @@ import sys
 from pathlib import Path
 
 import hydra
-import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from ridgeline.cli.config_tree import print_config_tree, save_config
@@ -22,8 +20,6 @@ from ridgeline.sweep.parent_store import (
     parent_spec,
     write_spec,
 )
-from ridgeline.training.loggers import log_run_summary
-from ridgeline.training.phases import parent_checkpoint_steps, plan_phases, run_phase
 
 log = logging.getLogger("ridgeline")
 
@@ -59,7 +55,14 @@ def copy_parent_records(parent_dir: Path, run_dir: Path, key: str) -> None:
 
 def train(cfg: DictConfig) -> Path:
     """Validate, then train every phase of the experiment; returns the run dir."""
+    # Heavy imports (torch, Lightning, W&B) after Hydra has composed the config: a config that
+    # Hydra rejects fails in about a second.
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+
     from ridgeline.cli.validate import validate_config, validate_run
+    from ridgeline.training.loggers import log_run_summary
+    from ridgeline.training.phases import parent_checkpoint_steps, plan_phases, run_phase
     from ridgeline.training.probes import build_probe_callbacks
 
     run_dir = Path(cfg.paths.output_dir)
