@@ -55,6 +55,12 @@ def copy_parent_records(parent_dir: Path, run_dir: Path, key: str) -> None:
 
 def train(cfg: DictConfig) -> Path:
     """Validate, then train every phase of the experiment; returns the run dir."""
+    # A torchvision dataset's files are checked before Lightning is imported (seconds, not ten).
+    from ridgeline.data.files import DATA_MODULES, check_files
+
+    name, target = str(cfg.data.get("name")), str(cfg.data.get("_target_", ""))
+    if not cfg.data.get("download", False) and target.endswith(f".{DATA_MODULES.get(name)}"):
+        check_files(name, str(cfg.data.get("root")))
     # Heavy imports (torch, Lightning, W&B) after Hydra has composed the config: a config that
     # Hydra rejects fails in about a second.
     import pytorch_lightning as pl

@@ -5,6 +5,7 @@ from pathlib import Path
 import torch
 from torchvision import datasets
 
+from ridgeline.data import files
 from ridgeline.data.base import Split
 from ridgeline.data.vision import TorchvisionDataModule
 
@@ -17,11 +18,10 @@ class _CIFARDataModule(TorchvisionDataModule):
 
     @property
     def data_dir(self) -> Path:
-        return Path(self.root) / self.dataset_cls.base_folder
+        return files.data_dir(self.name, self.root)
 
     def expected_files(self) -> list[str]:
-        cls = self.dataset_cls
-        return [name for name, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
+        return files.expected_files(self.name)
 
     def load(self) -> Split:
         train, test = self._dataset(train=True), self._dataset(train=False)

@@ -1,10 +1,10 @@
 """MNIST and Fashion-MNIST from torchvision's raw IDX files under ``root/<Name>/raw``."""
 
-import os
 from pathlib import Path
 
 from torchvision import datasets
 
+from ridgeline.data import files
 from ridgeline.data.base import Split
 from ridgeline.data.vision import TorchvisionDataModule
 
@@ -17,10 +17,10 @@ class _IDXDataModule(TorchvisionDataModule):
 
     @property
     def data_dir(self) -> Path:
-        return Path(self.root) / self.dataset_cls.__name__ / "raw"
+        return files.data_dir(self.name, self.root)
 
     def expected_files(self) -> list[str]:
-        return [os.path.basename(url).removesuffix(".gz") for url, _ in self.dataset_cls.resources]
+        return files.expected_files(self.name)
 
     def load(self) -> Split:
         train, test = self._dataset(train=True), self._dataset(train=False)

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from torchvision.datasets import VisionDataset
 
+from ridgeline.data import files
 from ridgeline.data.base import TensorDataModule
 from ridgeline.data.errors import MissingDataError
 
@@ -41,21 +42,14 @@ class TorchvisionDataModule(TensorDataModule):
         """Names of the files torchvision reads from :attr:`data_dir`."""
 
     def _missing(self) -> list[str]:
-        return [f for f in self.expected_files() if not (self.data_dir / f).is_file()]
+        return files.missing_files(self.name, self.root)
 
     def _missing_message(self, detail: str) -> str:
-        return (
-            f"{self.name} data not found in {self.data_dir} ({detail}). Either run with "
-            f"data.download=true on a machine with network access, or copy the {self.name} files "
-            f"({', '.join(self.expected_files())}) to {self.data_dir} "
-            f"(data.root={self.root})."
-        )
+        return files.missing_message(self.name, self.root, detail)
 
     def check_available(self) -> None:
         """Raise MissingDataError naming the expected path and both fixes when files are absent."""
-        missing = self._missing()
-        if missing:
-            raise MissingDataError(self._missing_message(f"missing {', '.join(missing)}"))
+        files.check_files(self.name, self.root)
 
     def prepare_data(self) -> None:
         """Download when asked and needed (failing fast offline), then check the files."""
