@@ -51,4 +51,3 @@ class SpawnOptimizerState(pl.Callback):
         target = optimizer.state_dict()
         target["state"] = replicate_optimizer_state(self.optimizer_states[0], n, n_params)["state"]
         optimizer.load_state_dict(target)
-
