@@ -87,3 +87,17 @@ def test_lerp_keeps_non_float_buffers_of_a(pair):
     sa, sb = pair[0].state_dict(), pair[1].state_dict()
     mid = lerp(sa, sb, 0.5)
     assert mid["2.num_batches_tracked"] is sa["2.num_batches_tracked"]
+
+
+def test_endpoints_are_exact_even_when_the_other_endpoint_is_nan():
+    import math
+
+    import torch
+
+    from ridgeline.landscape.params import lerp
+
+    a = {"w": torch.tensor([1.0, 2.0])}
+    b = {"w": torch.tensor([math.nan, 4.0])}
+    assert torch.equal(lerp(a, b, 0.0)["w"], a["w"])
+    assert torch.isnan(lerp(a, b, 0.5)["w"][0])
+    assert torch.equal(lerp(b, a, 1.0)["w"], a["w"])

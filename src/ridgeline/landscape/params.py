@@ -120,8 +120,13 @@ def unflatten(
 
 
 def _lerp1(a: Tensor, b: Tensor, alpha: float) -> Tensor:
-    # non-float tensors (e.g. num_batches_tracked in a full state_dict) are never interpolated
-    return torch.lerp(a, b, float(alpha)) if torch.is_floating_point(a) else a
+    # non-float tensors (e.g. num_batches_tracked in a full state_dict) are never interpolated;
+    # the endpoints are the endpoints even when the other one is non-finite (0 · NaN = NaN)
+    if not torch.is_floating_point(a) or alpha == 0:
+        return a
+    if alpha == 1:
+        return b
+    return torch.lerp(a, b, float(alpha))
 
 
 def lerp(a: Mapping[str, Tensor], b: Mapping[str, Tensor], alpha: float) -> ParamSet:
