@@ -1,11 +1,8 @@
 """CIFAR-10 and CIFAR-100 from torchvision's pickled python batches."""
 
-from pathlib import Path
-
 import torch
 from torchvision import datasets
 
-from ridgeline.data import files
 from ridgeline.data.base import Split
 from ridgeline.data.vision import TorchvisionDataModule
 
@@ -15,13 +12,6 @@ class _CIFARDataModule(TorchvisionDataModule):
 
     input_shape = (3, 32, 32)
     default_augment = True
-
-    @property
-    def data_dir(self) -> Path:
-        return files.data_dir(self.name, self.root)
-
-    def expected_files(self) -> list[str]:
-        return files.expected_files(self.name)
 
     def load(self) -> Split:
         train, test = self._dataset(train=True), self._dataset(train=False)

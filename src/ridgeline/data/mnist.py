@@ -1,10 +1,7 @@
 """MNIST and Fashion-MNIST from torchvision's raw IDX files under ``root/<Name>/raw``."""
 
-from pathlib import Path
-
 from torchvision import datasets
 
-from ridgeline.data import files
 from ridgeline.data.base import Split
 from ridgeline.data.vision import TorchvisionDataModule
 
@@ -14,13 +11,6 @@ class _IDXDataModule(TorchvisionDataModule):
 
     num_classes = 10
     input_shape = (1, 28, 28)
-
-    @property
-    def data_dir(self) -> Path:
-        return files.data_dir(self.name, self.root)
-
-    def expected_files(self) -> list[str]:
-        return files.expected_files(self.name)
 
     def load(self) -> Split:
         train, test = self._dataset(train=True), self._dataset(train=False)

@@ -1,7 +1,6 @@
 """Shared base of the data modules backed by a torchvision dataset on disk."""
 
 import socket
-from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,13 +32,13 @@ class TorchvisionDataModule(TensorDataModule):
     dataset_cls: ClassVar[type[VisionDataset]]
 
     @property
-    @abstractmethod
     def data_dir(self) -> Path:
         """The folder that holds the dataset's files."""
+        return files.data_dir(self.name, self.root)
 
-    @abstractmethod
     def expected_files(self) -> list[str]:
         """Names of the files torchvision reads from :attr:`data_dir`."""
+        return files.expected_files(self.name)
 
     def _missing(self) -> list[str]:
         return files.missing_files(self.name, self.root)
