@@ -14,6 +14,21 @@ def load() -> str:
     return f"load {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} on {os.cpu_count()} cores"
 
 
+def start(threads: int) -> None:
+    """Quiet Lightning, set torch's intra-op threads (0: default) and print the header line."""
+    import logging
+    import warnings
+
+    import torch
+
+    for name in ("pytorch_lightning", "lightning.pytorch"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    if threads:
+        torch.set_num_threads(threads)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {load()}")
+
+
 def once(fn: Callable[[], object]) -> float:
     """Wall time of one call."""
     t0 = time.perf_counter()

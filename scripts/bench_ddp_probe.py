@@ -137,7 +137,6 @@ def main() -> None:
         f"headline: {args.world}-process probe speed-up = {ratio:.3f}; numbers equal up to "
         f"relative {diff:.1e} (largest at {where or '-'})",
     )
-    print(load())
 
 
 if __name__ == "__main__":

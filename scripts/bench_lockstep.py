@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
-import logging
 import statistics
-import warnings
 
 import torch
 
-from bench_common import load, table, timed_fit, timed_loop
+from bench_common import start, table, timed_fit, timed_loop
 from ridgeline.data import MnistMiniDataModule, StreamSeeds
 from ridgeline.models import build_model
 
@@ -36,12 +34,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: default)")
     args = ap.parse_args()
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {load()}")
+    start(args.threads)
     n = args.children
     dm = MnistMiniDataModule(batch_size=args.batch_size)
     dm.setup()
@@ -85,7 +78,6 @@ def main() -> None:
         )
     head = rows[0][3]
     table(rows, f"headline: N={n} children lockstep (ridgeline) / N separate loops = {head:.3f}")
-    print(load())
 
 
 if __name__ == "__main__":

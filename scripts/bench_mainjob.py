@@ -63,7 +63,6 @@ def main() -> None:
     probes = sum(sec for _, sec in phases)
     print(f"{'all probes':40} {probes:10.1f}")
     print(f"{'whole job (wall)':40} {wall:10.1f}")
-    print(load())
     job = "default main job" if args.full else f"main job with {' '.join(overrides)}"
     print(f"headline: probes / wall time = {probes / wall:.3f} ({job})")
 

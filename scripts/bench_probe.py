@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from bench_common import load, once, table
+from bench_common import once, start, table
 from ridgeline.data import MnistMiniDataModule
 from ridgeline.landscape import Evaluator, layer_groups, lerp, lerp_groups, state_of
 from ridgeline.models import build_model
@@ -194,9 +194,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: default)")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {load()}")
+    start(args.threads)
     dm = MnistMiniDataModule(eval_train_size=args.n_train, eval_test_size=args.n_test)
     dm.setup()
     splits = {k: dm.eval_tensors(k) for k in ("train", "test")}
@@ -228,7 +226,6 @@ def main() -> None:
         f"headline: probe/floor = {med(r_floor):.3f}, naive/probe = {med(r_naive):.2f} "
         f"({args.model}, {args.n_train}+{args.n_test} examples)",
     )
-    print(load())
 
 
 if __name__ == "__main__":
