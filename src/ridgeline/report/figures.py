@@ -45,6 +45,13 @@ SPLITS = ("test", "train")
 SPLIT_STYLE = {"test": ("o", "-"), "train": ("s", "--")}
 
 
+def _sd_band(ax, xs, stats, color, alpha: float) -> None:
+    """Shade mean ± 1 s.d. of each point's statistic."""
+    lows = [st.mean - st.std for st in stats]
+    highs = [st.mean + st.std for st in stats]
+    ax.fill_between(xs, lows, highs, color=color, alpha=alpha, lw=0)
+
+
 def _save(fig, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,14 +143,7 @@ def instability(records: list[Record], path: Path) -> Path | None:
                     xs, [s.mean for _, s in pts], marker=marker, ls=ls, color=color, label=label
                 )
                 if nmax > 1:
-                    ax.fill_between(
-                        xs,
-                        [s.mean - s.std for _, s in pts],
-                        [s.mean + s.std for _, s in pts],
-                        color=color,
-                        alpha=0.15,
-                        lw=0,
-                    )
+                    _sd_band(ax, xs, [s for _, s in pts], color, alpha=0.15)
                 ind = stat(
                     [r for r in independent if (r.get("_setting") or "") == setting],
                     f"barrier.{split}.{qpath}",
@@ -198,14 +198,7 @@ def barrier_over_training(
                     xs, [st.mean for _, st in pts], ".", ls=ls, color=color, label=label_of(recs[0])
                 )
                 if max(st.n for _, st in pts) > 1:
-                    ax.fill_between(
-                        xs,
-                        [st.mean - st.std for _, st in pts],
-                        [st.mean + st.std for _, st in pts],
-                        color=color,
-                        alpha=0.12,
-                        lw=0,
-                    )
+                    _sd_band(ax, xs, [st for _, st in pts], color, alpha=0.12)
                 ax.set_ylabel(ylabel)
                 ax.set_title(f"{sp} split", fontsize=10)
     for col in range(len(splits)):
