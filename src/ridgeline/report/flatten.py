@@ -15,7 +15,7 @@ TAYLOR_KEYS = (
 GEOMETRY_KEYS = ("angle_deg", "dist_ab", "dist_as", "dist_bs")
 
 
-def pair_prefix(record: dict[str, Any], n_pairs_hint: int = 1) -> str:
+def pair_prefix(record: dict[str, Any]) -> str:
     """'' for pair (0, 1), else 'pair_i_j/': plain keys for the usual two children."""
     pair = record.get("pair")
     if not pair or list(pair) == [0, 1]:

@@ -8,7 +8,7 @@ and one that was killed resumes from its ``last.ckpt``.
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -46,7 +46,7 @@ class Phase:
     streams: tuple[StreamSeeds, ...] = ()
     parent_checkpoint: str | None = None
     fresh_optimizer: bool = False
-    checkpoint_steps: tuple[int, ...] = field(default=())
+    checkpoint_steps: tuple[int, ...] = ()
 
     @property
     def step_offset(self) -> int:

@@ -6,6 +6,7 @@ sharded across DDP ranks and summed with an all-reduce, so every rank gets the n
 process would. Probing reads copies of the children's weights, never the global RNG.
 """
 
+import copy
 import itertools
 import logging
 import time
@@ -406,8 +407,6 @@ class LandscapeProbe(pl.Callback):
 
 
 def _copy_with_state(template: nn.Module, state: dict[str, Tensor]) -> nn.Module:
-    import copy
-
     model = copy.deepcopy(template)
     model.load_state_dict(state)
     return model
