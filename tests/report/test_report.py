@@ -1,12 +1,16 @@
 """ridgeline-report on synthetic record files: figures readable, CSV numbers = record numbers."""
 
 import csv
+import hashlib
+import json
 import math
 
 import matplotlib.image
 import pytest
+import yaml
 from report_fixtures import close, make_run, make_sweep
 
+from helpers.wandb_file import read_runs
 from ridgeline.cli.report import main as report_main
 from ridgeline.record_store import RecordStore
 from ridgeline.report.build import ORDER, make_report
@@ -167,3 +171,64 @@ def test_scalar_metric_names_are_stable():
         "endpoints/test/loss_a",
     ):
         assert key in keys, key
+
+
+def _with_wandb_logger(job_dir, group=None):
+    config = yaml.safe_load((job_dir / "config.yaml").read_text())
+    config["logger"] = {
+        "wandb": {
+            "_target_": "pytorch_lightning.loggers.WandbLogger",
+            "project": "ridgeline",
+            "group": group,
+            "offline": True,
+        }
+    }
+    (job_dir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_report_logs_figures_and_tables_to_wandb_when_the_jobs_did(tmp_path):
+    sweep = make_sweep(tmp_path / "multirun")
+    for job in ("0", "1", "2", "3"):
+        _with_wandb_logger(sweep / job)
+    out = tmp_path / "report"
+    assert report_main([str(sweep), "--out", str(out)]) == 0
+    (run,) = read_runs(out)
+    assert run.job_type == "report" and run.group == "multirun"
+    run_files = next((out / "wandb").glob("offline-run-*/files"))
+    logged: dict[str, dict] = {}  # media values arrive flattened: "<key>/<field>"
+    for row in run.history:
+        for key, value in row.items():
+            name, _, part = key.rpartition("/")
+            if name.startswith(("figures/", "report/")):
+                logged.setdefault(name, {})[part] = value
+    pngs = sorted((out / "figures").glob("*.png"))
+    assert sorted(k for k in logged if k.startswith("figures/")) == sorted(
+        f"figures/{p.stem}" for p in pngs
+    )
+    for png in pngs:
+        media = logged[f"figures/{png.stem}"]
+        assert media["_type"] == "image-file"
+        stored = run_files / media["path"]
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == media["sha256"]
+        height, width = matplotlib.image.imread(png).shape[:2]
+        assert (media["height"], media["width"]) == (height, width)
+    assert sorted(k for k in logged if k.startswith("report/")) == [
+        "report/curves",
+        "report/instability",
+        "report/metrics",
+    ]
+    table = logged["report/instability"]
+    assert table["_type"] == "table-file"
+    stored = json.loads((run_files / table["path"]).read_text())
+    rows = _csv(out / "instability.csv")
+    assert stored["columns"] == list(rows[0])
+    assert stored["data"] == [[r[c] for c in stored["columns"]] for r in rows]
+
+
+def test_report_wandb_off_and_no_logger_write_no_wandb_run(tmp_path):
+    run_dir = make_run(tmp_path / "run")
+    assert report_main([str(run_dir), "--out", str(tmp_path / "auto")]) == 0
+    assert not (tmp_path / "auto" / "wandb").exists()
+    _with_wandb_logger(run_dir)
+    assert report_main([str(run_dir), "--out", str(tmp_path / "off"), "--wandb", "off"]) == 0
+    assert not (tmp_path / "off" / "wandb").exists()

@@ -19,6 +19,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--out", type=Path, default=None, help="output directory (default: <source>/report)"
     )
+    parser.add_argument(
+        "--wandb",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="log the figures and tables to W&B as a run of job_type 'report': auto (default) "
+        "when the jobs trained with a W&B logger (same project and group; offline when not "
+        "logged in), on, or off",
+    )
     return parser.parse_args(argv)
 
 
@@ -27,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from ridgeline.report.build import make_report
 
     try:
-        report = make_report(args.source, args.out)
+        report = make_report(args.source, args.out, args.wandb)
     except RidgelineError as exc:
         print(f"ridgeline-report: error: {exc}", file=sys.stderr)
         return 2
@@ -36,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  figure {name}: {path}")
     for name, path in report.tables.items():
         print(f"  table {name}: {path}")
+    if report.wandb_run:
+        print(f"W&B run {report.wandb_run} (job_type report) under {report.out_dir / 'wandb'}")
     return 0
 
 

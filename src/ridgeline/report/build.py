@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from ridgeline.errors import ConfigError
 from ridgeline.report import figures
 from ridgeline.report.collect import Collection, collect
 from ridgeline.report.records import Record
 from ridgeline.report.tables import instability_rows, write_tables
+from ridgeline.wandb_upload import WANDB_TARGET, log_tables_and_figures
+
+WANDB_CHOICES = ("auto", "on", "off")
 
 # name → (caption: how to read the figure)
 CAPTIONS = {
@@ -62,6 +69,7 @@ class Report:
     figures: dict[str, Path] = field(default_factory=dict)
     tables: dict[str, Path] = field(default_factory=dict)
     markdown: Path | None = None
+    wandb_run: str | None = None
 
 
 def draw_figures(records: list[Record], out_dir: Path) -> dict[str, Path]:
@@ -179,8 +187,41 @@ def write_markdown(collection: Collection, report: Report) -> Path:
     return out
 
 
-def make_report(source: str | Path, out_dir: str | Path | None = None) -> Report:
-    """Collect a run or sweep dir and write figures/, the CSV tables and report.md."""
+def wandb_logger_of(collection: Collection) -> dict[str, Any] | None:
+    """The W&B logger config (``logger.<name>.*``) of the first job that trained with one."""
+    for job in collection.jobs:
+        for key, target in job.config.items():
+            parts = key.split(".")
+            is_target = len(parts) == 3 and parts[0] == "logger" and parts[2] == "_target_"
+            if is_target and WANDB_TARGET in str(target):
+                prefix = f"logger.{parts[1]}."
+                return {k[len(prefix) :]: v for k, v in job.config.items() if k.startswith(prefix)}
+    return None
+
+
+def log_report_to_wandb(collection: Collection, report: Report, node: Mapping[str, Any]) -> str:
+    """The report's figures and CSV tables as one W&B run (job_type "report"); returns its id."""
+    tables = {}
+    for name, path in report.tables.items():
+        with path.open(newline="") as f:
+            tables[f"report/{name}"] = list(csv.DictReader(f))
+    group = node.get("group") or collection.root.name
+    figures_in_order = [report.figures[name] for name in ORDER if name in report.figures]
+    return log_tables_and_figures(
+        node, report.out_dir, collection.root.name, group, "report", tables, figures_in_order
+    )
+
+
+def make_report(
+    source: str | Path, out_dir: str | Path | None = None, wandb: str = "auto"
+) -> Report:
+    """Collect a run or sweep dir and write figures/, the CSV tables and report.md.
+
+    ``wandb``: "auto" logs them to W&B when the jobs trained with a W&B logger, "on" always
+    (the jobs' W&B settings, else project "ridgeline"), "off" never.
+    """
+    if wandb not in WANDB_CHOICES:
+        raise ConfigError("--wandb", wandb, f"use one of {', '.join(WANDB_CHOICES)}")
     collection = collect(source)
     out = Path(out_dir) if out_dir is not None else collection.root / "report"
     out.mkdir(parents=True, exist_ok=True)
@@ -188,4 +229,9 @@ def make_report(source: str | Path, out_dir: str | Path | None = None) -> Report
     report.figures = draw_figures(collection.records, out / "figures")
     report.tables = write_tables(collection, out)
     report.markdown = write_markdown(collection, report)
+    node = wandb_logger_of(collection) if wandb != "off" else None
+    if node is None and wandb == "on":
+        node = {"project": "ridgeline"}
+    if node is not None:
+        report.wandb_run = log_report_to_wandb(collection, report, node)
     return report

@@ -1,30 +1,12 @@
 """Loggers for one training phase: W&B (offline when not logged in), CSV, or none."""
 
-import hashlib
-import os
 from pathlib import Path
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 from pytorch_lightning.loggers import Logger, WandbLogger
 
-
-def wandb_logged_in() -> bool:
-    """True when W&B credentials exist (env var or netrc); decides the automatic offline mode."""
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    try:
-        import netrc
-
-        rc = netrc.netrc()
-        return any("wandb" in host for host in rc.hosts)
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
-        return False
-
-
-def run_id(run_dir: Path, phase: str) -> str:
-    """A W&B run id derived from the run dir and phase, so a resumed job finds its own run."""
-    return hashlib.sha1(f"{run_dir.resolve()}|{phase}".encode()).hexdigest()[:16]
+from ridgeline.wandb_upload import log_tables_and_figures, offline_mode, run_id, wandb_nodes
 
 
 def build_loggers(
@@ -38,10 +20,7 @@ def build_loggers(
         node = node.copy()
         if "WandbLogger" in node._target_:
             with open_dict(node):
-                if node.get("offline") is None:
-                    node.offline = os.environ.get("WANDB_MODE") == "offline" or not (
-                        wandb_logged_in()
-                    )
+                node.offline = offline_mode(node)
                 node.name = f"{node.get('name') or run_dir.name}/{phase}"
                 node.group = node.get("group") or group
                 node.job_type = job_type
@@ -69,34 +48,7 @@ def log_run_summary(
     cfg: DictConfig | None, run_dir: Path, group: str, rows: list[dict], figures: list[Path]
 ) -> None:
     """The end-of-run table and figures as one more W&B run (job_type "summary") of the group."""
-    for node in (cfg or {}).values():
-        if not isinstance(node, DictConfig) or "WandbLogger" not in node.get("_target_", ""):
-            continue
-        import wandb
-
-        offline = node.get("offline")
-        if offline is None:
-            offline = os.environ.get("WANDB_MODE") == "offline" or not wandb_logged_in()
-        run = wandb.init(
-            project=node.get("project"),
-            entity=node.get("entity"),
-            dir=str(run_dir),
-            name=f"{node.get('name') or run_dir.name}/summary",
-            group=node.get("group") or group,
-            job_type="summary",
-            id=run_id(run_dir, "summary"),
-            resume="allow",
-            mode="offline" if offline else "online",
+    for node in wandb_nodes(cfg):
+        log_tables_and_figures(
+            node, run_dir, run_dir.name, group, "summary", {"summary/table": rows}, figures
         )
-        if rows:
-            columns = list(rows[0])
-            run.log(
-                {
-                    "summary/table": wandb.Table(
-                        columns=columns, data=[[str(r[c]) for c in columns] for r in rows]
-                    )
-                }
-            )
-        for path in figures:
-            run.log({f"figures/{path.stem}": wandb.Image(str(path))})
-        run.finish()
