@@ -56,6 +56,18 @@ def paired(
     return statistics.median(ts), statistics.median(fs), statistics.median(ratios)
 
 
+def throughput_row(
+    what: str, times: dict[str, list[float]], a: str, b: str, examples: int
+) -> tuple[str, float, float, float]:
+    """(what, examples/s of a, of b, median over repeats of time_b / time_a): a table row.
+
+    ``times[k]`` holds one wall time per repeat; repeat i of a and b ran under the same load.
+    """
+    ta, tb = statistics.median(times[a]), statistics.median(times[b])
+    ratio = statistics.median(y / x for x, y in zip(times[a], times[b], strict=True))
+    return what, examples / ta, examples / tb, ratio
+
+
 def table(rows: list[tuple[str, float, float, float]], headline: str) -> None:
     """Print rows (what, method, floor, ratio) and the headline as the last line."""
     print(f"{'what':58} {'method':>10} {'floor':>10} {'ratio':>7}")
@@ -74,25 +86,22 @@ def timed_fit(replicas, datamodule, optimizer, steps: int, warmup: int) -> float
     ReplicaClassifier trained by a Lightning Trainer on the data module's StreamLoader; the clock
     starts at the first measured batch and stops after the last one (setup not counted).
     """
-    import pytorch_lightning as pl
-
     from ridgeline.training.module import ReplicaClassifier
 
-    class Clock(pl.Callback):
-        t0 = t1 = 0.0
-
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-            if trainer.global_step == warmup:
-                Clock.t0 = time.perf_counter()
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-            Clock.t1 = time.perf_counter()
-
     module = ReplicaClassifier(replicas, optimizer, num_classes=10)
-    trainer = pl.Trainer(
+    clock = make_clock(warmup)
+    _trainer(warmup + steps, clock).fit(module, datamodule=datamodule)
+    return clock.t1 - clock.t0
+
+
+def _trainer(max_steps: int, clock):
+    """A CPU Trainer with only ``clock``: no logger, checkpoints, progress bar or validation."""
+    import pytorch_lightning as pl
+
+    return pl.Trainer(
         accelerator="cpu",
         devices=1,
-        max_steps=warmup + steps,
+        max_steps=max_steps,
         max_epochs=-1,
         logger=False,
         enable_checkpointing=False,
@@ -101,10 +110,62 @@ def timed_fit(replicas, datamodule, optimizer, steps: int, warmup: int) -> float
         limit_val_batches=0,
         num_sanity_val_steps=0,
         use_distributed_sampler=False,
-        callbacks=[Clock()],
+        callbacks=[clock],
     )
-    trainer.fit(module, datamodule=datamodule)
-    return Clock.t1 - Clock.t0
+
+
+def make_clock(warmup: int):
+    """A callback timing from the first batch after ``warmup`` steps to the last batch's end."""
+    import pytorch_lightning as pl
+
+    class Clock(pl.Callback):
+        t0 = t1 = 0.0
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            if trainer.global_step == warmup:
+                self.t0 = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            self.t1 = time.perf_counter()
+
+    return Clock()
+
+
+def timed_bare_lightning(model, x, y, batch_size: int, optimizer, steps: int, warmup: int) -> float:
+    """Seconds of ``steps`` steps of the thinnest LightningModule: Lightning's own per-step cost.
+
+    ``training_step`` returns the mean cross-entropy of one model on a batch indexed as in
+    :func:`timed_loop`; no scheduler, logging, callbacks (but the clock) or checkpointing.
+    """
+    import pytorch_lightning as pl
+    import torch
+    import torch.nn.functional as F
+
+    class Batches:
+        def __len__(self) -> int:
+            return len(x) // batch_size
+
+        def __iter__(self):
+            perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+            for b in range(len(self)):
+                idx = perm[b * batch_size : (b + 1) * batch_size]
+                yield x[idx], y[idx]
+
+    class Bare(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def training_step(self, batch, batch_idx):
+            xb, yb = batch
+            return F.cross_entropy(self.model(xb), yb)
+
+        def configure_optimizers(self):
+            return optimizer(self.parameters())
+
+    clock = make_clock(warmup)
+    _trainer(warmup + steps, clock).fit(Bare(), train_dataloaders=Batches())
+    return clock.t1 - clock.t0
 
 
 def timed_loop(models, x, y, batch_size: int, optimizer, steps: int, warmup: int) -> float:

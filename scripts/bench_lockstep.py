@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
-import statistics
 
 import torch
 
-from bench_common import start, table, timed_fit, timed_loop
+from bench_common import start, table, throughput_row, timed_fit, timed_loop
 from ridgeline.data import MnistMiniDataModule, StreamSeeds
 from ridgeline.models import build_model
 
@@ -63,19 +62,11 @@ def main() -> None:
         order = list(runs) if r % 2 == 0 else list(reversed(runs))
         for k in order:
             times[k].append(runs[k]())
-    floor = times["plain N separate loops (floor)"]
-    rows = []
+    floor = "plain N separate loops (floor)"
     ex = n * s * b
-    for k, ts in times.items():
-        ratio = statistics.median(f / t for f, t in zip(floor, ts, strict=True))
-        rows.append(
-            (
-                f"{k}: examples/s (N={n}, {args.model})",
-                ex / statistics.median(ts),
-                ex / statistics.median(floor),
-                ratio,
-            )
-        )
+    rows = [
+        throughput_row(f"{k}: examples/s (N={n}, {args.model})", times, k, floor, ex) for k in times
+    ]
     head = rows[0][3]
     table(rows, f"headline: N={n} children lockstep (ridgeline) / N separate loops = {head:.3f}")
 

@@ -13,11 +13,17 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
-import statistics
 
 import torch
 
-from bench_common import start, table, timed_fit, timed_loop
+from bench_common import (
+    start,
+    table,
+    throughput_row,
+    timed_bare_lightning,
+    timed_fit,
+    timed_loop,
+)
 from ridgeline.data import MnistMiniDataModule
 from ridgeline.models import build_model
 
@@ -42,27 +48,29 @@ def main() -> None:
     for name, n_steps in zip(args.models.split(","), steps, strict=True):
         torch.manual_seed(0)
         model = build_model(name, (1, 28, 28), 10)
-        ts, fs, ratios = [], [], []
-        for r in range(args.repeats):
-            ours = lambda m=model, k=n_steps: timed_fit(  # noqa: E731
+        runs = {
+            "ridgeline": lambda m=model, k=n_steps: timed_fit(
                 [copy.deepcopy(m)], dm, opt, k, args.warmup
-            )
-            plain = lambda m=model, k=n_steps: timed_loop(  # noqa: E731
+            ),
+            "bare LightningModule": lambda m=model, k=n_steps: timed_bare_lightning(
+                copy.deepcopy(m), x, y, args.batch_size, opt, k, args.warmup
+            ),
+            "loop": lambda m=model, k=n_steps: timed_loop(
                 [copy.deepcopy(m)], x, y, args.batch_size, opt, k, args.warmup
-            )
-            if r % 2 == 0:
-                t, f = ours(), plain()
-            else:
-                f, t = plain(), ours()
-            ts.append(t)
-            fs.append(f)
-            ratios.append(f / t)  # throughput ratio = loop time / ridgeline time
+            ),
+        }
+        times: dict[str, list[float]] = {k: [] for k in runs}
+        for r in range(args.repeats):
+            for k in list(runs)[r % 3 :] + list(runs)[: r % 3]:  # rotate the order
+                times[k].append(runs[k]())
         ex = n_steps * args.batch_size
-        t, f, ratio = statistics.median(ts), statistics.median(fs), statistics.median(ratios)
-        rows.append(
-            (f"{name}: examples/s, ridgeline vs loop ({n_steps} steps)", ex / t, ex / f, ratio)
-        )
-        heads.append(f"{name} {ratio:.3f}")
+        for a, b in (
+            ("bare LightningModule", "loop"),
+            ("ridgeline", "bare LightningModule"),
+            ("ridgeline", "loop"),
+        ):
+            rows.append(throughput_row(f"{name}: examples/s, {a} vs {b}", times, a, b, ex))
+        heads.append(f"{name} {rows[-1][3]:.3f}")
     table(rows, "headline: training throughput ridgeline / plain loop = " + ", ".join(heads))
 
 

@@ -167,16 +167,29 @@ def test_replica_classifier_refuses_to_checkpoint_non_finite_weights():
         module.on_save_checkpoint({})
 
 
-def test_training_step_raises_on_non_finite_loss():
+def test_non_finite_loss_stops_training_at_the_next_logging_step():
+    import pytorch_lightning as pl
+
     from ridgeline.training.module import ReplicaClassifier
 
     model = nn.Linear(3, 2)
     with torch.no_grad():
         model.weight.fill_(float("nan"))
     module = ReplicaClassifier([model], optimizer=torch.optim.SGD, num_classes=2)
-    batch = (torch.ones(1, 4, 3), torch.zeros(1, 4, dtype=torch.long))
-    with pytest.raises(TrainingDiverged, match="non-finite at step 0.*lower optim.lr"):
-        module.training_step(batch, 0)
+    x, y = torch.ones(8, 1, 4, 3), torch.zeros(8, 1, 4, dtype=torch.long)  # 8 steps of [N=1, B=4]
+    batches = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=None)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_steps=8,
+        log_every_n_steps=3,  # the flag is read (a host sync) on logging steps only
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    with pytest.raises(TrainingDiverged, match="after step 0 and by step 2.*lower optim.lr"):
+        trainer.fit(module, train_dataloaders=batches)
+    assert trainer.global_step == 2  # steps 0 and 1 ran without reading the flag
 
 
 def test_probe_on_a_nan_model_records_null_and_a_flag(tmp_path):

@@ -38,6 +38,8 @@ class ReplicaClassifier(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.schedule = schedule or constant()
         self.step_offset = int(step_offset)
+        self._finite: torch.Tensor | None = None  # all training losses finite since the check
+        self._checked_step = self.step_offset
         n = len(self.replicas)
         self.val_loss = nn.ModuleList(MeanMetric() for _ in range(n))
         self.val_acc = nn.ModuleList(
@@ -59,28 +61,39 @@ class ReplicaClassifier(pl.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
         x, y = batch
-        logits = self(x)
-        losses = (
-            F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
-            .view(y.shape)
-            .mean(1)
-        )
-        if not torch.isfinite(losses).all():
-            raise TrainingDiverged(
-                f"training loss became non-finite at step {self.absolute_step} "
-                f"(per replica: {losses.detach().tolist()}); lower optim.lr or check the data. "
-                "The last good checkpoint is kept."
-            )
+        logits = [m(x[i]) for i, m in enumerate(self.replicas)]
+        losses = torch.stack([F.cross_entropy(out, y[i]) for i, out in enumerate(logits)])
+        finite = torch.isfinite(losses.detach()).all()  # stays on the device: no sync per step
+        self._finite = finite if self._finite is None else self._finite & finite
         # Loggers are written every log_every_n_steps; each self.log walks Lightning's result
-        # collection, so log on those steps only (40 % of a small MLP's step otherwise).
+        # collection, and reading the finite flag is a host sync: both on those steps only.
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
-            acc = (logits.detach().argmax(-1) == y).float().mean()
-            self.log_dict({"train/loss": losses.detach().mean(), "train/acc": acc}, prog_bar=True)
+            self.check_finite()
+            acc = torch.stack(
+                [(out.detach().argmax(-1) == y[i]).float().mean() for i, out in enumerate(logits)]
+            )
+            self.log_dict(
+                {"train/loss": losses.detach().mean(), "train/acc": acc.mean()}, prog_bar=True
+            )
             self.log("trainer/absolute_step", float(self.absolute_step))
         return losses.sum()
 
+    def check_finite(self) -> None:
+        """Raise if a training loss since the last check was non-finite (one host sync)."""
+        if self._finite is not None and not bool(self._finite):
+            raise TrainingDiverged(
+                f"training loss became non-finite after step {self._checked_step} and by step "
+                f"{self.absolute_step}; lower optim.lr or check the data. The last good "
+                "checkpoint is kept."
+            )
+        self._finite, self._checked_step = None, self.absolute_step
+
+    def on_train_end(self) -> None:
+        self.check_finite()
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Never write non-finite weights over the last good checkpoint."""
+        self.check_finite()
         bad = [n for n, p in self.named_parameters() if not torch.isfinite(p).all()]
         if bad:
             raise TrainingDiverged(
