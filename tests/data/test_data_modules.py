@@ -164,6 +164,26 @@ def test_synthetic_and_dataloaders():
         dm.set_streams([])
 
 
+def test_synthetic_clusters_per_class():
+    dm = SyntheticDataModule(n_train=600, n_test=300, dim=3, num_classes=4, clusters_per_class=3)
+    x, y, xt, yt = dm.load()
+    assert x.shape == (600, 1, 1, 3) and xt.shape == (300, 1, 1, 3)
+    counts = torch.bincount(torch.cat([y, yt]), minlength=4)
+    assert len(counts) == 4 and counts.min() > 150 and counts.max() < 300  # ~225 each
+    again = SyntheticDataModule(n_train=600, n_test=300, dim=3, num_classes=4, clusters_per_class=3)
+    assert all(torch.equal(a, b) for a, b in zip(dm.load(), again.load(), strict=True))
+    # no noise: every example sits at one of the 12 centres, 3 of them per class
+    sharp = SyntheticDataModule(
+        n_train=600, n_test=10, dim=3, num_classes=4, noise=0.0, clusters_per_class=3
+    )
+    xs, ys, _, _ = sharp.load()
+    points = xs.flatten(1)
+    assert len(torch.unique(points, dim=0)) == 12
+    assert [len(torch.unique(points[ys == c], dim=0)) for c in range(4)] == [3, 3, 3, 3]
+    with pytest.raises(ValueError, match="data.clusters_per_class"):
+        SyntheticDataModule(clusters_per_class=0)
+
+
 def test_val_loader_shards_by_rank():
     from ridgeline.data import TensorChunks
 

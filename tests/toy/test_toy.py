@@ -55,3 +55,57 @@ def test_toy_cli_prints_table_and_writes_figure(tmp_path, capsys):
 def test_toy_cli_rejects_spawn_past_the_end(tmp_path, capsys):
     assert toy_main(["--out", str(tmp_path), "--spawn-steps", "500"]) == 2
     assert "spawn steps" in capsys.readouterr().err
+
+
+# The tiny-MLP toy: the instability transition of Frankle et al. (2020) in a real network.
+
+
+@pytest.fixture(scope="module")
+def mlp_default():
+    from ridgeline.toy.mlp import run_mlp_toy
+
+    return run_mlp_toy(seed=0)  # the defaults, ~13 s on one thread
+
+
+def test_mlp_toy_defaults_unstable_at_init_stable_later(mlp_default):
+    # Measured over seeds 0-5: k = 0 loss barrier 0.44-1.18 nats, error barrier 20-52 points;
+    # k = 300 |loss barrier| <= 0.006 nats.
+    first, last = mlp_default.spawns[0], mlp_default.spawns[-1]
+    assert first.spawn_step == 0 and last.spawn_step == 300
+    assert first.mean("loss_midpoint") > 0.2 and first.mean("error_barrier") > 0.08
+    assert first.mean("predicted") > 0
+    for p in (p for s in mlp_default.spawns for p in s.pairs if p.loss_midpoint > 0.05):
+        assert p.predicted > 0  # a ridge between the children: negative curvature along Δ
+    assert abs(last.mean("loss_midpoint")) < 0.02 and last.mean("error_barrier") < 0.03
+    assert last.mean("endpoint_error") < 0.1  # the children did learn the task
+
+
+def test_mlp_toy_reproducible_and_leaves_global_rng_alone():
+    from ridgeline.toy.mlp import run_mlp_toy
+
+    state = torch.get_rng_state()
+    r1 = run_mlp_toy(spawn_steps=(0, 20), total_steps=60, n_pairs=1, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+    r2 = run_mlp_toy(spawn_steps=(0, 20), total_steps=60, n_pairs=1, seed=3)
+    assert [s.pairs for s in r1.spawns] == [s.pairs for s in r2.spawns]
+    with pytest.raises(ValueError, match="spawn steps"):
+        run_mlp_toy(spawn_steps=(70,), total_steps=60)
+    with pytest.raises(ValueError, match="n_pairs"):
+        run_mlp_toy(n_pairs=0)
+
+
+def test_toy_cli_mlp_prints_table_and_writes_figure(tmp_path, capsys, monkeypatch, mlp_default):
+    import ridgeline.toy.mlp
+
+    seeds = []
+    monkeypatch.setattr(
+        ridgeline.toy.mlp, "run_mlp_toy", lambda seed: seeds.append(seed) or mlp_default
+    )
+    args = ["--out", str(tmp_path), "--pairs", "2", "--spawn-steps", "0,40", "--mlp"]
+    assert toy_main([*args, "--seed", "0"]) == 0
+    assert seeds == [0]
+    out = capsys.readouterr().out
+    assert "loss B_mid (nats)" in out and "error barrier (pp)" in out
+    assert f"{mlp_default.spawns[0].mean('loss_midpoint'):+.4f}" in out
+    image = matplotlib.image.imread(tmp_path / "toy_mlp.png")
+    assert image.shape[0] > 200 and image.shape[1] > 1000
