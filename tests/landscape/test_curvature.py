@@ -215,3 +215,39 @@ def test_batched_taylor_matches_per_term_reference(kind, pair, data):
         assert (lc.dHd_single_mid, lc.dHd_full_mid) == approx(ref[lc.name])
     if kind == "sequential":
         assert ev.stage_names is not None and len(rec.layers) == 3
+
+
+@pytest.mark.parametrize("kind", ["sequential_bn_reset", "residual"])
+def test_taylor_at_the_spawn_point_and_with_one_moved_layer(kind, pair, data):
+    # Δ = 0 (children at their spawn point) and Δ in one layer only: the tangents that are
+    # exactly zero skip the nested jvp; every term must still equal the per-term reference
+    x, y = data
+    x = x.double()
+    if kind == "residual":
+        torch.manual_seed(3)
+        a = _Residual().double()
+        moved = "block.weight"
+    else:
+        a = pair[0].double()
+        moved = "4.weight"
+    kw = {"bn_policy": "reset", "bn_batches": [x[:40], x[40:80]]} if "bn" in kind else {}
+    ev = Evaluator(a, x, y, chunk_size=40, **kw)
+    ta = state_of(a)
+    rec = taylor_prediction(ev, ta, dict(ta))
+    assert (rec.grad_dot_delta_mid, rec.dHd_mid, rec.predicted_barrier) == (0.0, 0.0, 0.0)
+    assert (rec.dHd_a, rec.dHd_b, rec.cross_layer_remainder) == (0.0, 0.0, 0.0)
+    assert all(lc.dHd_single_mid == lc.dHd_full_mid == 0.0 for lc in rec.layers)
+    assert rec.loss_mid == pytest.approx(ev.evaluate([ta])[0].loss, rel=1e-12)
+    g = torch.Generator().manual_seed(9)
+    tb = {
+        k: v + 0.1 * torch.randn(v.shape, generator=g, dtype=v.dtype) if k == moved else v
+        for k, v in ta.items()
+    }
+    ref = _reference_taylor(ev, ta, tb, None)
+    rec = taylor_prediction(ev, ta, tb)
+    approx = lambda v: pytest.approx(v, rel=1e-9, abs=1e-12)  # noqa: E731
+    assert (rec.loss_mid, rec.grad_dot_delta_mid, rec.dHd_mid) == approx(ref["mid"])
+    assert rec.dHd_mid != 0.0
+    for lc in rec.layers:
+        assert (lc.dHd_single_mid, lc.dHd_full_mid) == approx(ref[lc.name])
+        assert (lc.dHd_full_mid == 0.0) == (lc.delta_norm == 0.0)

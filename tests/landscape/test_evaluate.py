@@ -151,3 +151,48 @@ def test_reset_requires_batches(pair, data):
     with pytest.raises(ValueError, match="bn_batches"):
         Evaluator(pair[0], *data, bn_policy="reset")
     assert Evaluator(mlp(bn=False), *data, bn_policy="reset").n == 103
+
+
+def test_identical_sets_are_evaluated_once_with_exact_results(pair, data):
+    x, y = data
+    ta, tb = (state_of(m) for m in pair)
+    copy_a = {k: v.clone() for k, v in ta.items()}  # equal values, other tensors
+    sets = [ta, tb, copy_a, ta, lerp(ta, tb, 0.5)]
+    ev = Evaluator(
+        pair[0],
+        x,
+        y,
+        chunk_size=40,
+        use_vmap=False,
+        bn_policy="reset",
+        bn_batches=[x[:40], x[40:80]],
+    )
+    first = next(m for m in ev.template.modules() if isinstance(m, nn.Linear))
+    calls = []
+    hook = first.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        sums = ev.sums(sets)
+    finally:
+        hook.remove()
+    chunks = -(-len(y) // 40)
+    assert len(calls) == 3 * chunks  # ta, tb and the midpoint; the two copies of ta reuse it
+    alone = torch.cat([ev.sums([s]) for s in sets])
+    assert torch.equal(sums, alone)
+    assert torch.equal(sums[0], sums[2]) and torch.equal(sums[0], sums[3])
+    # a curve between identical children: every α is θ_A, the barrier is exactly 0
+    rec = barrier_curve(ev, ta, copy_a, alphas=[0, 0.25, 0.5, 1])
+    assert rec.loss_barrier.midpoint == 0.0 and len(set(rec.loss)) == 1
+
+
+def test_duplicate_bases_keep_their_jobs_prefix(pair, data):
+    from ridgeline.landscape.evaluate import Job
+
+    x, y = data
+    ta, tb = (state_of(m) for m in pair)
+    copy_a = {k: v.clone() for k, v in ta.items()}
+    ev = Evaluator(pair[0], x, y, chunk_size=40, bn_policy="interpolate")
+    last = max(ev.stage_of(k) for k in ta)
+    mixed = {k: tb[k] if ev.stage_of(k) == last else v for k, v in ta.items()}
+    jobs, bases = ev.run_sums([Job([mixed, copy_a], start=last, base=2)], [tb, ta, copy_a])
+    assert torch.allclose(jobs[0], ev.sums([mixed, ta]), rtol=1e-12, atol=0)
+    assert torch.equal(bases, ev.sums([tb, ta, ta]))

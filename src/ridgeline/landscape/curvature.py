@@ -257,21 +257,26 @@ def _prefix_input(
 
 
 def _affine_stage(evaluator: Evaluator, stage: int) -> bool:
-    """A stage whose output is affine in its parameters (W, b) jointly: Linear or Conv."""
-    if evaluator.stage_names is None or stage >= len(evaluator.stage_names) - 1:
-        return False
-    return isinstance(evaluator._single[stage][0], (nn.Linear, nn.modules.conv._ConvNd))
-
-
-def _affine_stage(evaluator: Evaluator, stage: int) -> bool:
     """True when top-level stage ``stage`` is a Linear or Conv (output affine in W, b jointly)."""
     if evaluator.stage_names is None or stage >= len(evaluator.stage_names) - 1:
         return False
     return isinstance(evaluator._single[stage][0], (nn.Linear, nn.modules.conv._ConvNd))
 
 
-def _task_sums(evaluator: Evaluator, task: _Task, h: Tensor, yc: Tensor, use_vmap: bool) -> Tensor:
+def _loss_sum(evaluator: Evaluator, out: Tensor, yc: Tensor) -> Tensor:
+    """Sum of per-example losses in float64: sums independent of chunking and sharding."""
+    if evaluator.per_example_loss is not None:
+        return evaluator.per_example_loss(out, yc).double().sum()
+    return F.cross_entropy(out, yc, reduction="none").double().sum()
+
+
+def _task_sums(
+    evaluator: Evaluator, task: _Task, h: Tensor, yc: Tensor, use_vmap: bool, still: bool = False
+) -> Tensor:
     """[T, 3] sums (L, ⟨∇L, Δ_t⟩, Δ_tᵀHΔ_t) over one chunk, one row per tangent.
+
+    ``still``: every tangent is exactly zero (children at their spawn point), so both
+    derivatives are exactly 0 and one plain forward pass gives L.
 
     When the stage at ``start`` is affine in its parameters (Linear, Conv) and its input does not
     move, its output along θ + sΔ is exactly z + s·ż with ż = f(h; Δ_W, Δ_b): two plain passes
@@ -284,6 +289,13 @@ def _task_sums(evaluator: Evaluator, task: _Task, h: Tensor, yc: Tensor, use_vma
         if evaluator.stage_names is None or start == 0
         else {k: v for k, v in task.theta.items() if evaluator.stage_of(k) >= start}
     )
+    if still:
+        with torch.no_grad():
+            value = _loss_sum(
+                evaluator, functional_call(evaluator._module_from(start), suffix, (h,)), yc
+            )
+        zero = torch.zeros_like(value)
+        return torch.stack([value, zero, zero]).expand(len(task.tangents), 3)
     order = list(suffix)
     keys = sorted({k for t in task.tangents for k in t}, key=order.index)
     full = [
@@ -307,11 +319,7 @@ def _task_sums(evaluator: Evaluator, task: _Task, h: Tensor, yc: Tensor, use_vma
     primal = {k: suffix[k] for k in keys}
 
     def f(p: ParamSet, inp: Tensor) -> Tensor:
-        # per-example terms summed in float64: sums independent of chunking and sharding
-        out = functional_call(module, {**fixed, **p}, (inp,))
-        if evaluator.per_example_loss is not None:
-            return evaluator.per_example_loss(out, yc).double().sum()
-        return F.cross_entropy(out, yc, reduction="none").double().sum()
+        return _loss_sum(evaluator, functional_call(module, {**fixed, **p}, (inp,)), yc)
 
     def one(t: ParamSet, t_in: Tensor | None) -> Tensor:
         if t_in is None and not primal:  # an empty direction: no derivative to take
@@ -349,18 +357,19 @@ def _run_tasks(
     # vmap over tangents pays for dense layers; over conv weights it becomes a slower grouped
     # conv, so follow the evaluator's choice (auto: off for conv models)
     use_vmap = evaluator.use_vmap
+    still = [not any(bool(v.any()) for t in task.tangents for v in t.values()) for task in tasks]
     for xc, yc in evaluator.chunks():
         cache: dict = {}
         rows = []
-        for task in tasks:
+        for task, task_still in zip(tasks, still, strict=True):
             h = _prefix_input(evaluator, task.theta, task.start, xc, cache)
-            if use_vmap:
+            if use_vmap and not task_still:
                 try:
                     rows.append(_task_sums(evaluator, task, h, yc, True))
                     continue
                 except (RuntimeError, NotImplementedError):
                     use_vmap = False  # an op without a batching rule: loop over tangents
-            rows.append(_task_sums(evaluator, task, h, yc, False))
+            rows.append(_task_sums(evaluator, task, h, yc, False, task_still))
         acc += torch.cat(rows, 0).double()
         n += len(yc)
     flat = torch.cat([acc.reshape(-1).cpu(), torch.tensor([float(n)], dtype=torch.float64)])

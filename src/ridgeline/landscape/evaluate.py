@@ -45,6 +45,26 @@ class Job:
     base: int | None = None
 
 
+def same_set(a: ParamSet, b: ParamSet) -> bool:
+    """The same keys with the same tensors or equal values."""
+    return a.keys() == b.keys() and all(a[k] is b[k] or torch.equal(a[k], b[k]) for k in a)
+
+
+def unique_sets(sets: Sequence[ParamSet]) -> tuple[list[ParamSet], Tensor]:
+    """The distinct parameter sets in first-seen order and, for each input set, its index."""
+    unique: list[ParamSet] = []
+    index = []
+    for ps in sets:
+        for i, u in enumerate(unique):
+            if same_set(ps, u):
+                index.append(i)
+                break
+        else:
+            index.append(len(unique))
+            unique.append(ps)
+    return unique, torch.tensor(index, dtype=torch.long)
+
+
 def _bn_modules(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
@@ -284,7 +304,26 @@ class Evaluator:
     def run_sums(
         self, jobs: Sequence[Job], bases: Sequence[ParamSet] = (), prepared: bool = False
     ) -> tuple[list[Tensor], Tensor]:
-        """Raw float64 sums [K, 3] = (loss_sum, error_count, n) for every job and base set."""
+        """Raw float64 sums [K, 3] = (loss_sum, error_count, n) for every job and base set.
+
+        Identical parameter sets within a job (e.g. every α between two children at their spawn
+        point) are evaluated once and their sums repeated: exact, not an approximation.
+        """
+        bases, base_index = unique_sets(bases)
+        uniques = [unique_sets(j.param_sets) for j in jobs]
+        jobs = [
+            Job(u, j.start, None if j.base is None else int(base_index[j.base]))
+            for j, (u, _) in zip(jobs, uniques, strict=True)
+        ]
+        sums_jobs, sums_bases = self._unique_run_sums(jobs, bases, prepared)
+        return (
+            [s[index] for s, (_, index) in zip(sums_jobs, uniques, strict=True)],
+            sums_bases[base_index],
+        )
+
+    def _unique_run_sums(
+        self, jobs: Sequence[Job], bases: Sequence[ParamSet], prepared: bool
+    ) -> tuple[list[Tensor], Tensor]:
         if not prepared:
             bases = self.prepare(bases) if bases else []
             jobs = [Job(self.prepare(j.param_sets), j.start, j.base) for j in jobs]
