@@ -149,3 +149,20 @@ def test_parameter_names_are_readable() -> None:
     vgg = dict(build_model("vgg11", CIFAR, 10, batch_norm=True).named_parameters())
     assert {"block1.conv.weight", "block1.bn.weight", "fc.weight"} <= set(vgg)
     assert vgg["fc.weight"].shape == (10, 512)
+
+
+@pytest.mark.parametrize("name,kwargs", [("cnn", {"depth": 2, "width": [4, 8]}), ("resnet20", {})])
+def test_channels_last_keeps_the_init_and_the_function(name: str, kwargs: dict) -> None:
+    torch.manual_seed(0)
+    plain = build_model(name, (3, 32, 32), 10, **kwargs)
+    torch.manual_seed(0)
+    fast = build_model(name, (3, 32, 32), 10, channels_last=True, **kwargs)
+    convs = [p for p in fast.parameters() if p.dim() == 4]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    assert not all(p.is_contiguous() for p in convs)
+    for (n1, p1), (n2, p2) in zip(plain.named_parameters(), fast.named_parameters(), strict=True):
+        assert n1 == n2 and torch.equal(p1, p2)
+    x = torch.randn(5, 3, 32, 32)
+    plain.eval(), fast.eval()
+    with torch.no_grad():
+        assert torch.allclose(plain(x), fast(x), atol=1e-5, rtol=1e-5)

@@ -232,3 +232,23 @@ def test_report_wandb_off_and_no_logger_write_no_wandb_run(tmp_path):
     _with_wandb_logger(run_dir)
     assert report_main([str(run_dir), "--out", str(tmp_path / "off"), "--wandb", "off"]) == 0
     assert not (tmp_path / "off" / "wandb").exists()
+
+
+def test_figures_without_layer_predictions_drop_the_empty_panels(tmp_path):
+    from report_fixtures import run_records
+
+    from ridgeline.report import figures
+    from ridgeline.report.records import get
+
+    full = run_records()
+    bare = json.loads(json.dumps(full))
+    for r in bare:
+        for split in (get(r, "taylor") or {}).values():
+            split.pop("layers", None)
+    widths = {}
+    for name, recs in (("full", full), ("bare", bare)):
+        for fig in ("predicted_vs_measured", "layerwise_heatmaps"):
+            path = getattr(figures, fig)(recs, tmp_path / f"{fig}_{name}.png")
+            widths[fig, name] = matplotlib.image.imread(path).shape[1]
+    for fig in ("predicted_vs_measured", "layerwise_heatmaps"):
+        assert widths[fig, "bare"] < 0.65 * widths[fig, "full"], widths

@@ -2,6 +2,7 @@
 the records and final weights equal an uninterrupted run's."""
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -56,8 +57,12 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, sig, monkeypat
     assert done.returncode == 0, done.stderr[-2000:]
 
     run = tmp_path / "killed"
+    # its own process group, so the kill takes W&B's service process too, as a preemption does
     proc = subprocess.Popen(
-        command(tmp_path, "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command(tmp_path, "killed"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     path = run / "landscape" / "records.jsonl"
     deadline = time.monotonic() + 300
@@ -67,7 +72,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, sig, monkeypat
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be killed"
-    proc.send_signal(sig)
+    os.killpg(proc.pid, sig)
     proc.wait(timeout=60)
     assert not (run / "spawn_k=0000000" / "done.json").exists()
 

@@ -7,6 +7,7 @@ Builders take ``input_shape`` and ``num_classes`` plus their own hyper-parameter
 import inspect
 from collections.abc import Callable, Sequence
 
+import torch
 from torch import nn
 
 from ridgeline.errors import ConfigError
@@ -35,9 +36,17 @@ def list_models() -> list[str]:
 
 
 def build_model(
-    name: str, input_shape: Sequence[int], num_classes: int, **kwargs: object
+    name: str,
+    input_shape: Sequence[int],
+    num_classes: int,
+    channels_last: bool = False,
+    **kwargs: object,
 ) -> nn.Sequential:
-    """Build the registered model ``name`` for inputs of ``input_shape`` (no batch dim)."""
+    """Build the registered model ``name`` for inputs of ``input_shape`` (no batch dim).
+
+    ``channels_last`` stores 4-d (conv) weights in the channels-last memory format, after the
+    initialisation: the same numbers, and conv, pooling and their gradients run faster on CPU.
+    """
     if name not in _MODELS:
         raise ConfigError("model.name", name, f"known models are {', '.join(list_models())}")
     fn = _MODELS[name]
@@ -50,4 +59,5 @@ def build_model(
                 f"model.{key}", kwargs[key], f"{name} takes only {', '.join(accepted) or 'no keys'}"
             )
     shape = tuple(int(d) for d in input_shape)
-    return fn(input_shape=shape, num_classes=int(num_classes), **kwargs)
+    model = fn(input_shape=shape, num_classes=int(num_classes), **kwargs)
+    return model.to(memory_format=torch.channels_last) if channels_last else model

@@ -344,7 +344,10 @@ def predicted_vs_measured(records: list[Record], path: Path, split: str = "test"
     pts = prediction_points(records, split)
     if not pts["network"] and not pts["layers"]:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    # without per-layer predictions (probe.curvature.layerwise off) only the left panel is drawn
+    panels = 2 if pts["layers"] else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.8), squeeze=False)
+    axes = axes[0]
     ax = axes[0]
     if pts["network"]:
         ms = [m for m, _, _ in pts["network"]]
@@ -370,8 +373,8 @@ def predicted_vs_measured(records: list[Record], path: Path, split: str = "test"
     ax.set_ylabel("predicted barrier −⅛ ΔᵀH(θ$_{½}$)Δ (nats)")
     ax.grid(alpha=0.3)
     _legend(ax, title="spawn step", title_fontsize=7)
-    ax = axes[1]
     if pts["layers"]:
+        ax = axes[1]
         names = list(dict.fromkeys(n for *_, n in pts["layers"]))
         cmap = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
         for i, name in enumerate(names):
@@ -392,22 +395,19 @@ def predicted_vs_measured(records: list[Record], path: Path, split: str = "test"
             title="layer",
             title_fontsize=7,
         )
-    else:
-        ax.text(
-            0.5,
-            0.5,
-            "no layer-wise records\n(probe.curvature.layerwise off)",
-            ha="center",
-            va="center",
-            transform=ax.transAxes,
+        ax.set_xlabel(
+            f"measured single-layer midpoint loss barrier, {split} (nats)\n"
+            "only layer ℓ interpolated, rest of θ$_A$, own endpoints"
         )
-    ax.set_xlabel(
-        f"measured single-layer midpoint loss barrier, {split} (nats)\n"
-        "only layer ℓ interpolated, rest of θ$_A$, own endpoints"
-    )
-    ax.set_ylabel("predicted −⅛ Δ$_ℓ$ᵀH$_{ℓℓ}$(θ$^{ℓ,½}$)Δ$_ℓ$ (nats)")
-    ax.grid(alpha=0.3)
-    fig.suptitle("Second-order barrier prediction vs measurement (every probe point with Δ ≠ 0)")
+        ax.set_ylabel("predicted −⅛ Δ$_ℓ$ᵀH$_{ℓℓ}$(θ$^{ℓ,½}$)Δ$_ℓ$ (nats)")
+        ax.grid(alpha=0.3)
+    title = "Second-order barrier prediction vs measurement (every probe point with Δ ≠ 0)"
+    if not pts["layers"]:
+        title = (
+            "Second-order barrier prediction vs measurement\n"
+            "(probe points with Δ ≠ 0; per-layer predictions not recorded)"
+        )
+    fig.suptitle(title, fontsize=11 if panels == 1 else 12)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -568,18 +568,22 @@ def layerwise_heatmaps(
         for k in keys
     ]
     n_layers = max(max(len(m[0]), len(p[0])) for _, m, p in rows)
+    # without any predicted values (probe.curvature.layerwise off) only the measured column
+    predicted = any(p[0] and p[1] for _, _, p in rows)
+    kinds = ("measured", "predicted") if predicted else ("measured",)
     fig, axes = plt.subplots(
         len(rows),
-        2,
+        len(kinds),
         squeeze=False,
         layout="constrained",
-        figsize=(11, max(2.2, 0.28 * n_layers + 1.4) * len(rows) + 0.8),
+        figsize=(5.5 * len(kinds) + 0.8, max(2.2, 0.28 * n_layers + 1.4) * len(rows) + 0.8),
     )
     for i, (key, meas, pred) in enumerate(rows):
         title = label_of(series[key][0])
         norm = _norm([meas[2], pred[2]])  # one scale per row: measured and predicted comparable
         image = None
-        for j, (grid, what) in enumerate(((meas, "measured"), (pred, "predicted"))):
+        for j, what in enumerate(kinds):
+            grid = meas if what == "measured" else pred
             ax = axes[i][j]
             if not grid[0] or not grid[1]:
                 ax.text(
@@ -597,11 +601,19 @@ def layerwise_heatmaps(
             ax.set_title(f"{what}, {title}", fontsize=9)
         if image is not None:
             fig.colorbar(image, ax=list(axes[i]), pad=0.015, label="barrier (nats)")
-    fig.suptitle(
+    head = (
         f"Layer-wise midpoint loss barrier ({split}, nats): "
-        "only layer ℓ interpolated, rest of θ$_A$\n"
-        "left: measured L(θ$^{ℓ,½}$) − ½(own endpoints); right: predicted "
-        "−⅛ Δ$_ℓ$ᵀH$_{ℓℓ}$(θ$^{ℓ,½}$)Δ$_ℓ$; red = barrier (ridge), blue = negative",
-        fontsize=10,
+        "only layer ℓ interpolated, rest of θ$_A$"
     )
+    if predicted:
+        body = (
+            "left: measured L(θ$^{ℓ,½}$) − ½(own endpoints); right: predicted "
+            "−⅛ Δ$_ℓ$ᵀH$_{ℓℓ}$(θ$^{ℓ,½}$)Δ$_ℓ$; red = barrier (ridge), blue = negative"
+        )
+    else:
+        body = (
+            "measured L(θ$^{ℓ,½}$) − ½(own endpoints); red = barrier (ridge), blue = negative\n"
+            "(per-layer predictions not recorded: probe.curvature.layerwise off)"
+        )
+    fig.suptitle(f"{head}\n{body}", fontsize=10 if predicted else 9)
     return _save(fig, path)
