@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from ridgeline.data import SyntheticDataModule
 from ridgeline.landscape import Evaluator, barrier_curve, state_of, taylor_prediction
 from ridgeline.models import build_model
+from ridgeline.toy.spawn_plan import check_spawn_plan
 
 
 @dataclass
@@ -104,10 +105,7 @@ def run_mlp_toy(
 
     ``seed`` sets the data (``generator_seed``), the init and the data orders.
     """
-    if any(k < 0 or k > total_steps for k in spawn_steps):
-        raise ValueError(f"spawn steps must lie in [0, {total_steps}], got {list(spawn_steps)}")
-    if n_pairs < 1:
-        raise ValueError(f"n_pairs must be >= 1, got {n_pairs}")
+    check_spawn_plan(spawn_steps, total_steps, n_pairs)
     settings = dict(
         spawn_steps=sorted(spawn_steps),
         total_steps=total_steps,

@@ -18,6 +18,7 @@ import torch
 
 from ridgeline.landscape.barrier import DEFAULT_ALPHAS, barrier_values
 from ridgeline.landscape.curvature import directional_derivatives
+from ridgeline.toy.spawn_plan import check_spawn_plan
 
 DTYPE = torch.float64
 
@@ -164,10 +165,7 @@ def run_toy(
 
 
 def _run_toy(init, spawn_steps, total_steps, lr, noise, n_pairs, seed) -> ToyRun:
-    if any(k < 0 or k > total_steps for k in spawn_steps):
-        raise ValueError(f"spawn steps must lie in [0, {total_steps}], got {list(spawn_steps)}")
-    if n_pairs < 1:
-        raise ValueError(f"n_pairs must be >= 1, got {n_pairs}")
+    check_spawn_plan(spawn_steps, total_steps, n_pairs)
     g = torch.Generator().manual_seed(seed)
     parent = noisy_gd(torch.tensor([list(init)]), total_steps, lr, noise, g)[:, 0]
     run = ToyRun(
