@@ -1,8 +1,24 @@
-"""Shared test settings: offline W&B, no stray output in the repo."""
+"""Shared test settings: offline W&B, no stray output in the repo, no shared W&B service."""
 
 import os
+
+import pytest
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("WANDB_DISABLE_GIT", "true")
 os.environ.setdefault("PYTHONWARNINGS", "ignore")
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_wandb_service():
+    """A test that ran W&B in this process leaves its service's address in WANDB_SERVICE, and
+    every ridgeline-train started later would join that service; a killed run's stream then
+    stays registered there ("run ID ... is in use" on resume). Tear it down after such a test.
+    """
+    yield
+    if "WANDB_SERVICE" in os.environ:
+        import wandb
+
+        wandb.teardown()
+        os.environ.pop("WANDB_SERVICE", None)

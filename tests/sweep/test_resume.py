@@ -102,8 +102,8 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, sig, monkeypat
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be killed"
-    # the whole process tree dies, W&B's service process too, as in a preemption (SLURM kills
-    # every process of the job); an orphaned service would hold the W&B run for a while
+    # the whole process tree dies (W&B's service runs in a session of its own), as in a
+    # preemption: SLURM kills every process of the job
     tree = [proc.pid, *descendants(proc.pid)]
     for pid in tree:
         os.kill(pid, sig)
