@@ -16,7 +16,9 @@ FAST = ["debug=fast", "logger=[wandb,csv]", "probe.curvature.layerwise=false"]
 @pytest.fixture(scope="module")
 def main_job(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("main_job")
-    result = run_train(cwd, *FAST)
+    # a W&B service address inherited from a parent process must be ignored (W&B would fail
+    # to parse this one); the W&B tests below read the run's own offline files
+    result = run_train(cwd, *FAST, env={"WANDB_SERVICE": "inherited-from-a-notebook"})
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = cwd / "run"
     records = [json.loads(line) for line in (run_dir / "landscape" / "records.jsonl").open()]

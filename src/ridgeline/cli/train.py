@@ -1,6 +1,7 @@
 """``ridgeline-train``: parent, spawned children and probes, as composed by Hydra from conf/."""
 
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -123,6 +124,10 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console script entry point."""
+    # A W&B service inherited from the parent process (one that used W&B, e.g. a notebook) would
+    # be shared: a killed run's stream outlives it there, and its resumed run could not take
+    # back its W&B run id. Every ridgeline-train starts its own.
+    os.environ.pop("WANDB_SERVICE", None)
     _hydra_main()
 
 
