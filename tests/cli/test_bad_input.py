@@ -138,6 +138,12 @@ IN_PROCESS_CASES = [
     (["probe.chunk_size=0"], "probe.chunk_size=0", ">= 1"),
     (["probe.splits=[val]"], "probe.splits=['val']", "train, test"),
     (["probe.layerwise.curve=maybe"], "probe.layerwise.curve='maybe'", "true or false"),
+    (
+        ["model=cnn_small", "model.channels_last=maybe"],
+        "model.channels_last='maybe'",
+        "true or false",
+    ),
+    (["data=synthetic", "data.clusters_per_class=0"], "data.clusters_per_class >= 1", "got 0"),
     (["+probe.barrier.foo=1"], "probe.barrier=", "TypeError"),
 ]
 

@@ -49,6 +49,8 @@ def build_model(
     """
     if name not in _MODELS:
         raise ConfigError("model.name", name, f"known models are {', '.join(list_models())}")
+    if not isinstance(channels_last, bool):
+        raise ConfigError("model.channels_last", channels_last, "use true or false")
     fn = _MODELS[name]
     accepted = [
         p for p in inspect.signature(fn).parameters if p not in ("input_shape", "num_classes")
