@@ -111,6 +111,10 @@ def train(cfg: DictConfig) -> Path:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _hydra_main(cfg: DictConfig) -> None:
+    # A W&B service inherited from the launching process (one that used W&B, e.g. a notebook)
+    # would be shared: a killed run's stream outlives it there, and the resumed run could not
+    # take back its W&B run id. Every job (also a sweep job started by a launcher) starts its own.
+    os.environ.pop("WANDB_SERVICE", None)
     try:
         train(cfg)
     except Exception as exc:
@@ -124,10 +128,6 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console script entry point."""
-    # A W&B service inherited from the parent process (one that used W&B, e.g. a notebook) would
-    # be shared: a killed run's stream outlives it there, and its resumed run could not take
-    # back its W&B run id. Every ridgeline-train starts its own.
-    os.environ.pop("WANDB_SERVICE", None)
     _hydra_main()
 
 
