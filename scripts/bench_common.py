@@ -14,6 +14,14 @@ def load() -> str:
     return f"load {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} on {os.cpu_count()} cores"
 
 
+def add_training_args(ap) -> None:
+    """The options the training benchmarks share: warm-up steps, batch size, repeats, threads."""
+    ap.add_argument("--warmup", type=int, default=10, help="steps before the clock starts")
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: default)")
+
+
 def start(threads: int) -> None:
     """Quiet Lightning, set torch's intra-op threads (0: default) and print the header line."""
     import logging

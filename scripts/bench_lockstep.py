@@ -17,7 +17,7 @@ import functools
 
 import torch
 
-from bench_common import start, table, throughput_row, timed_fit, timed_loop
+from bench_common import add_training_args, start, table, throughput_row, timed_fit, timed_loop
 from ridgeline.data import MnistMiniDataModule, StreamSeeds
 from ridgeline.models import build_model
 
@@ -28,10 +28,7 @@ def main() -> None:
     ap.add_argument("--children", type=int, default=2)
     ap.add_argument("--model", default="mlp")
     ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--warmup", type=int, default=10)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: default)")
+    add_training_args(ap)
     args = ap.parse_args()
     start(args.threads)
     n = args.children

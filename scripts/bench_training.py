@@ -17,6 +17,7 @@ import functools
 import torch
 
 from bench_common import (
+    add_training_args,
     start,
     table,
     throughput_row,
@@ -33,10 +34,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", default="mlp,cnn")
     ap.add_argument("--steps", default="300,30", help="measured steps per model")
-    ap.add_argument("--warmup", type=int, default=10)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: default)")
+    add_training_args(ap)
     args = ap.parse_args()
     start(args.threads)
     dm = MnistMiniDataModule(batch_size=args.batch_size)
