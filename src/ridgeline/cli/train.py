@@ -24,7 +24,8 @@ from ridgeline.sweep.parent_store import (
 
 log = logging.getLogger("ridgeline")
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "conf")
+# The configs ship inside the package: found the same way in a checkout and after `pip install`.
+CONFIG_DIR = "pkg://ridgeline.conf"
 register_resolvers()
 
 

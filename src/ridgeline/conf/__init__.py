@@ -1,0 +1,1 @@
+"""Hydra configs shipped with ridgeline (found as pkg://ridgeline.conf)."""
