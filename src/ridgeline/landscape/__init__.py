@@ -4,6 +4,13 @@ No Lightning, no Hydra. Functions never mutate a live model (weights, buffers, m
 and never draw from the global RNG. Definitions: DESIGN §2.
 """
 
+from ridgeline.landscape.alignment import (
+    ALIGNMENT_METHODS,
+    AlignmentRecord,
+    activation_matching,
+    align,
+    weight_matching,
+)
 from ridgeline.landscape.barrier import (
     DEFAULT_ALPHAS,
     MIDPOINT_ALPHAS,
@@ -56,6 +63,18 @@ from ridgeline.landscape.params import (
     state_of,
     unflatten,
 )
+from ridgeline.landscape.permutation import (
+    Permutation,
+    PermutationGroup,
+    PermutationSpec,
+    PermutedAxis,
+    UnsupportedModelError,
+    apply_permutation,
+    identity_permutation,
+    invert_permutation,
+    permutation_spec,
+    random_permutation,
+)
 from ridgeline.landscape.records import (
     BarrierRecord,
     BarrierValues,
@@ -71,8 +90,10 @@ from ridgeline.landscape.records import (
 )
 
 __all__ = [
+    "ALIGNMENT_METHODS",
     "DEFAULT_ALPHAS",
     "MIDPOINT_ALPHAS",
+    "AlignmentRecord",
     "BNPolicy",
     "BarrierRecord",
     "BarrierValues",
@@ -86,12 +107,20 @@ __all__ = [
     "LayerwiseRecord",
     "Metrics",
     "ParamSet",
+    "Permutation",
+    "PermutationGroup",
+    "PermutationSpec",
+    "PermutedAxis",
     "ProfileRecord",
     "Record",
     "SliceRecord",
     "TaylorRecord",
+    "UnsupportedModelError",
+    "activation_matching",
     "affine",
+    "align",
     "angle_at",
+    "apply_permutation",
     "barrier_curve",
     "barrier_values",
     "cosine",
@@ -105,6 +134,8 @@ __all__ = [
     "group_distances",
     "has_batchnorm",
     "hvp",
+    "identity_permutation",
+    "invert_permutation",
     "largest_bump",
     "layer_groups",
     "layerwise_barriers",
@@ -115,9 +146,11 @@ __all__ = [
     "model_top_eigenvalue",
     "norm",
     "param_names",
+    "permutation_spec",
     "plane_slice",
     "power_iteration",
     "predicted_barrier_curve",
+    "random_permutation",
     "recompute_bn_stats",
     "segment_profile",
     "select_groups",
@@ -128,5 +161,6 @@ __all__ = [
     "top_eigenvalue",
     "unflatten",
     "validate_alphas",
+    "weight_matching",
     "with_midpoint",
 ]
