@@ -15,6 +15,7 @@ _EXPORTS = {
     "TensorChunks": "chunks",
     "CIFAR10DataModule": "cifar",
     "CIFAR100DataModule": "cifar",
+    "DamagedDataError": "errors",
     "MissingDataError": "errors",
     "FashionMNISTDataModule": "mnist",
     "MNISTDataModule": "mnist",

@@ -1,7 +1,10 @@
 """CIFAR-10 and CIFAR-100 from torchvision's pickled python batches."""
 
+from pathlib import Path
+
 import torch
 from torchvision import datasets
+from torchvision.datasets.utils import check_integrity
 
 from ridgeline.data.base import Split
 from ridgeline.data.vision import TorchvisionDataModule
@@ -21,6 +24,19 @@ class _CIFARDataModule(TorchvisionDataModule):
             torch.from_numpy(test.data).permute(0, 3, 1, 2).contiguous(),
             torch.as_tensor(test.targets),
         )
+
+    def archives(self) -> list[tuple[Path, str]]:
+        """The tar.gz archive, downloaded into the root."""
+        return [(Path(self.root) / self.dataset_cls.filename, self.dataset_cls.tgz_md5)]
+
+    def damaged_file(self) -> tuple[Path, str] | None:
+        """A batch or meta file whose MD5 sum differs from torchvision's."""
+        cls = self.dataset_cls
+        for name, md5 in [*cls.train_list, *cls.test_list, (cls.meta["filename"], cls.meta["md5"])]:
+            path = self.data_dir / name
+            if path.is_file() and not check_integrity(str(path), md5):
+                return path, f"{path.stat().st_size} bytes, MD5 not torchvision's {md5}"
+        return None
 
 
 class CIFAR10DataModule(_CIFARDataModule):

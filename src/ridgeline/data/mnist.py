@@ -1,7 +1,10 @@
 """MNIST and Fashion-MNIST from torchvision's raw IDX files under ``root/<Name>/raw``."""
 
+from pathlib import Path
+
 from torchvision import datasets
 
+from ridgeline.data import files
 from ridgeline.data.base import Split
 from ridgeline.data.vision import TorchvisionDataModule
 
@@ -15,6 +18,19 @@ class _IDXDataModule(TorchvisionDataModule):
     def load(self) -> Split:
         train, test = self._dataset(train=True), self._dataset(train=False)
         return train.data.unsqueeze(1), train.targets, test.data.unsqueeze(1), test.targets
+
+    def archives(self) -> list[tuple[Path, str]]:
+        """The gzipped IDX files, downloaded into the raw folder."""
+        return [(self.data_dir / name, md5) for name, md5 in self.dataset_cls.resources]
+
+    def damaged_file(self) -> tuple[Path, str] | None:
+        """An IDX file whose size differs from the one its header implies (no MD5 sums exist
+        for the unpacked files)."""
+        for name in self.expected_files():
+            problem = files.idx_problem(self.data_dir / name)
+            if problem:
+                return self.data_dir / name, problem
+        return None
 
 
 class MNISTDataModule(_IDXDataModule):

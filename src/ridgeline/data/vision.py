@@ -1,22 +1,24 @@
 """Shared base of the data modules backed by a torchvision dataset on disk."""
 
+import contextlib
+import fcntl
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
 from torchvision.datasets import VisionDataset
+from torchvision.datasets.utils import check_integrity
 
 from ridgeline.data import files
 from ridgeline.data.base import TensorDataModule
-from ridgeline.data.errors import MissingDataError
+from ridgeline.data.errors import DamagedDataError, MissingDataError
 
 # Seconds a download may wait on a socket, so a machine without network fails fast.
 _DOWNLOAD_TIMEOUT = 30.0
 
 
-@contextmanager
+@contextlib.contextmanager
 def _socket_timeout(seconds: float) -> Iterator[None]:
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(seconds)
@@ -24,6 +26,22 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
         yield
     finally:
         socket.setdefaulttimeout(previous)
+
+
+@contextlib.contextmanager
+def _download_lock(root: Path) -> Iterator[None]:
+    """One download into ``root`` at a time: the processes of a DDP job, or concurrent jobs."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".ridgeline-download.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _reason(err: BaseException) -> str:
+    return " ".join(str(err).split())[:300] or type(err).__name__
 
 
 class TorchvisionDataModule(TensorDataModule):
@@ -40,33 +58,63 @@ class TorchvisionDataModule(TensorDataModule):
         """Names of the files torchvision reads from :attr:`data_dir`."""
         return files.expected_files(self.name)
 
+    def archives(self) -> list[tuple[Path, str]]:
+        """The files a download fetches, with torchvision's MD5 sums."""
+        raise NotImplementedError
+
+    def damaged_file(self) -> tuple[Path, str] | None:
+        """The first data file that is present but damaged, and what is wrong with it."""
+        raise NotImplementedError
+
     def _missing(self) -> list[str]:
         return files.missing_files(self.name, self.root)
 
     def _missing_message(self, detail: str) -> str:
-        return files.missing_message(self.name, self.root, detail)
+        return files.missing_message(self.name, self.root, detail, self.download)
 
     def check_available(self) -> None:
         """Raise MissingDataError naming the expected path and both fixes when files are absent."""
         files.check_files(self.name, self.root)
 
     def prepare_data(self) -> None:
-        """Download when asked and needed (failing fast offline), then check the files."""
+        """Download when asked and needed (one process at a time, failing fast offline), then
+        check that the files are there and whole."""
         if self.download and self._missing():
-            try:
-                with _socket_timeout(_DOWNLOAD_TIMEOUT):
-                    self.dataset_cls(self.root, train=True, download=True)
-            except Exception as err:
-                reason = " ".join(str(err).split())[:300]
-                message = self._missing_message(f"download failed: {reason}")
-                raise MissingDataError(message) from err
+            with _download_lock(Path(self.root)):
+                if self._missing():
+                    self._download()
+                    self._check_whole()
         self.check_available()
 
+    def _download(self) -> None:
+        try:
+            with _socket_timeout(_DOWNLOAD_TIMEOUT):
+                self.dataset_cls(self.root, train=True, download=True)
+        except Exception as err:
+            reason = _reason(err)
+            for path, md5 in self.archives():
+                if path.is_file() and not check_integrity(str(path), md5):
+                    size = path.stat().st_size
+                    path.unlink()
+                    reason = (
+                        f"{path} arrived damaged ({size} bytes, MD5 not torchvision's {md5}) "
+                        "and was deleted"
+                    )
+                    break
+            raise MissingDataError(self._missing_message(f"download failed: {reason}")) from err
+
+    def _check_whole(self) -> None:
+        damaged = self.damaged_file()
+        if damaged is not None:
+            raise DamagedDataError(files.damaged_message(self.name, *damaged))
+
     def _dataset(self, train: bool) -> VisionDataset:
-        """The torchvision dataset of one split, read from disk."""
+        """The torchvision dataset of one split, read from disk; a damaged file is named."""
         self.check_available()
         try:
             return self.dataset_cls(self.root, train=train, download=False)
-        except (RuntimeError, OSError, ValueError) as err:
-            reason = " ".join(str(err).split())[:300]
-            raise MissingDataError(self._missing_message(f"unreadable files: {reason}")) from err
+        except Exception as err:  # torchvision raises several types for damaged files
+            self._check_whole()
+            raise MissingDataError(
+                self._missing_message(f"unreadable files: {_reason(err)}")
+            ) from err
