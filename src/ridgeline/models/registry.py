@@ -2,8 +2,10 @@
 
 Builders take ``input_shape`` and ``num_classes`` plus their own hyper-parameters and return an
 ``nn.Sequential`` of top-level stages, so the landscape code can reuse prefix computations.
+A user's own builder of the same form needs no registration: ``model._target_`` names it.
 """
 
+import importlib
 import inspect
 from collections.abc import Callable, Sequence
 
@@ -28,6 +30,24 @@ def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
         return fn
 
     return decorator
+
+
+def model_builder(target: object) -> Callable[..., nn.Module]:
+    """The callable a ``model._target_`` names as ``module.function``: :func:`build_model` for the
+    registered models, or a user's own builder. ConfigError when it cannot be imported."""
+    module_name, _, attr = str(target).rpartition(".")
+    try:
+        builder = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(
+            "model._target_",
+            target,
+            f"an importable model builder, module.function ({type(exc).__name__}: {exc}); "
+            "put its module on PYTHONPATH, or run `python -m ridgeline` in its directory",
+        ) from None
+    if not callable(builder):
+        raise ConfigError("model._target_", target, "a callable model builder")
+    return builder
 
 
 def list_models() -> list[str]:
