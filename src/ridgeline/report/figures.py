@@ -106,7 +106,8 @@ def _outside_legend(fig, axes, title: str | None = None) -> None:
 # ---------------------------------------------------------------------------------------------
 def instability(records: list[Record], path: Path) -> Path | None:
     """Barrier between the children at the end of training vs spawn step: error and loss,
-    test and train, mean ± s.d. over seeds, the independent-init level, the 2 % line."""
+    test and train, mean ± s.d. over seeds, the independent-init level, the 2 % line, and the
+    same after permutation alignment where the records hold it (``aligned``)."""
     fin = finals(records)
     spawn = [r for r in fin if r["kind"] == "spawn"]
     if not spawn:
@@ -144,13 +145,40 @@ def instability(records: list[Record], path: Path) -> Path | None:
                 )
                 if nmax > 1:
                     _sd_band(ax, xs, [s for _, s in pts], color, alpha=0.15)
-                ind = stat(
-                    [r for r in independent if (r.get("_setting") or "") == setting],
-                    f"barrier.{split}.{qpath}",
-                    scale,
-                )
+                aligned_stats = [
+                    stat(
+                        [r for r in mine if r["spawn_step"] == k],
+                        f"aligned.barrier.{split}.{qpath}",
+                        scale,
+                    )
+                    for k in ks
+                ]
+                aligned = [
+                    (k, s) for k, s in zip(ks, aligned_stats, strict=True) if s.mean is not None
+                ]
+                if aligned:
+                    ax.plot(
+                        [k for k, _ in aligned],
+                        [s.mean for _, s in aligned],
+                        marker="x",
+                        ls=ls,
+                        lw=0.8,
+                        color=color,
+                        label=f"spawned children, aligned, {tag}",
+                    )
+                ours = [r for r in independent if (r.get("_setting") or "") == setting]
+                ind = stat(ours, f"barrier.{split}.{qpath}", scale)
                 if ind.mean is not None:
                     ax.axhline(ind.mean, ls=":", color=color, label=f"different inits, {tag}")
+                ind = stat(ours, f"aligned.barrier.{split}.{qpath}", scale)
+                if ind.mean is not None:
+                    ax.axhline(
+                        ind.mean,
+                        ls=(0, (6, 2, 1, 2)),
+                        lw=0.9,
+                        color=color,
+                        label=f"different inits, aligned, {tag}",
+                    )
         if qpath.startswith("error"):
             ax.axhline(100 * STABLE_LINE, color="red", lw=0.9, ls="-.", label="2 % stability line")
         _spawn_axis(ax)

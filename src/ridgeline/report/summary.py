@@ -18,6 +18,8 @@ COLUMNS = (
     ("angle°", "geometry.angle_deg"),
     ("‖θA−θB‖", "geometry.dist_ab"),
 )
+# The same columns after aligning θ_B to θ_A (probe.align): no spawn angle, distance after.
+ALIGNED = {"geometry.angle_deg": None, "geometry.dist_ab": "aligned.alignment.dist_after"}
 
 
 def summary_rows(records: list[Record]) -> list[dict]:
@@ -37,6 +39,12 @@ def summary_rows(records: list[Record]) -> list[dict]:
         for name, path in COLUMNS:
             row[name] = mean([get(r, path) for r in recs])
         rows.append(row)
+        if any(r.get("aligned") for r in recs):
+            aligned = {**row, "spawn step": f"{row['spawn step']}, aligned"}
+            for name, path in COLUMNS:
+                path = ALIGNED.get(path, f"aligned.{path}")
+                aligned[name] = mean([get(r, path) for r in recs]) if path else None
+            rows.append(aligned)
     return rows
 
 
@@ -52,7 +60,7 @@ def print_table(rows: list[dict]) -> None:
     table = Table(
         title="Instability: barriers between children at the end of training (mean over pairs)",
         caption="err = endpoint-mean error barrier, loss = midpoint loss barrier (nats), "
-        "pred = −⅛ΔᵀH(θ_½)Δ, angle at the spawn point",
+        "pred = −⅛ΔᵀH(θ_½)Δ, angle at the spawn point; aligned: θ_B's units permuted onto θ_A's",
     )
     for key in ("spawn step", *(name for name, _ in COLUMNS)):
         table.add_column(key, justify="right")

@@ -2,8 +2,9 @@
 
 - ``metrics.csv``: one row per job × probe point × pair, with the varying config keys of a sweep
   (``config.<key>``) and every :func:`ridgeline.report.flatten.scalar_metrics` column.
-- ``curves.csv``: one row per curve point: barrier curves over α (``curve=barrier``), loss
-  profiles spawn point → child (``profile_a``/``profile_b``) and parent θ_0 → θ_t (``parent``).
+- ``curves.csv``: one row per curve point: barrier curves over α (``curve=barrier``, and
+  ``barrier_aligned`` after permutation alignment), loss profiles spawn point → child
+  (``profile_a``/``profile_b``) and parent θ_0 → θ_t (``parent``).
 - ``instability.csv``: the aggregated numbers drawn in ``instability.png`` (mean, s.d., min,
   max, n over seeds or pairs, at the final probe of each phase).
 """
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,8 @@ def curve_rows(collection: Collection) -> list[dict[str, Any]]:
         curves: list[tuple[str, str, dict]] = []
         for split, rec in (r.get("barrier") or {}).items():
             curves.append(("barrier", split, rec))
+        for split, rec in (get(r, "aligned.barrier") or {}).items():
+            curves.append(("barrier_aligned", split, rec))
         for split, profiles in (get(r, "geometry.profiles") or {}).items():
             for child, prof in profiles.items():
                 curves.append((f"profile_{child}", split, prof))
@@ -100,31 +104,38 @@ def curve_rows(collection: Collection) -> list[dict[str, Any]]:
 
 
 def instability_rows(records: list[Record]) -> list[dict[str, Any]]:
+    """Final barriers per series; pairs aligned by ``probe.align`` add rows with ``aligned`` set."""
     rows = []
     for (setting, _, _), recs in by_series(finals(records)).items():
         first = recs[0]
-        for split in ("test", "train"):
-            for quantity, kind in INSTABILITY_COLUMNS:
-                s = stat(recs, f"barrier.{split}.{quantity}_barrier.{kind}")
-                if s.mean is None:
-                    continue
-                rows.append(
-                    {
-                        "setting": setting,
-                        "kind": first["kind"],
-                        "spawn_step": first.get("spawn_step"),
-                        "final_step": max(r["step"] for r in recs),
-                        "split": split,
-                        "quantity": quantity,
-                        "barrier": kind,
-                        "mean": s.mean,
-                        "std": s.std,
-                        "min": s.lo,
-                        "max": s.hi,
-                        "n": s.n,
-                        "over": s.unit,
-                    }
-                )
+        variants = [("", "barrier")]
+        method = get(first, "aligned.alignment.method")
+        if method:
+            variants.append((method, "aligned.barrier"))
+        for (aligned, base), split, (quantity, kind) in itertools.product(
+            variants, ("test", "train"), INSTABILITY_COLUMNS
+        ):
+            s = stat(recs, f"{base}.{split}.{quantity}_barrier.{kind}")
+            if s.mean is None:
+                continue
+            rows.append(
+                {
+                    "setting": setting,
+                    "kind": first["kind"],
+                    "aligned": aligned,
+                    "spawn_step": first.get("spawn_step"),
+                    "final_step": max(r["step"] for r in recs),
+                    "split": split,
+                    "quantity": quantity,
+                    "barrier": kind,
+                    "mean": s.mean,
+                    "std": s.std,
+                    "min": s.lo,
+                    "max": s.hi,
+                    "n": s.n,
+                    "over": s.unit,
+                }
+            )
     return rows
 
 

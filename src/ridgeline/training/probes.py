@@ -7,6 +7,7 @@ process would. Probing reads copies of the children's weights, never the global 
 """
 
 import copy
+import dataclasses
 import itertools
 import logging
 import time
@@ -24,11 +25,14 @@ from ridgeline.landscape import (
     Evaluator,
     LayerGroup,
     ParamSet,
+    PermutationSpec,
+    align,
     barrier_curve,
     distance,
     layer_groups,
     layerwise_barriers,
     model_top_eigenvalue,
+    permutation_spec,
     plane_slice,
     segment_profile,
     spawn_geometry,
@@ -227,6 +231,51 @@ class ParentProbe:
         }
 
 
+class AlignedPair:
+    """LMC modulo permutation: θ_B's hidden units aligned to θ_A's, then the barrier, layer-wise
+    and Taylor components again on (θ_A, P(θ_B)), recorded under ``aligned`` with how it was
+    aligned (``ridgeline.landscape.alignment``). Activation matching uses the train split's
+    evaluation examples (sharded under DDP; the correlation sums go through ``reduce``).
+    """
+
+    key = "aligned"
+    components = ("barrier", "layerwise", "taylor")
+
+    def __init__(self, method: str, spawned: bool = False, seed: int = 0) -> None:
+        self.method = method
+        self.spawned = spawned
+        self.seed = seed
+        self.spec: PermutationSpec | None = None
+
+    def applies_to(self, kind: str) -> bool:
+        """Children of different initialisations always; spawned children when asked."""
+        return kind == "independent" or (self.spawned and kind == "spawn")
+
+    def compute(
+        self, ctx: ProbeContext, i: int, j: int, components: list[PairComponent]
+    ) -> dict[str, Any]:
+        if self.spec is None:
+            self.spec = permutation_spec(ctx.template)
+        data = ctx.evaluators.get("train") or next(iter(ctx.evaluators.values()))
+        aligned_b, how = align(
+            ctx.template,
+            ctx.states[i],
+            ctx.states[j],
+            self.method,
+            x=data.x,
+            spec=self.spec,
+            seed=self.seed,
+            chunk_size=data.chunk_size,
+            reduce=ctx.reduce,
+        )
+        pair = dataclasses.replace(ctx, states=[ctx.states[i], aligned_b])
+        out: dict[str, Any] = {"alignment": how.to_dict()}
+        for component in components:
+            if component.key in self.components:
+                out[component.key] = component.compute(pair, 0, 1)
+        return out
+
+
 def _param_keys(model: nn.Module) -> list[str]:
     return [name for name, _ in model.named_parameters()]
 
@@ -253,6 +302,7 @@ class LandscapeProbe(pl.Callback):
         bn_batches: int = 8,
         splits: tuple[str, ...] = ("train", "test"),
         chunk_size: int = 1000,
+        aligned: AlignedPair | None = None,
     ) -> None:
         self.phase = phase
         self.run_dir = Path(run_dir)
@@ -267,6 +317,7 @@ class LandscapeProbe(pl.Callback):
         self.bn_batches = bn_batches
         self.splits = tuple(splits)
         self.chunk_size = chunk_size
+        self.aligned = aligned if aligned and aligned.applies_to(phase.kind) else None
         self.spawn_state: ParamSet | None = None
         self.theta0: ParamSet | None = None
         self.last_probed: int | None = None
@@ -402,6 +453,8 @@ class LandscapeProbe(pl.Callback):
             record = {**base, "probe": "pair", "pair": [i, j]}
             for component in pair_components:
                 record[component.key] = component.compute(ctx, i, j)
+            if self.aligned is not None:
+                record[self.aligned.key] = self.aligned.compute(ctx, i, j, pair_components)
             records.append(record)
         return records
 
@@ -447,5 +500,8 @@ def build_probe_callbacks(
             bn_batches=settings.get("bn_batches", 8),
             splits=tuple(settings.get("splits", ("train", "test"))),
             chunk_size=settings.get("chunk_size", 1000),
+            aligned=AlignedPair(settings["align"], settings.get("align_spawned", False))
+            if settings.get("align")
+            else None,
         )
     ]

@@ -1,0 +1,126 @@
+"""probe.align end to end: aligned barrier, layer-wise and Taylor numbers next to the unaligned
+ones in the records, the loggers' metrics, the summary table, the report's tables and the
+instability figure; bad values rejected before compute."""
+
+import csv
+import json
+
+import matplotlib.image
+import pytest
+
+from cli.test_bad_input import compose_cfg
+from helpers.cli import run_train
+from ridgeline.cli.validate import validate_probe
+from ridgeline.errors import ConfigError
+from ridgeline.report import figures
+from ridgeline.report.flatten import scalar_metrics
+from ridgeline.report.summary import summary_rows
+from ridgeline.report.tables import instability_rows
+
+# The logged metrics are checked in the CSV logger's file: every logger gets the same
+# scalar_metrics keys from log_record (the W&B path is covered by the main-job test).
+ALIGN = [
+    "debug=fast",
+    "logger=csv",
+    "summary=false",
+    "data.eval_train_size=100",
+    "data.eval_test_size=100",
+    "trainer.max_steps=10",
+    "spawn.at=[5]",
+    "probe.every_n_steps=null",
+    "probe.curvature.layerwise=false",
+    "probe.align=activation",
+    "probe.align_spawned=true",
+]
+
+
+@pytest.fixture(scope="module")
+def aligned_job(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("aligned_job")
+    result = run_train(cwd, *ALIGN)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = cwd / "run"
+    records = [json.loads(line) for line in (run_dir / "landscape" / "records.jsonl").open()]
+    return run_dir, [r for r in records if r["probe"] == "pair"], result.stdout
+
+
+def test_aligned_variant_sits_next_to_the_unaligned_numbers(aligned_job):
+    _, records, _ = aligned_job
+    assert {r["phase"] for r in records} == {"spawn_k=0000005", "independent"}
+    for r in records:
+        aligned = r["aligned"]
+        assert aligned["alignment"]["method"] == "activation"
+        assert aligned["alignment"]["n_examples"] == 100  # data.eval_train_size
+        # the quickstart's components and splits: barrier on both, layer-wise and Taylor on test
+        assert set(aligned) == {"alignment", "barrier", "layerwise", "taylor"}
+        assert set(aligned["barrier"]) == {"train", "test"} and set(aligned["taylor"]) == {"test"}
+        for split in ("train", "test"):
+            plain, perm = r["barrier"][split], aligned["barrier"][split]
+            assert perm["loss"][0] == plain["loss"][0]  # θ_A is untouched
+            # P(θ_B) is the same function as θ_B
+            assert perm["loss"][-1] == pytest.approx(plain["loss"][-1], rel=1e-5)
+            assert perm["error"][-1] == plain["error"][-1]
+
+
+def test_identical_children_align_to_the_identity(aligned_job):
+    _, records, _ = aligned_job
+    start = [r for r in records if r["phase"] == "spawn_k=0000005" and r["reason"] == "start"]
+    assert len(start) == 1
+    aligned = start[0]["aligned"]
+    assert aligned["alignment"]["moved_units"] == 0 and aligned["alignment"]["dist_after"] == 0.0
+    assert aligned["barrier"] == start[0]["barrier"]
+
+
+def test_alignment_brings_independent_children_closer(aligned_job):
+    _, records, _ = aligned_job
+    final = [r for r in records if r["phase"] == "independent" and r["reason"] == "end"][0]
+    how = final["aligned"]["alignment"]
+    assert how["moved_units"] > 0
+    assert how["dist_after"] < how["dist_before"]
+    assert how["dist_before"] == pytest.approx(final["geometry"]["dist_ab"], rel=1e-9)
+
+
+def test_logged_metrics_summary_and_report_hold_the_aligned_numbers(aligned_job, tmp_path):
+    run_dir, records, _ = aligned_job
+    final = [r for r in records if r["phase"] == "independent" and r["reason"] == "end"][0]
+    with (run_dir / "independent" / "csv" / "version_0" / "metrics.csv").open() as f:
+        logged = [row for row in csv.DictReader(f) if row.get("aligned/dist_after")]
+    assert [float(row["probe/absolute_step"]) for row in logged] == [0.0, 10.0]
+    metrics = {k: v for k, v in scalar_metrics(final).items() if v is not None}
+    aligned_keys = [k for k in metrics if k.startswith("aligned/")]
+    assert "aligned/taylor/test/predicted_barrier" in aligned_keys
+    assert any(k.startswith("aligned/layerwise/test/") for k in aligned_keys)
+    for key in aligned_keys:
+        assert float(logged[-1][key]) == pytest.approx(metrics[key], rel=1e-6), key
+    err = final["aligned"]["barrier"]["test"]["error_barrier"]["endpoint_mean"]
+    table = {row["spawn step"]: row for row in summary_rows(records)}
+    assert set(table) == {5, "indep. init", "indep. init, aligned", "5, aligned"}
+    assert table["indep. init, aligned"]["err test"] == err
+    assert table["indep. init, aligned"]["‖θA−θB‖"] == final["aligned"]["alignment"]["dist_after"]
+    rows = [
+        r
+        for r in instability_rows(records)
+        if r["kind"] == "independent" and r["split"] == "test" and r["quantity"] == "error"
+    ]
+    by_variant = {(r["aligned"], r["barrier"]): r["mean"] for r in rows}
+    assert by_variant[("activation", "endpoint_mean")] == err
+    assert (
+        by_variant[("", "endpoint_mean")]
+        == (final["barrier"]["test"]["error_barrier"]["endpoint_mean"])
+    )
+    path = figures.instability(records, tmp_path / "instability.png")
+    assert matplotlib.image.imread(path).shape[0] > 100
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        (["probe.align=weights"], ["probe.align='weights'", "null (off) or one of weight"]),
+        (["probe.align=weight", "probe.align_spawned=yes"], ["probe.align_spawned='yes'"]),
+    ],
+)
+def test_bad_align_settings_are_rejected_before_compute(overrides, fragments):
+    with pytest.raises(ConfigError) as info:
+        validate_probe(compose_cfg(*overrides))
+    for fragment in fragments:
+        assert fragment in str(info.value)
