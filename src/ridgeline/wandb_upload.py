@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from ridgeline.console import route_wandb_terminal
+from ridgeline.wandb_osh_sync import sync_trigger
 
 WANDB_TARGET = "WandbLogger"
 
@@ -58,10 +61,13 @@ def log_tables_and_figures(
     job_type: str,
     tables: Mapping[str, list[dict[str, Any]]],
     figures: Iterable[Path],
+    config: Mapping[str, Any] | None = None,
+    tags: Sequence[str] = (),
 ) -> str:
     """One W&B run holding ``tables`` (key → rows) and ``figures`` (PNG → ``figures/<stem>``).
 
     The run id comes from ``save_dir`` and ``job_type``, so logging again resumes the same run.
+    With ``osh: true`` the run is offline and leaves a wandb-osh sync trigger when it ends.
     Returns the run id.
     """
     import wandb
@@ -69,6 +75,9 @@ def log_tables_and_figures(
     save_dir = Path(save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)
     ident = run_id(save_dir, job_type)
+    trigger = sync_trigger(node)
+    offline = trigger is not None or offline_mode(node)
+    route_wandb_terminal(offline)
     run = wandb.init(
         project=node.get("project"),
         entity=node.get("entity"),
@@ -76,9 +85,11 @@ def log_tables_and_figures(
         name=f"{node.get('name') or name}/{job_type}",
         group=node.get("group") or group,
         job_type=job_type,
+        tags=list(dict.fromkeys([*(node.get("tags") or []), *tags])),
+        config=dict(config or {}),
         id=ident,
         resume="allow",
-        mode="offline" if offline_mode(node) else "online",
+        mode="offline" if offline else "online",
     )
     for key, rows in tables.items():
         if rows:
@@ -87,5 +98,8 @@ def log_tables_and_figures(
             run.log({key: wandb.Table(columns=columns, data=data)})
     for path in figures:
         run.log({f"figures/{Path(path).stem}": wandb.Image(str(path))})
+    offline_run_dir = Path(run.dir).parent  # run.dir is <offline run dir>/files
     run.finish()
+    if trigger is not None:
+        trigger(offline_run_dir)
     return ident

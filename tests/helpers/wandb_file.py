@@ -49,12 +49,23 @@ class WandbRun:
     name: str = ""
     group: str = ""
     job_type: str = ""
+    tags: list[str] = field(default_factory=list)
+    config: dict = field(default_factory=dict)
+    # define_metric: metric name → its step metric ("" when declared without one)
+    step_metrics: dict = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
 
 
+def _update_config(config: dict, items) -> None:
+    """W&B stores each top-level config key as {"value": ...}; keep the plain values."""
+    for item in items:
+        value = json.loads(item.value_json)
+        config[_key(item)] = value.get("value", value) if isinstance(value, dict) else value
+
+
 def read_run(path: Path) -> WandbRun:
-    """Run metadata, history rows and the final summary of one .wandb file."""
+    """Run metadata (name, tags, config), metric definitions, history rows and summary."""
     data = Path(path).read_bytes()
     assert data[:4] == b":W&B", f"{path} is not a W&B run file"
     run = WandbRun()
@@ -69,6 +80,14 @@ def read_run(path: Path) -> WandbRun:
                 r.display_name,
                 r.run_group,
                 r.job_type,
+            )
+            run.tags = list(r.tags)
+            _update_config(run.config, r.config.update)
+        elif kind == "config":
+            _update_config(run.config, record.config.update)
+        elif kind == "metric":
+            run.step_metrics[record.metric.name or record.metric.glob_name] = (
+                record.metric.step_metric
             )
         elif kind == "history":
             run.history.append({_key(i): json.loads(i.value_json) for i in record.history.item})

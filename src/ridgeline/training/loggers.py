@@ -1,37 +1,70 @@
 """Loggers for one training phase: W&B (offline when not logged in), CSV, or none."""
 
 from pathlib import Path
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 from pytorch_lightning.loggers import Logger, WandbLogger
+from pytorch_lightning.utilities import rank_zero_only
 
+from ridgeline.console import route_wandb_terminal
+from ridgeline.training.run_config import run_config, run_label, run_tags
+from ridgeline.wandb_keys import SUMMARY_TABLE
+from ridgeline.wandb_osh_sync import OSH_KEYS, SyncTrigger, sync_trigger
 from ridgeline.wandb_upload import log_tables_and_figures, offline_mode, run_id, wandb_nodes
 
+# The wandb-osh trigger of each W&B logger built with ``osh: true``.
+_SYNC_TRIGGERS: "WeakKeyDictionary[Logger, SyncTrigger]" = WeakKeyDictionary()
 
-def build_loggers(
-    cfg: DictConfig | None, run_dir: Path, phase: str, job_type: str, group: str
-) -> list[Logger]:
-    """Instantiate every logger under ``cfg`` for one phase with its own name and W&B run."""
+
+def build_loggers(cfg: DictConfig, run_dir: Path, phase: Any, group: str) -> list[Logger]:
+    """Every logger under ``cfg.logger`` for one phase, each given the full run config.
+
+    A W&B run is named ``<group>[#job point]/<phase>``, tagged with task and experiment, of
+    job type ``phase.kind``, with an id derived from run dir and phase (a resumed job finds it).
+    """
     loggers: list[Logger] = []
-    for node in (cfg or {}).values():
+    for node in (cfg.get("logger") or {}).values():
         if not isinstance(node, DictConfig) or "_target_" not in node:
             continue
         node = node.copy()
+        trigger = None
         if "WandbLogger" in node._target_:
+            trigger = sync_trigger(node)
             with open_dict(node):
-                node.offline = offline_mode(node)
-                node.name = f"{node.get('name') or run_dir.name}/{phase}"
+                for key in OSH_KEYS:
+                    node.pop(key, None)
+                node.offline = trigger is not None or offline_mode(node)
+                node.name = f"{node.get('name') or run_label(group)}/{phase.name}"
                 node.group = node.get("group") or group
-                node.job_type = job_type
-                node.id = run_id(run_dir, phase)
+                node.job_type = phase.kind
+                node.tags = list(dict.fromkeys([*(node.get("tags") or []), *run_tags(cfg)]))
+                node.id = run_id(run_dir, phase.name)
                 node.resume = "allow"
                 node.save_dir = str(run_dir)
+            if rank_zero_only.rank == 0:
+                route_wandb_terminal(bool(node.offline))
         elif "save_dir" in node:
             with open_dict(node):
-                node.save_dir = str(run_dir / phase)
-        loggers.append(instantiate(node))
+                node.save_dir = str(run_dir / phase.name)
+        logger = instantiate(node)
+        if trigger is not None:
+            _SYNC_TRIGGERS[logger] = trigger
+        loggers.append(logger)
+    config = run_config(cfg, phase)
+    for logger in loggers:
+        logger.log_hyperparams(config)
     return loggers
+
+
+def request_sync(logger: Logger) -> None:
+    """Leave a wandb-osh sync trigger for the logger's offline run (no-op without ``osh``)."""
+    trigger = _SYNC_TRIGGERS.get(logger)
+    run = getattr(logger, "_experiment", None)  # None on ranks > 0 and before the run starts
+    if trigger is not None and run is not None:
+        trigger(Path(run.dir).parent)  # run.dir is <offline run dir>/files
 
 
 def finish_loggers(loggers: list[Logger]) -> None:
@@ -40,15 +73,24 @@ def finish_loggers(loggers: list[Logger]) -> None:
         if isinstance(logger, WandbLogger):
             if logger._experiment is not None:  # never start a run just to close it
                 logger._experiment.finish()
+                request_sync(logger)
         else:
             logger.finalize("success")
 
 
 def log_run_summary(
-    cfg: DictConfig | None, run_dir: Path, group: str, rows: list[dict], figures: list[Path]
+    cfg: DictConfig, run_dir: Path, group: str, rows: list[dict], figures: list[Path]
 ) -> None:
     """The end-of-run table and figures as one more W&B run (job_type "summary") of the group."""
-    for node in wandb_nodes(cfg):
+    for node in wandb_nodes(cfg.get("logger")):
         log_tables_and_figures(
-            node, run_dir, run_dir.name, group, "summary", {"summary/table": rows}, figures
+            node,
+            run_dir,
+            run_label(group),
+            group,
+            "summary",
+            {SUMMARY_TABLE: rows},
+            figures,
+            config=run_config(cfg, None),
+            tags=run_tags(cfg),
         )

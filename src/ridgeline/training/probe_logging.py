@@ -1,37 +1,98 @@
-"""Hand probe records to the Lightning loggers: scalars, W&B tables, heatmaps and the summary."""
+"""Hand probe records to the Lightning loggers: scalars, W&B tables, heatmaps and the summary.
+
+In W&B every probe scalar is declared against ``probe/absolute_step`` (``define_metric``), so
+the parent's and the children's curves share one x axis: the training step counted from θ_0.
+At the end of a spawn phase its final values are logged once more as ``instability/<key>`` at
+x = ``instability/spawn_step``: grouped line plots of them draw barrier against spawn step.
+"""
 
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import pytorch_lightning as pl
-from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.loggers import Logger, WandbLogger
 
 from ridgeline.report.flatten import scalar_metrics
+from ridgeline.training.loggers import request_sync
+from ridgeline.wandb_keys import (
+    FINAL,
+    INSTABILITY,
+    LAYERWISE_HEATMAP,
+    PROBE_STEP,
+    SPAWN_STEP,
+    layerwise_table,
+)
+
+LAYERWISE_COLUMNS = (
+    "step",
+    "pair",
+    "layer",
+    "direction",
+    "loss_mid_own",
+    "loss_mid_orig",
+    "error_mid_own",
+    "error_mid_orig",
+)
+
+# The metric keys already declared in each W&B run (define_metric once per key and run).
+_DECLARED: "WeakKeyDictionary[Logger, set[str]]" = WeakKeyDictionary()
 
 
 def _finite(metrics: dict[str, float | None]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if v is not None}
 
 
+def declare_metrics(logger: WandbLogger, keys: list[str], step_metric: str) -> None:
+    """``define_metric(key, step_metric=...)`` for each key not yet declared in the run."""
+    declared = _DECLARED.setdefault(logger, set())
+    for key in [step_metric, *keys]:
+        if key not in declared:
+            logger.experiment.define_metric(
+                key, step_metric=None if key == step_metric else step_metric
+            )
+            declared.add(key)
+
+
 def log_record(trainer: pl.Trainer, record: dict[str, Any]) -> None:
     """Scalars at the trainer's step (plus the absolute step); barrier curves as W&B tables."""
     metrics = _finite(scalar_metrics(record))
-    metrics["probe/absolute_step"] = float(record["step"])
+    metrics[PROBE_STEP] = float(record["step"])
     for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            declare_metrics(logger, list(metrics), PROBE_STEP)
         logger.log_metrics(metrics, step=trainer.global_step)
         if isinstance(logger, WandbLogger):
-            for split, rec in (record.get("barrier") or {}).items():
+            plain = record.get("barrier") or {}
+            aligned = (record.get("aligned") or {}).get("barrier") or {}
+            curves = [("barrier", split, rec) for split, rec in plain.items()]
+            curves += [("barrier_aligned", split, rec) for split, rec in aligned.items()]
+            for name, split, rec in curves:
                 rows = [list(r) for r in zip(rec["alphas"], rec["loss"], rec["error"], strict=True)]
                 logger.log_table(
-                    f"curves/{split}/barrier_pair_{record['pair'][0]}_{record['pair'][1]}",
+                    f"curves/{split}/{name}_pair_{record['pair'][0]}_{record['pair'][1]}",
                     columns=["alpha", "loss", "error"],
                     data=rows,
                     step=trainer.global_step,
                 )
+            request_sync(logger)
+
+
+def layerwise_rows(records: list[dict[str, Any]], split: str) -> list[list[Any]]:
+    """Every single-layer midpoint of the records on ``split``, one row per layer and direction."""
+    rows = []
+    for record in records:
+        for entry in ((record.get("layerwise") or {}).get(split) or {}).get("entries") or []:
+            if entry.get("kind") == "layer":
+                pair = "-".join(str(i) for i in record.get("pair") or [])
+                values = {**entry, "step": record["step"], "pair": pair, "layer": entry["name"]}
+                rows.append([values.get(c) for c in LAYERWISE_COLUMNS])
+    return rows
 
 
 def log_phase_end(trainer: pl.Trainer, phase: Any, records: list[dict[str, Any]]) -> None:
-    """Final values into the W&B run summary, and the layer-wise heatmap as an image."""
+    """Final values into the W&B run summary (and the instability series), layer-wise tables
+    and the layer-wise heatmap as an image."""
     mine = [r for r in records if r.get("phase") == phase.name]
     if not mine:
         return
@@ -50,8 +111,16 @@ def log_phase_end(trainer: pl.Trainer, phase: Any, records: list[dict[str, Any]]
         for split in ("train", "test")
     ]
     for logger in wandb_loggers:
-        logger.experiment.summary.update({f"final/{k}": v for k, v in final.items()})
-        logger.experiment.summary["final/step"] = final_step
+        logger.experiment.summary.update({f"{FINAL}{k}": v for k, v in final.items()})
+        logger.experiment.summary[f"{FINAL}step"] = final_step
+        if phase.kind == "spawn":
+            series = {f"{INSTABILITY}{k}": v for k, v in final.items()}
+            declare_metrics(logger, list(series), SPAWN_STEP)
+            logger.log_metrics({**series, SPAWN_STEP: phase.spawn_step}, step=trainer.global_step)
+        for split in ("train", "test"):
+            rows = layerwise_rows(mine, split)
+            if rows:
+                logger.log_table(layerwise_table(split), columns=list(LAYERWISE_COLUMNS), data=rows)
         paths = [str(p) for p in heatmaps if p is not None]
         if paths:
-            logger.log_image("layerwise/heatmap", paths, step=trainer.global_step)
+            logger.log_image(LAYERWISE_HEATMAP, paths, step=trainer.global_step)
