@@ -32,6 +32,8 @@ defaults:
   - override /data: mnist_mini
   - override /model: user_mlp
 task_name: wheel_smoke
+# No end-of-run figures: ridgeline-report draws them.
+summary: false
 trainer:
   max_steps: 8
 spawn:
@@ -71,7 +73,7 @@ def run(cmd: list, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     }
     base.update(OMP_NUM_THREADS="1", WANDB_MODE="disabled", COLUMNS="200", **env)
     proc = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, env=base, capture_output=True, text=True, timeout=120
+        [str(c) for c in cmd], cwd=cwd, env=base, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
