@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ridgeline.errors import RidgelineError
+
 KEY_FIELDS = ("phase", "probe", "step", "pair")
 
 
@@ -46,10 +48,27 @@ class RecordStore:
         self.path = Path(path)
 
     def read(self) -> list[dict]:
+        """Every record, in file order; a line that is not a JSON object raises a
+        :class:`~ridgeline.errors.RidgelineError` naming the file and the line."""
         if not self.path.exists():
             return []
-        with self.path.open() as f:
-            return [json.loads(line) for line in f if line.strip()]
+        records = []
+        with self.path.open("rb") as f:
+            for number, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    record = json.loads(raw.decode("utf-8"))
+                    reason = "not a JSON object"
+                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                    record, reason = None, str(exc)
+                if not isinstance(record, dict):
+                    raise RidgelineError(
+                        f"{self.path} line {number} is damaged ({reason}): restore the file, or "
+                        f"delete line {number} (the probe point it held is then missing)"
+                    )
+                records.append(record)
+        return records
 
     def append(self, records: Iterable[dict]) -> None:
         """Add records; one with the key of an existing record replaces it (a resumed probe)."""

@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ridgeline.cli.exit import is_write_error, os_error_message
 from ridgeline.errors import RidgelineError
 from ridgeline.report.collect import collect
 from ridgeline.report.tables import leading_columns, metric_rows, write_csv
@@ -20,11 +21,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         collection = collect(args.sweep_dir)
-    except RidgelineError as exc:
-        print(f"ridgeline-collect: error: {exc}", file=sys.stderr)
+        rows = metric_rows(collection)
+        out = write_csv(args.out or args.sweep_dir / "sweep.csv", rows, leading_columns(collection))
+    except (RidgelineError, OSError) as exc:
+        if isinstance(exc, OSError) and not is_write_error(exc):
+            raise
+        message = os_error_message(exc, "--out") if isinstance(exc, OSError) else str(exc)
+        print(f"ridgeline-collect: error: {message}", file=sys.stderr)
         return 2
-    rows = metric_rows(collection)
-    out = write_csv(args.out or args.sweep_dir / "sweep.csv", rows, leading_columns(collection))
     print(f"{len(rows)} rows from {len(collection.jobs)} jobs -> {out}")
     return 0
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ridgeline.cli.exit import is_write_error, os_error_message
 from ridgeline.errors import RidgelineError
 
 
@@ -36,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         report = make_report(args.source, args.out, args.wandb)
-    except RidgelineError as exc:
-        print(f"ridgeline-report: error: {exc}", file=sys.stderr)
+    except (RidgelineError, OSError) as exc:
+        if isinstance(exc, OSError) and not is_write_error(exc):
+            raise
+        message = os_error_message(exc, "--out") if isinstance(exc, OSError) else str(exc)
+        print(f"ridgeline-report: error: {message}", file=sys.stderr)
         return 2
     print(f"report: {report.markdown}")
     for name, path in report.figures.items():

@@ -18,8 +18,9 @@ from ridgeline.record_store import RecordStore
 from ridgeline.report.records import Record
 
 RECORDS = Path("landscape") / "records.jsonl"
-# Config keys never used to tell jobs apart (they differ by construction).
-IGNORED_PREFIXES = ("paths.", "hydra.", "logger.")
+# Config keys never used to tell jobs apart (they differ by construction, or describe the
+# machine a job ran on rather than what it computed).
+IGNORED_PREFIXES = ("paths.", "hydra.", "logger.", "environment.")
 
 
 @dataclass
@@ -68,11 +69,23 @@ def _natural(path: Path) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path, kind: type = dict) -> Any:
+    """The YAML document in ``path`` (None when absent); a damaged file is named with its line."""
     if not path.exists():
         return None
-    with path.open() as f:
-        return yaml.safe_load(f)
+    try:
+        with path.open() as f:
+            value = yaml.safe_load(f)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise RidgelineError(
+            f"{path} is damaged{where} ({type(exc).__name__}); restore it from the run's "
+            ".hydra/ folder or a copy"
+        ) from None
+    if value is not None and not isinstance(value, kind):
+        raise RidgelineError(f"{path} is damaged: not a YAML {kind.__name__}; restore it")
+    return value
 
 
 def find_job_dirs(root: Path) -> list[Path]:
@@ -90,7 +103,7 @@ def load_job(job_dir: Path, root: Path) -> Job:
     config = _read_yaml(job_dir / "config.yaml")
     if config is None:
         config = _read_yaml(job_dir / ".hydra" / "config.yaml") or {}
-    overrides = _read_yaml(job_dir / ".hydra" / "overrides.yaml") or []
+    overrides = _read_yaml(job_dir / ".hydra" / "overrides.yaml", list) or []
     name = "." if job_dir == root else str(job_dir.relative_to(root))
     records = RecordStore(job_dir / RECORDS).read()
     return Job(job_dir, name, flatten_config(config), [str(o) for o in overrides], records)
@@ -132,6 +145,12 @@ def collect(root: str | Path) -> Collection:
             f"no {RECORDS} under {root}: give a run dir of ridgeline-train or a multirun sweep dir"
         )
     jobs = [load_job(d, root) for d in dirs]
+    if not any(job.records for job in jobs):
+        files = ", ".join(str(d / RECORDS) for d in dirs)
+        raise RidgelineError(
+            f"no probe records in {files} (empty): the run has not probed yet, or probes were "
+            "off (probe=none)"
+        )
     varying = varying_keys(jobs)
     seed_keys = [k for k in varying if is_seed_key(k)]
     spawn_keys = [k for k in varying if k.startswith("spawn.") and k not in seed_keys]

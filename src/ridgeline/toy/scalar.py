@@ -11,6 +11,7 @@ barrier). Pure torch (float64) with private generators; seconds on CPU.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -166,6 +167,10 @@ def run_toy(
 
 def _run_toy(init, spawn_steps, total_steps, lr, noise, n_pairs, seed) -> ToyRun:
     check_spawn_plan(spawn_steps, total_steps, n_pairs)
+    if not math.isfinite(noise) or noise < 0:
+        raise ValueError(f"--noise={noise} is not valid: a finite number >= 0")
+    if not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr={lr} is not valid: a finite number > 0")
     g = torch.Generator().manual_seed(seed)
     parent = noisy_gd(torch.tensor([list(init)]), total_steps, lr, noise, g)[:, 0]
     run = ToyRun(
