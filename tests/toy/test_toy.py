@@ -105,3 +105,11 @@ def test_toy_cli_mlp_prints_table_and_writes_figure(tmp_path, capsys, mlp_defaul
     assert format_mlp_table(mlp_default) in out  # the defaults, run again, give the same table
     image = matplotlib.image.imread(tmp_path / "toy_mlp.png")
     assert image.shape[0] > 200 and image.shape[1] > 1000
+
+
+@pytest.mark.parametrize("noise", ["nan", "inf", "-0.1"])
+def test_toy_cli_rejects_a_noise_that_is_not_a_finite_number_ge_0(tmp_path, capsys, noise):
+    assert toy_main(["--out", str(tmp_path), "--noise", noise]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"ridgeline-toy: error: --noise={float(noise)} is not valid: a finite number >= 0"
+    assert list(tmp_path.iterdir()) == []  # no figure
