@@ -9,6 +9,14 @@ from typing import Any
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import RichProgressBar
+from pytorch_lightning.callbacks.progress.rich_progress import (
+    BatchesProcessedColumn,
+    CustomBarColumn,
+    CustomTimeColumn,
+)
+from rich.progress import TextColumn
+
+TRAIN_PREFIX = "train/"
 
 
 class PhaseProgressBar(RichProgressBar):
@@ -43,11 +51,25 @@ class PhaseProgressBar(RichProgressBar):
         self._update_metrics(trainer, pl_module)
         self.refresh()
 
+    def configure_columns(self, trainer: pl.Trainer) -> list:
+        """Phase, a short bar, steps done/total, time: room for the metrics on a narrow console."""
+        return [
+            TextColumn("[progress.description]{task.description}"),
+            CustomBarColumn(
+                bar_width=10,
+                complete_style=self.theme.progress_bar,
+                finished_style=self.theme.progress_bar_finished,
+                pulse_style=self.theme.progress_bar_pulse,
+            ),
+            BatchesProcessedColumn(style=self.theme.batch_progress),
+            CustomTimeColumn(style=self.theme.time),
+        ]
+
     def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
-        """The logged progress-bar metrics without the logger's version id."""
+        """The progress-bar metrics, ``train/`` dropped from their names, no logger version id."""
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
-        return metrics
+        return {name.removeprefix(TRAIN_PREFIX): value for name, value in metrics.items()}
 
 
 def progress_callbacks(trainer_cfg: DictConfig, phase: Any) -> list[pl.Callback]:
