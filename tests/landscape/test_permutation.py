@@ -195,3 +195,8 @@ def test_activation_matching_recovers_a_permutation_and_sums_shards_through_redu
     activation_matching(model, spec, a, b, x[120:], reduce=lambda t: shard.setdefault("t", t))
     joint, n = activation_matching(model, spec, a, b, x[:120], reduce=lambda t: t + shard["t"])
     assert n == 200 and all(torch.equal(joint[k], whole[k]) for k in whole)
+    # a process with no examples contributes zeros and still takes part in the reduction
+    everything: dict[str, torch.Tensor] = {}
+    activation_matching(model, spec, a, b, x, reduce=lambda t: everything.setdefault("t", t))
+    idle, n = activation_matching(model, spec, a, b, x[:0], reduce=lambda t: t + everything["t"])
+    assert n == 200 and all(torch.equal(idle[k], whole[k]) for k in whole)

@@ -171,7 +171,7 @@ def activation_matching(
     chunk_size: int = 1000,
     reduce: Reduce | None = None,
 ) -> tuple[Permutation, int]:
-    """Per group, the assignment maximising the summed activation correlations (docstring).
+    """Per group, the assignment maximising the summed activation correlations (module doc).
 
     ``x`` are fixed input examples (this process's shard under DDP: the raw sums Σa, Σb, Σa²,
     Σb², Σabᵀ, n are summed over processes by ``reduce`` before the correlations are formed).
@@ -180,8 +180,16 @@ def activation_matching(
     gm = trace(model)
     nets = (_loaded(gm, a), _loaded(gm, b))
     keep = {s for g in spec.groups for s in g.activations}
-    # (group, site) → [Σa, Σb, Σa², Σb², Σabᵀ, n], float64 on the activations' device
-    sums: dict[tuple[str, str], list[Tensor]] = {}
+    # (group, site) → [Σa, Σb, Σa², Σb², Σabᵀ, n] in float64 (zeros for an empty shard)
+    sums = {
+        (g.name, s): [torch.zeros(g.size, dtype=torch.float64, device=x.device) for _ in range(4)]
+        + [
+            torch.zeros(g.size, g.size, dtype=torch.float64, device=x.device),
+            torch.zeros(1, dtype=torch.float64, device=x.device),
+        ]
+        for g in spec.groups
+        for s in g.activations
+    }
     with torch.no_grad():
         for start in range(0, x.shape[0], chunk_size):
             xb = x[start : start + chunk_size]
@@ -193,11 +201,13 @@ def activation_matching(
             for g in spec.groups:
                 for s in g.activations:
                     ua, ub = _units_last(outs[0][s]), _units_last(outs[1][s])
-                    new = [ua.sum(0), ub.sum(0), (ua * ua).sum(0), (ub * ub).sum(0), ua.T @ ub]
-                    new.append(torch.tensor([float(ua.shape[0])], dtype=torch.float64))
-                    acc = sums.setdefault((g.name, s), [torch.zeros_like(t) for t in new])
-                    for total, part in zip(acc, new, strict=True):
-                        total += part.to(total.device)
+                    acc = sums[(g.name, s)]
+                    acc[0] += ua.sum(0)
+                    acc[1] += ub.sum(0)
+                    acc[2] += (ua * ua).sum(0)
+                    acc[3] += (ub * ub).sum(0)
+                    acc[4] += ua.T @ ub
+                    acc[5] += ua.shape[0]
     keys = list(sums)
     flat = torch.cat(
         [t.reshape(-1).cpu() for k in keys for t in sums[k]]
