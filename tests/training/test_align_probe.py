@@ -4,13 +4,16 @@ instability figure; bad values rejected before compute."""
 
 import csv
 import json
+import math
 
 import matplotlib.image
 import pytest
+from omegaconf import OmegaConf, open_dict
+from torch import nn
 
 from cli.test_bad_input import compose_cfg
 from helpers.cli import run_train
-from ridgeline.cli.validate import validate_probe
+from ridgeline.cli.validate import validate_model, validate_probe
 from ridgeline.errors import ConfigError
 from ridgeline.report import figures
 from ridgeline.report.flatten import scalar_metrics
@@ -124,3 +127,29 @@ def test_bad_align_settings_are_rejected_before_compute(overrides, fragments):
         validate_probe(compose_cfg(*overrides))
     for fragment in fragments:
         assert fragment in str(info.value)
+
+
+def layernorm_mlp(input_shape, num_classes) -> nn.Sequential:
+    """A user's own model with a module that has no permutation rule (LayerNorm)."""
+    width = math.prod(input_shape)
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(width, 8), nn.LayerNorm(8), nn.ReLU(), nn.Linear(8, num_classes)
+    )
+
+
+def test_a_model_without_permutation_rules_is_named_before_compute():
+    cfg = compose_cfg("probe.align=weight")
+    with open_dict(cfg):
+        cfg.model = OmegaConf.create(
+            {
+                "_target_": f"{__name__}.layernorm_mlp",
+                "input_shape": "${data.input_shape}",
+                "num_classes": "${data.num_classes}",
+            }
+        )
+    validate_model(compose_cfg("probe.align=weight"))  # the shipped MLP passes
+    with pytest.raises(ConfigError) as info:
+        validate_model(cfg)
+    message = str(info.value)
+    assert message.startswith("probe.align='weight' is not valid: null for model")
+    assert "module '2' (LayerNorm)" in message
