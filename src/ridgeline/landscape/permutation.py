@@ -154,7 +154,7 @@ class _Builder:
 
 
 def trace(model: nn.Module) -> fx.GraphModule:
-    """``torch.fx`` trace of the model (a private copy; the model is not touched)."""
+    """``torch.fx`` trace of the model; it shares the model's modules, so copy it before writing."""
     try:
         return fx.symbolic_trace(model)
     except Exception as exc:  # noqa: BLE001  (fx raises many types for untraceable code)
