@@ -1,7 +1,7 @@
 """Loggers for one training phase: W&B (offline when not logged in), CSV, or none."""
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from hydra.utils import instantiate
@@ -15,11 +15,14 @@ from ridgeline.wandb_keys import SUMMARY_TABLE
 from ridgeline.wandb_osh_sync import OSH_KEYS, SyncTrigger, sync_trigger
 from ridgeline.wandb_upload import log_tables_and_figures, offline_mode, run_id, wandb_nodes
 
+if TYPE_CHECKING:
+    from ridgeline.training.phases import Phase
+
 # The wandb-osh trigger of each W&B logger built with ``osh: true``.
 _SYNC_TRIGGERS: "WeakKeyDictionary[Logger, SyncTrigger]" = WeakKeyDictionary()
 
 
-def build_loggers(cfg: DictConfig, run_dir: Path, phase: Any, group: str) -> list[Logger]:
+def build_loggers(cfg: DictConfig, run_dir: Path, phase: "Phase", group: str) -> list[Logger]:
     """Every logger under ``cfg.logger`` for one phase, each given the full run config.
 
     A W&B run is named ``<group>[#job point]/<phase>``, tagged with task and experiment, of

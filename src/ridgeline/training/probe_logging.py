@@ -7,7 +7,7 @@ x = ``instability/spawn_step``: grouped line plots of them draw barrier against 
 """
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 import pytorch_lightning as pl
@@ -23,6 +23,9 @@ from ridgeline.wandb_keys import (
     SPAWN_STEP,
     layerwise_table,
 )
+
+if TYPE_CHECKING:
+    from ridgeline.training.phases import Phase
 
 LAYERWISE_COLUMNS = (
     "step",
@@ -90,7 +93,7 @@ def layerwise_rows(records: list[dict[str, Any]], split: str) -> list[list[Any]]
     return rows
 
 
-def log_phase_end(trainer: pl.Trainer, phase: Any, records: list[dict[str, Any]]) -> None:
+def log_phase_end(trainer: pl.Trainer, phase: "Phase", records: list[dict[str, Any]]) -> None:
     """Final values into the W&B run summary (and the instability series), layer-wise tables
     and the layer-wise heatmap as an image."""
     mine = [r for r in records if r.get("phase") == phase.name]

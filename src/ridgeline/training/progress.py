@@ -4,7 +4,7 @@ Lightning's bar is per epoch and reads "Epoch 40/-2" in a step-limited run (``ma
 this one reads e.g. ``spawn_k=0000010 ━━━━ 120/250``: where the phase's replicas are in training.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig
@@ -15,6 +15,9 @@ from pytorch_lightning.callbacks.progress.rich_progress import (
     CustomTimeColumn,
 )
 from rich.progress import TextColumn
+
+if TYPE_CHECKING:
+    from ridgeline.training.phases import Phase
 
 TRAIN_PREFIX = "train/"
 
@@ -72,7 +75,7 @@ class PhaseProgressBar(RichProgressBar):
         return {name.removeprefix(TRAIN_PREFIX): value for name, value in metrics.items()}
 
 
-def progress_callbacks(trainer_cfg: DictConfig, phase: Any) -> list[pl.Callback]:
+def progress_callbacks(trainer_cfg: DictConfig, phase: "Phase") -> list[pl.Callback]:
     """The phase's bar when ``trainer.enable_progress_bar`` is on (Lightning's default bar off)."""
     if not trainer_cfg.get("enable_progress_bar", True):
         return []

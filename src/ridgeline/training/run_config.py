@@ -7,7 +7,7 @@ spawn step, child seeds) and ``sweep.*`` which keys the sweep varies and this jo
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -15,6 +15,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from ridgeline.environment import run_environment
+
+if TYPE_CHECKING:
+    from ridgeline.training.phases import Phase
 
 
 def _multirun() -> bool:
@@ -58,7 +61,7 @@ def sweep_point() -> dict[str, Any] | None:
     }
 
 
-def run_config(cfg: DictConfig, phase: Any | None) -> dict[str, Any]:
+def run_config(cfg: DictConfig, phase: "Phase | None") -> dict[str, Any]:
     """The resolved config as nested keys, plus ``phase``, ``environment`` and ``sweep``."""
     config = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(config, dict)
