@@ -16,6 +16,7 @@ from helpers.cli import run_train
 from ridgeline.cli.validate import validate_model, validate_probe
 from ridgeline.errors import ConfigError
 from ridgeline.report import figures
+from ridgeline.report.build import _summary_table
 from ridgeline.report.flatten import scalar_metrics
 from ridgeline.report.summary import summary_rows
 from ridgeline.report.tables import instability_rows
@@ -96,6 +97,8 @@ def test_logged_metrics_summary_and_report_hold_the_aligned_numbers(aligned_job,
     for key in aligned_keys:
         assert float(logged[-1][key]) == pytest.approx(metrics[key], rel=1e-6), key
     err = final["aligned"]["barrier"]["test"]["error_barrier"]["endpoint_mean"]
+    spawned = [r for r in records if r["phase"] == "spawn_k=0000005" and r["reason"] == "end"][0]
+    err5 = spawned["aligned"]["barrier"]["test"]["error_barrier"]["endpoint_mean"]
     table = {row["spawn step"]: row for row in summary_rows(records)}
     assert set(table) == {5, "indep. init", "indep. init, aligned", "5, aligned"}
     assert table["indep. init, aligned"]["err test"] == err
@@ -111,6 +114,8 @@ def test_logged_metrics_summary_and_report_hold_the_aligned_numbers(aligned_job,
         by_variant[("", "endpoint_mean")]
         == (final["barrier"]["test"]["error_barrier"]["endpoint_mean"])
     )
+    markdown = [line for line in _summary_table(records) if "aligned (activation matching)" in line]
+    assert [line.split(" | ")[1] for line in markdown] == [f"{100 * err5:.2f}", f"{100 * err:.2f}"]
     path = figures.instability(records, tmp_path / "instability.png")
     assert matplotlib.image.imread(path).shape[0] > 100
 
