@@ -11,9 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 
 from helpers.cli import TRAIN
 from helpers.wandb_file import read_runs
+from ridgeline.cli.resolvers import register_resolvers
+from ridgeline.cli.validate import validate_config
+from ridgeline.errors import ConfigError
 from ridgeline.report.dashboard import DashboardTarget, build_workspace
 from ridgeline.wandb_keys import PROBE_STEP, SPAWN_STEP
 
@@ -193,3 +198,26 @@ def test_dashboard_panels_read_keys_the_runs_log(sweep):
                 pytest.fail(f"unchecked panel {panel!r}")
             used += 1
     assert used == 16
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("logger.wandb.osh=maybe", "logger.wandb.osh='maybe' is not valid: true or false"),
+        (
+            "logger.wandb.osh_command_dir=''",
+            "logger.wandb.osh_command_dir='' is not valid: a directory path, or null for "
+            "wandb-osh's default",
+        ),
+    ],
+)
+def test_bad_osh_settings_are_named_before_compute(override, message):
+    from importlib.resources import files
+
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(files("ridgeline.conf")), version_base="1.3"):
+        cfg = compose("train", overrides=[override], return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    assert str(info.value) == message
