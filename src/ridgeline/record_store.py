@@ -5,12 +5,12 @@ Every number in the loggers, the printed table, the figures and the CSVs comes f
 
 import json
 import math
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ridgeline.errors import RidgelineError
+from ridgeline.run_layout import atomic_write_text
 
 KEY_FIELDS = ("phase", "probe", "step", "pair")
 
@@ -81,11 +81,5 @@ class RecordStore:
             new.append(record)
         keys = {record_key(r) for r in new}
         kept = [r for r in self.read() if record_key(r) not in keys]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("w") as f:
-            for record in [*kept, *new]:
-                f.write(json.dumps(record, allow_nan=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        lines = (json.dumps(record, allow_nan=False) + "\n" for record in [*kept, *new])
+        atomic_write_text(self.path, "".join(lines))

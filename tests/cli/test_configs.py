@@ -1,5 +1,6 @@
 """Every option of every config group composes, and its objects instantiate."""
 
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from hydra.utils import instantiate
 from ridgeline.cli.resolvers import register_resolvers
 from ridgeline.cli.validate import validate_config
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = Path(str(files("ridgeline.conf")))
 GROUPS = (
     "data",
     "model",

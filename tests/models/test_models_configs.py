@@ -1,5 +1,6 @@
 """Every conf/model/*.yaml instantiates through Hydra to a working model."""
 
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
+CONF = Path(str(files("ridgeline.conf"))) / "model"
 FILES = sorted(CONF.glob("*.yaml"))
 COMMON = {"_target_", "name", "input_shape", "num_classes"}
 

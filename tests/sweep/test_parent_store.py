@@ -3,16 +3,19 @@
 import functools
 import multiprocessing as mp
 import time
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 
 from ridgeline.cli.resolvers import register_resolvers
+from ridgeline.run_layout import ParentStoreLayout
 from ridgeline.sweep.parent_store import parent_key, parent_lock, parent_spec
 from ridgeline.training.phases import parent_checkpoint_steps
+from ridgeline.training.ranks import Ranks
 
-CONF = str(Path(__file__).resolve().parents[2] / "conf")
+CONF = str(files("ridgeline.conf"))
 
 
 @functools.cache
@@ -64,9 +67,9 @@ def test_training_settings_change_the_parent(override):
 
 
 def _job(store: str, log: str, name: str, hold: float) -> None:
-    store_dir = Path(store)
-    with parent_lock(store_dir, "k"):
-        done = store_dir / "k" / "done.json"
+    layout = ParentStoreLayout(Path(store))
+    with parent_lock(layout, "k", Ranks()):
+        done = layout.phase("k").done
         with open(log, "a") as f:
             f.write(f"{name} {'reuses' if done.exists() else 'trains'} {time.time()}\n")
         if not done.exists():

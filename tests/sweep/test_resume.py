@@ -2,16 +2,15 @@
 the records and final weights equal an uninterrupted run's."""
 
 import json
-import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
 from helpers.cli import TRAIN
+from helpers.processes import kill_tree
 from helpers.wandb_file import read_runs
 
 OVERRIDES = [
@@ -48,39 +47,6 @@ def final_weights(run_dir):
     )["state_dict"]
 
 
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/<pid>/stat after the command name (state first), None when gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` in the process tree (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        fields = _stat(int(entry.name)) if entry.name.isdigit() else None
-        if fields:
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        kids = children.get(todo.pop(), [])
-        out += kids
-        todo += kids
-    return out
-
-
-def wait_gone(pids: list[int], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        alive = [p for p in pids if (f := _stat(p)) is not None and f[0] != "Z"]
-        if not alive:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"processes {alive} outlived SIGKILL")
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL])
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, sig, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -104,11 +70,8 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, sig, monkeypat
     assert proc.poll() is None, "the run finished before it could be killed"
     # the whole process tree dies (W&B's service runs in a session of its own), as in a
     # preemption: SLURM kills every process of the job
-    tree = [proc.pid, *descendants(proc.pid)]
-    for pid in tree:
-        os.kill(pid, sig)
+    kill_tree(proc.pid, sig)
     proc.wait(timeout=60)
-    wait_gone(tree[1:])
     assert not (run / "spawn_k=0000000" / "done.json").exists()
 
     again = subprocess.run(

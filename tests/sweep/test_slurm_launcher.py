@@ -4,14 +4,14 @@ submitit's executor is replaced by a recorder (no cluster here); everything else
 released plugin's own code path.
 """
 
-from pathlib import Path
+from importlib.resources import files
 
 import pytest
 import submitit
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-CONF = str(Path(__file__).resolve().parents[2] / "conf")
+CONF = str(files("ridgeline.conf"))
 
 
 class RecordingExecutor:

@@ -1,62 +1,110 @@
-"""Two CPU processes (DDP, gloo) against one: the same children and the same probe numbers."""
+"""Two CPU processes (gloo) started the way clusters start them, against one process.
 
-import json
+Exact checks: the probe numbers of a 2-process job equal a one-process evaluation of the same
+final children (the evaluation is sharded over the ranks and all-reduced); the spawn point after
+one synced step equals the one-process step (DDP averages the two halves' gradients: the same
+mean up to float summation order). The 20-step trajectories drift apart by float order only, so
+they are bounded, not compared exactly (the bound is measured: see DRIFT).
+"""
 
 import pytest
 import torch
 
-from helpers.cli import run_train
+from helpers.ddp import (
+    DDP,
+    PHASE,
+    SPAWN_STEP,
+    TORCHRUN,
+    TRAIN,
+    base_env,
+    final_children,
+    lightning_ddp,
+    records,
+    run,
+    single_process_barrier,
+    srun,
+    train_args,
+)
+from ridgeline.run_layout import ParentStoreLayout
 
-OVERRIDES = [
-    "trainer.max_steps=20",
-    "spawn.at=[0]",
-    "spawn.independent=false",
-    "probe.every_n_steps=10",
-    "~probe.layerwise",
-    "probe.curvature.layerwise=false",
-    "data.eval_train_size=200",
-    "data.eval_test_size=200",
-    "logger=none",
-    "summary=false",
-]
-
-
-def run(tmp_path, name, *extra):
-    cwd = tmp_path / name
-    cwd.mkdir()
-    result = run_train(cwd, *OVERRIDES, f"paths.root_dir={cwd}", *extra)
-    assert result.returncode == 0, result.stderr[-3000:]
-    records = {}
-    for line in (cwd / "run" / "landscape" / "records.jsonl").open():
-        r = json.loads(line)
-        records[(r["phase"], r["step"])] = r
-    weights = torch.load(
-        cwd / "run" / "spawn_k=0000000" / "checkpoints" / "last.ckpt", weights_only=False
-    )["state_dict"]
-    return records, weights
+# Largest |Δ| between a 2-process and a 1-process child after 19 steps, measured on this machine
+# over all five launchers below: 1.8e-7 (float summation order of the gradient all-reduce,
+# carried through 19 steps of SGD with momentum). Bounded with a 50x margin.
+DRIFT = 1e-5
 
 
-def scalars(value, prefix=""):
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from scalars(v, f"{prefix}{k}.")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from scalars(v, f"{prefix}{i}.")
-    elif isinstance(value, float):
-        yield prefix, value
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    root = tmp_path_factory.mktemp("single")
+    run([TRAIN, *train_args(root)], root, base_env(root))
+    return root
 
 
-def test_ddp_spawn_run_matches_single_process(tmp_path):
-    single, w_single = run(tmp_path, "single")
-    ddp, w_ddp = run(tmp_path, "ddp", "trainer=ddp_sim")
-    assert single.keys() == ddp.keys()
+def spawn_point(root):
+    """The parent at k (the store's only entry), as the children started from it."""
+    store = ParentStoreLayout(root / "outputs" / "parents")
+    (entry,) = [p for p in store.root.iterdir() if p.is_dir()]
+    path = store.phase(entry.name).spawn_point(SPAWN_STEP)
+    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+
+
+def check_job(root, run_dir, single_root):
+    """What every 2-process job must satisfy against the 1-process job."""
+    ddp, one = records(run_dir), records(single_root / "run")
+    assert ddp.keys() == one.keys()
     assert {r["world_size"] for r in ddp.values()} == {2}
-    for key in single:
-        a = dict(scalars({k: v for k, v in single[key].items() if k != "probe_seconds"}))
-        b = dict(scalars({k: v for k, v in ddp[key].items() if k != "probe_seconds"}))
-        assert a.keys() == b.keys()
-        for name in a:
-            assert b[name] == pytest.approx(a[name], rel=1e-4, abs=1e-5), (key, name)
-    for name in w_single:
-        torch.testing.assert_close(w_ddp[name], w_single[name], rtol=1e-4, atol=1e-5)
+    # the parent trained once, in the store, and its records were copied into the run
+    assert sum(r["phase"] == "parent" for r in ddp.values()) == 3
+
+    # exact: probe numbers are a one-process evaluation of the same weights
+    final = ddp[(PHASE, 20, "[0, 1]")]["barrier"]["test"]
+    reference = single_process_barrier(root, run_dir)
+    torch.testing.assert_close(final["loss"], reference.loss, rtol=1e-6, atol=1e-6)
+    # counts of wrong predictions: one example may flip on a logit tie at float rounding
+    torch.testing.assert_close(final["error"], reference.error, rtol=0, atol=1.01 / 200)
+
+    # one synced step equals the one-process step up to summation order
+    a, b = spawn_point(root), spawn_point(single_root)
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6)
+
+    # 19 more steps: bounded drift
+    a, b = final_children(run_dir), final_children(single_root / "run")
+    drift = max((a[k] - b[k]).abs().max().item() for k in a)
+    assert drift < DRIFT, drift
+
+
+def test_lightning_ddp(tmp_path, single):
+    """trainer=ddp from one command: Lightning's launcher re-runs the program for rank 1."""
+    run_dir = lightning_ddp(tmp_path)
+    check_job(tmp_path, run_dir, single)
+    assert (run_dir / "train_ddp_process_1.log").exists()
+
+
+def test_torchrun(tmp_path, single):
+    cmd = [TORCHRUN, "--standalone", "--nproc_per_node=2", TRAIN, *train_args(tmp_path, *DDP)]
+    run(cmd, tmp_path, base_env(tmp_path))
+    check_job(tmp_path, tmp_path / "run", single)
+
+
+def test_slurm_tasks(tmp_path, single):
+    """Two tasks with the variables srun sets (one node, two devices); no hydra.run.dir: both
+    tasks name the run dir by the job and step ids, so they agree on it."""
+    srun(tmp_path, [TRAIN, *train_args(tmp_path, *DDP, run_dir=False)])
+    (run_dir,) = (tmp_path / "outputs" / "runs").iterdir()
+    assert run_dir.name == "slurm-4242.0"
+    check_job(tmp_path, run_dir, single)
+
+
+def test_two_nodes(tmp_path, single):
+    """Two nodes of one device each, rehearsed on localhost with SLURM's variables."""
+    nodes = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=1", "trainer.num_nodes=2"]
+    srun(tmp_path, [TRAIN, *train_args(tmp_path, *nodes)], nodes=2)
+    check_job(tmp_path, tmp_path / "run", single)
+
+
+def test_ddp_spawn(tmp_path, single):
+    """The laptop convenience: one program whose workers are spawned inside fit."""
+    overrides = ["trainer=ddp_sim"]
+    run([TRAIN, *train_args(tmp_path, *overrides)], tmp_path, base_env(tmp_path))
+    check_job(tmp_path, tmp_path / "run", single)

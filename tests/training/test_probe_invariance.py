@@ -5,7 +5,8 @@ import json
 import torch
 
 from ridgeline.data import StreamSeeds
-from ridgeline.training.checkpoints import StepCheckpoint, load_checkpoint, step_checkpoint_path
+from ridgeline.run_layout import PhaseLayout, RunLayout
+from ridgeline.training.checkpoints import StepCheckpoint, load_checkpoint
 from ridgeline.training.module import ReplicaClassifier
 from ridgeline.training.phases import Phase
 from ridgeline.training.probes import (
@@ -44,7 +45,7 @@ def train_children(tmp_path, ckpt_path, probe: bool):
         callbacks.append(
             LandscapeProbe(
                 phase,
-                tmp_path / "run",
+                RunLayout(tmp_path / "run"),
                 components,
                 every_n_steps=2,
                 alphas=[0.0, 0.5, 1.0],
@@ -61,8 +62,15 @@ def train_children(tmp_path, ckpt_path, probe: bool):
 
 def test_probe_on_and_off_give_bit_identical_children(tmp_path):
     parent = ReplicaClassifier([make_model()], sgd(), 4)
-    fit(parent, make_dm(), [StreamSeeds(0, 0)], 4, tmp_path, [StepCheckpoint([3], tmp_path)])
-    ckpt_path = step_checkpoint_path(tmp_path, 3)
+    fit(
+        parent,
+        make_dm(),
+        [StreamSeeds(0, 0)],
+        4,
+        tmp_path,
+        [StepCheckpoint([3], PhaseLayout(tmp_path))],
+    )
+    ckpt_path = PhaseLayout(tmp_path).spawn_point(3)
 
     probed, rng_probed = train_children(tmp_path, ckpt_path, probe=True)
     plain, rng_plain = train_children(tmp_path, ckpt_path, probe=False)

@@ -7,7 +7,8 @@ import torch
 
 from ridgeline.data import StreamSeeds, SyntheticDataModule
 from ridgeline.models import build_model
-from ridgeline.training.checkpoints import StepCheckpoint, load_checkpoint, step_checkpoint_path
+from ridgeline.run_layout import PhaseLayout
+from ridgeline.training.checkpoints import StepCheckpoint, load_checkpoint
 from ridgeline.training.module import ReplicaClassifier
 from ridgeline.training.spawn import SpawnOptimizerState, parent_model_state, replicate_model
 
@@ -75,8 +76,15 @@ def test_lockstep_replica_equals_a_model_trained_alone(tmp_path):
 
 def test_children_start_from_the_parent_checkpoint_with_its_optimizer_state(tmp_path):
     parent = ReplicaClassifier([make_model()], sgd(), 4)
-    fit(parent, make_dm(), [StreamSeeds(0, 0)], 8, tmp_path, [StepCheckpoint([5], tmp_path)])
-    ckpt = load_checkpoint(step_checkpoint_path(tmp_path, 5))
+    fit(
+        parent,
+        make_dm(),
+        [StreamSeeds(0, 0)],
+        8,
+        tmp_path,
+        [StepCheckpoint([5], PhaseLayout(tmp_path))],
+    )
+    ckpt = load_checkpoint(PhaseLayout(tmp_path).spawn_point(5))
     assert ckpt["global_step"] == 5
     children = replicate_model(make_model(3), parent_model_state(ckpt), 2)
     parent_weights = torch.cat([v.flatten() for v in parent_model_state(ckpt).values()])

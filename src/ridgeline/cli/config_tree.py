@@ -7,6 +7,9 @@ import rich.syntax
 import rich.tree
 from omegaconf import DictConfig, OmegaConf
 
+from ridgeline.environment import run_environment
+from ridgeline.run_layout import RunLayout, atomic_write_text
+
 ORDER = ("data", "model", "optim", "schedule", "spawn", "probe", "trainer", "logger", "paths")
 
 
@@ -23,8 +26,6 @@ def print_config_tree(cfg: DictConfig) -> None:
 
 
 def save_config(cfg: DictConfig, run_dir: Path) -> None:
-    """The resolved config as ``config.yaml`` in the run dir."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / "config.yaml.tmp"
-    tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    tmp.replace(run_dir / "config.yaml")
+    """The resolved config as ``config.yaml`` in the run dir, with this process's environment."""
+    environment = OmegaConf.to_yaml({"environment": run_environment()})
+    atomic_write_text(RunLayout(run_dir).config, OmegaConf.to_yaml(cfg, resolve=True) + environment)

@@ -2,8 +2,6 @@
 
 import logging
 import os
-import shutil
-import sys
 from pathlib import Path
 
 import hydra
@@ -11,16 +9,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from ridgeline.cli.config_tree import print_config_tree, save_config
+from ridgeline.cli.exit import job_errors, run_hydra_app
 from ridgeline.cli.resolvers import register_resolvers
-from ridgeline.errors import user_error_message
-from ridgeline.record_store import RecordStore
-from ridgeline.sweep.parent_store import (
-    is_global_zero_process,
-    parent_key,
-    parent_lock,
-    parent_spec,
-    write_spec,
-)
+from ridgeline.run_layout import ParentStoreLayout, RunLayout
 
 log = logging.getLogger("ridgeline")
 
@@ -37,26 +28,24 @@ def run_group(cfg: DictConfig, run_dir: Path) -> str:
     return f"{cfg.task_name}-{run_dir.name}"
 
 
-def remove_if_unstarted(run_dir: Path) -> None:
-    """Delete a run dir that holds only Hydra's own files: a failed start leaves nothing behind."""
-    if not run_dir.is_dir():
-        return
-    own = {".hydra", f"{HydraConfig.get().job.name}.log"}
-    if all(p.name in own for p in run_dir.iterdir()):
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def copy_parent_records(parent_dir: Path, run_dir: Path, key: str) -> None:
+def copy_parent_records(store: ParentStoreLayout, key: str, run: RunLayout) -> None:
     """The stored parent's probe records, tagged with its key, into this run's records."""
-    records = RecordStore(parent_dir / "landscape" / "records.jsonl").read()
+    from ridgeline.record_store import RecordStore
+
+    records = RecordStore(store.run(key).records).read()
     if records:
-        RecordStore(run_dir / "landscape" / "records.jsonl").append(
-            [{**r, "parent_key": key} for r in records]
-        )
+        RecordStore(run.records).append([{**r, "parent_key": key} for r in records])
 
 
 def train(cfg: DictConfig) -> Path:
-    """Validate, then train every phase of the experiment; returns the run dir."""
+    """Validate, then train every phase of the experiment; returns the run dir.
+
+    Every process of a DDP job runs this whole function: global rank 0 makes each decision that
+    touches the disk and writes; the other ranks follow its decisions (``training/ranks.py``).
+    """
+    from ridgeline.console import quiet_console
+
+    quiet_console()  # libraries' chatter to the run's log file; ridgeline's lines and errors shown
     # A torchvision dataset's files are checked before Lightning is imported (seconds, not ten).
     from ridgeline.data.files import DATA_MODULES, check_files
 
@@ -69,45 +58,56 @@ def train(cfg: DictConfig) -> Path:
     from hydra.utils import instantiate
 
     from ridgeline.cli.validate import validate_config, validate_run
+    from ridgeline.sweep.parent_store import parent_key, parent_lock, parent_spec, write_spec
+    from ridgeline.threads import set_threads
     from ridgeline.training.loggers import log_run_summary
     from ridgeline.training.phases import parent_checkpoint_steps, plan_phases, run_phase
     from ridgeline.training.probes import build_probe_callbacks
+    from ridgeline.training.ranks import start_ranks, stop_ranks
 
-    run_dir = Path(cfg.paths.output_dir)
+    run = RunLayout(Path(cfg.paths.output_dir))
     validate_config(cfg)
+    set_threads(cfg.get("threads"))
     datamodule = instantiate(cfg.data)
-    datamodule.check_available()
-    validate_run(cfg, datamodule, run_dir)
-    if cfg.get("print_config"):
-        print_config_tree(cfg)
-    save_config(cfg, run_dir)
+    datamodule.prepare_data()  # downloads when data.download=true, then checks the files
+    validate_run(cfg, datamodule, run.root)
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    group = run_group(cfg, run_dir)
+    # Every rank has validated; from here rank 0 decides and writes.
+    ranks = start_ranks(cfg.trainer)
+    ranks.check_same("run dir", run.root.resolve())
+    if ranks.is_zero:
+        if cfg.get("print_config"):
+            print_config_tree(cfg)
+        save_config(cfg, run.root)
+    group = run_group(cfg, run.root)
     spec = parent_spec(cfg, parent_checkpoint_steps(cfg))
     key = parent_key(spec)
-    store = Path(cfg.paths.parent_dir)
-    parent_dir = store / key
-    for phase in plan_phases(cfg, parent_dir):
+    store = ParentStoreLayout(Path(cfg.paths.parent_dir))
+    for phase in plan_phases(cfg, store.phase(key)):
         if phase.kind == "parent":
-            with parent_lock(store, key):
-                if (parent_dir / "done.json").exists():
-                    log.info("parent %s found in the store (%s); reusing it", key, parent_dir)
+            with parent_lock(store, key, ranks):
+                if ranks.decide(store.phase(key).done.exists):
+                    log.info("parent %s found in the store (%s); reusing it", key, store.root / key)
                 else:
-                    log.info("training parent %s into the store (%s)", key, parent_dir)
-                    write_spec(parent_dir, spec)
-                    callbacks = build_probe_callbacks(cfg, parent_dir, phase, parent_dir)
-                    run_phase(cfg, phase, parent_dir, datamodule, callbacks, group, parent_dir)
-            copy_parent_records(parent_dir, run_dir, key)
+                    log.info("training parent %s into the store (%s)", key, store.root / key)
+                    if ranks.is_zero:
+                        write_spec(store, key, spec)
+                    parent_run, parent = store.run(key), store.phase(key)
+                    callbacks = build_probe_callbacks(cfg, parent_run, phase, parent)
+                    run_phase(cfg, phase, parent_run, datamodule, callbacks, group, parent, ranks)
+            if ranks.is_zero:
+                copy_parent_records(store, key, run)
             continue
-        callbacks = build_probe_callbacks(cfg, run_dir, phase)
-        run_phase(cfg, phase, run_dir, datamodule, callbacks, group=group)
-    if cfg.get("summary") and is_global_zero_process():
+        callbacks = build_probe_callbacks(cfg, run, phase)
+        run_phase(cfg, phase, run, datamodule, callbacks, group=group, ranks=ranks)
+    if cfg.get("summary") and ranks.is_zero:
         from ridgeline.report.summary import summarise_run
 
-        rows = summarise_run(run_dir)
-        figures = sorted((run_dir / "figures").glob("*.png"))
-        log_run_summary(cfg.get("logger"), run_dir, group, rows, figures)
-    return run_dir
+        rows = summarise_run(run.root)
+        figures = sorted(run.figures.glob("*.png"))
+        log_run_summary(cfg, run.root, group, rows, figures)
+    stop_ranks(ranks)
+    return run.root
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
@@ -116,20 +116,13 @@ def _hydra_main(cfg: DictConfig) -> None:
     # would be shared: a killed run's stream outlives it there, and the resumed run could not
     # take back its W&B run id. Every job (also a sweep job started by a launcher) starts its own.
     os.environ.pop("WANDB_SERVICE", None)
-    try:
+    with job_errors(Path(cfg.paths.output_dir), Path(cfg.paths.root_dir)):
         train(cfg)
-    except Exception as exc:
-        message = user_error_message(exc)  # also a RidgelineError raised in a DDP worker
-        if message is None:
-            raise
-        print(f"ridgeline: error: {message}", file=sys.stderr)
-        remove_if_unstarted(Path(cfg.paths.output_dir))
-        sys.exit(2)
 
 
 def main() -> None:
     """Console script entry point."""
-    _hydra_main()
+    run_hydra_app(_hydra_main)
 
 
 if __name__ == "__main__":

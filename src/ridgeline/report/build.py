@@ -25,7 +25,9 @@ CAPTIONS = {
         "the initialisation). Left: error barrier = max_α E(θ_α) − ½(E_A + E_B) in percentage "
         "points; right: midpoint loss barrier L(θ_½) − ½(L_A + L_B) in nats. Solid/circles: "
         "test split, dashed/squares: train subset; bands ± 1 s.d. over seeds (over child pairs "
-        "in a single run). Dotted: children from different initialisations (no shared parent). "
+        "in a single run). Dotted: children from different initialisations (no shared parent); "
+        "dash-dotted (and crosses for spawned children): the same after permuting θ_B's hidden "
+        "units onto θ_A's (probe.align, LMC modulo permutation). "
         "Below the red 2 % line the children are linearly connected ('stable')."
     ),
     "barrier_over_training": (
@@ -104,7 +106,13 @@ def _summary_table(records: list[Record]) -> list[str]:
     rows = instability_rows(records)
     index: dict[tuple, dict[str, str]] = {}
     for row in rows:
-        key = (row["setting"], row["kind"] != "spawn", row["spawn_step"] or 0, row["kind"])
+        key = (
+            row["setting"],
+            row["kind"] != "spawn",
+            row["spawn_step"] or 0,
+            row["kind"],
+            row.get("aligned") or "",
+        )
         cell = index.setdefault(key, {})
         pct = row["quantity"] == "error"
         text = _fmt(row["mean"], pct)
@@ -125,9 +133,11 @@ def _summary_table(records: list[Record]) -> list[str]:
     head = (["setting"] if settings else []) + ["spawn step k"] + [c for c, _ in cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key in sorted(index):
-        setting, _, k, kind = key
+        setting, _, k, kind, aligned = key
         first = [setting] if settings else []
         label = "different inits" if kind == "independent" else str(k)
+        if aligned:
+            label += f", aligned ({aligned} matching)"
         cells = [index[key].get(c, "–") for _, c in cols]
         lines.append("| " + " | ".join([*first, label, *cells]) + " |")
     return lines

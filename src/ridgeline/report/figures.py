@@ -32,6 +32,7 @@ from ridgeline.report.records import (  # noqa: E402
     pair_records,
     stat,
 )
+from ridgeline.run_layout import atomic_path  # noqa: E402
 
 STABLE_LINE = 0.02  # Frankle et al. 2020: error barrier below 2 % = stable
 ERR_LABEL = "error barrier (pp)\nendpoint-mean: max$_α$ E(θ$_α$) − ½(E$_A$+E$_B$)"
@@ -54,11 +55,9 @@ def _sd_band(ax, xs, stats, color, alpha: float) -> None:
 
 def _save(fig, path: Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     plt.close(fig)
-    tmp.replace(path)
     return path
 
 

@@ -13,6 +13,7 @@ TAYLOR_KEYS = (
     "delta_norm",
 )
 GEOMETRY_KEYS = ("angle_deg", "dist_ab", "dist_as", "dist_bs")
+ALIGNMENT_KEYS = ("dist_before", "dist_after", "seconds")
 
 
 def pair_prefix(record: dict[str, Any]) -> str:
@@ -70,4 +71,11 @@ def scalar_metrics(record: dict[str, Any]) -> dict[str, float | None]:
             losses = profile.get("loss") or []
             if losses:
                 out[f"parent/{split}/loss"] = losses[-1]
+    aligned = record.get("aligned")
+    if aligned:  # the same pair after permutation alignment of θ_B to θ_A
+        for key, value in scalar_metrics(aligned).items():
+            out[f"{prefix}aligned/{key}"] = value
+        how = aligned.get("alignment") or {}
+        for key in ALIGNMENT_KEYS:
+            out[f"{prefix}aligned/{key}"] = how.get(key)
     return out

@@ -19,6 +19,7 @@ from typing import Any
 from ridgeline.report.collect import Collection, job_columns
 from ridgeline.report.flatten import scalar_metrics
 from ridgeline.report.records import Record, by_series, finals, get, stat
+from ridgeline.run_layout import atomic_path
 
 ID_COLUMNS = ("job", "phase", "kind", "probe", "step", "spawn_step", "pair", "bn_policy")
 INSTABILITY_COLUMNS = (
@@ -55,14 +56,11 @@ def write_csv(path: Path, rows: list[dict[str, Any]], first: list[str]) -> Path:
         for k in row:
             if k not in columns:
                 columns.append(k)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, restval="")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    tmp.replace(path)
     return path
 
 

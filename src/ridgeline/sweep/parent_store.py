@@ -3,23 +3,23 @@
 The key is a hash of exactly the config that determines the parent's weights at its
 checkpoints: data (without evaluation settings), model, optimiser, schedule, T, precision, the
 init/data/augmentation seeds and the checkpoint steps. Spawn and probe settings are left out,
-so a grid over ``spawn.at`` × probes trains each parent once. A file lock makes concurrent jobs
-wait for the one that trains it.
+so a grid over ``spawn.at`` × probes trains each parent once. A file lock, held by the
+training job's rank 0, makes concurrent jobs wait for the one that trains it.
 """
 
 import contextlib
 import fcntl
 import hashlib
 import json
-import logging
-import os
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-log = logging.getLogger(__name__)
+from ridgeline.run_layout import ParentStoreLayout, atomic_write_text
+from ridgeline.training.ranks import Ranks
+
+# How often a job waiting for another job's parent checks the lock.
+LOCK_POLL_SECONDS = 2.0
 
 # Data keys that change what the probes evaluate, never what the parent learns.
 EVAL_ONLY_DATA_KEYS = (
@@ -55,36 +55,36 @@ def parent_key(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def is_global_zero_process() -> bool:
-    """True unless this process is a non-zero rank started by a launcher (SLURM, torchrun)."""
-    return all(os.environ.get(var, "0") == "0" for var in ("RANK", "SLURM_PROCID"))
-
-
 @contextlib.contextmanager
-def parent_lock(store_dir: Path, key: str) -> Iterator[None]:
-    """Exclusive lock on one parent; other jobs block until it is released."""
-    store_dir.mkdir(parents=True, exist_ok=True)
-    if not is_global_zero_process():
-        yield
-        return
-    path = store_dir / f"{key}.lock"
-    with path.open("a") as handle:
+def parent_lock(store: ParentStoreLayout, key: str, ranks: Ranks) -> Iterator[None]:
+    """Exclusive lock on one parent, held by this job's rank 0 while its ranks train it.
+
+    Other *jobs* wait until it is released; this job's other ranks never touch the lock and wait
+    for rank 0 to hold it (see :meth:`Ranks.poll_until`).
+    """
+    handle = None
+    if ranks.is_zero:
+        store.root.mkdir(parents=True, exist_ok=True)
+        handle = store.lock(key).open("a")
+
+    def acquire() -> bool:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.info("parent %s is being trained by another job; waiting for it", key)
-            start = time.monotonic()
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            log.info("parent %s released after %.0f s", key, time.monotonic() - start)
-        try:
-            yield
-        finally:
+            return False
+        return True
+
+    try:
+        ranks.poll_until(
+            acquire, LOCK_POLL_SECONDS, f"parent {key} is being trained by another job; waiting"
+        )
+        yield
+    finally:
+        if handle is not None:
             fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
 
 
-def write_spec(parent_dir: Path, spec: dict) -> None:
+def write_spec(store: ParentStoreLayout, key: str, spec: dict) -> None:
     """Record what the parent is, next to its checkpoints."""
-    parent_dir.mkdir(parents=True, exist_ok=True)
-    tmp = parent_dir / "spec.json.tmp"
-    tmp.write_text(json.dumps(spec, indent=2, sort_keys=True))
-    tmp.replace(parent_dir / "spec.json")
+    atomic_write_text(store.spec(key), json.dumps(spec, indent=2, sort_keys=True))

@@ -1,16 +1,18 @@
-"""Checkpoints at given iteration counts (the parent's spawn points), written atomically."""
+"""A phase's checkpoints (``last.ckpt``, the parent's spawn points), written atomically."""
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.callbacks import Checkpoint
+
+from ridgeline.run_layout import PhaseLayout, atomic_path
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """torch.save to a temporary file in the target's directory, fsync, then rename.
+    """torch.save through :func:`atomic_path`: a kill leaves the old file or the whole new one.
 
     Lightning's own save writes through an fsspec transaction whose temporary file lives in
     the system temp dir; moving it onto another file system is a copy, so a kill leaves a
@@ -18,45 +20,49 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """
 
     def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with tmp.open("wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
 
 
-def step_checkpoint_path(dirpath: str | Path, step: int) -> Path:
-    """The file of the checkpoint taken after ``step`` optimiser steps."""
-    return Path(dirpath) / f"step={int(step):07d}.ckpt"
+class PhaseCheckpoint(Checkpoint):
+    """``last.ckpt`` of a phase: every ``every_n_steps`` while training, and at T after the
+    end-of-phase probe.
 
+    Lightning runs checkpoint callbacks after every other callback of a hook, so each save
+    follows the probes of its step. The file at T is written last: a kill during the end probe
+    resumes from an earlier step and repeats the probe, and a ``last.ckpt`` at T means every
+    probe of the phase is in ``records.jsonl``.
+    """
 
-def save_atomically(trainer: pl.Trainer, path: Path) -> None:
-    """trainer.save_checkpoint to a temporary name, then rename: a kill leaves only whole files."""
-    tmp = path.with_name(path.name + ".tmp")
-    trainer.save_checkpoint(tmp)
-    if trainer.is_global_zero:
-        os.replace(tmp, path)
-    trainer.strategy.barrier("ridgeline_step_checkpoint")
+    def __init__(self, phase: PhaseLayout, every_n_steps: int) -> None:
+        self.phase = phase
+        self.every_n_steps = int(every_n_steps)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if step % self.every_n_steps == 0 and step < trainer.max_steps:
+            trainer.save_checkpoint(self.phase.last_checkpoint)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        trainer.save_checkpoint(self.phase.last_checkpoint)
 
 
 class StepCheckpoint(pl.Callback):
-    """Save the full training state (weights, optimiser, schedule) after the given steps."""
+    """Save the full training state (weights, optimiser, schedule) after the given steps.
 
-    def __init__(self, steps: Iterable[int], dirpath: str | Path) -> None:
+    Every rank takes part in each save (Lightning writes on rank 0); whether a step's file
+    already exists is decided on rank 0 and broadcast, so all ranks save or skip together.
+    """
+
+    def __init__(self, steps: Iterable[int], phase: PhaseLayout) -> None:
         self.steps = sorted({int(s) for s in steps})
-        self.dirpath = Path(dirpath)
+        self.phase = phase
 
     def _save(self, trainer: pl.Trainer, step: int) -> None:
-        path = step_checkpoint_path(self.dirpath, step)
-        if not path.exists():
-            self.dirpath.mkdir(parents=True, exist_ok=True)
-            save_atomically(trainer, path)
+        path = self.phase.spawn_point(step)
+        exists = trainer.strategy.broadcast(path.exists() if trainer.is_global_zero else None)
+        if not exists:
+            trainer.save_checkpoint(path)  # atomic through AtomicCheckpointIO
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.global_step in self.steps:

@@ -16,7 +16,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from ridgeline.errors import TrainingDiverged
+from ridgeline.errors import TrainingDiverged, kept_checkpoint
 from ridgeline.training.schedules import Schedule, constant, shifted
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
@@ -83,8 +83,7 @@ class ReplicaClassifier(pl.LightningModule):
         if self._finite is not None and not bool(self._finite):
             raise TrainingDiverged(
                 f"training loss became non-finite after step {self._checked_step} and by step "
-                f"{self.absolute_step}; lower optim.lr or check the data. The last good "
-                "checkpoint is kept."
+                f"{self.absolute_step}; lower optim.lr or check the data. {kept_checkpoint(self)}"
             )
         self._finite, self._checked_step = None, self.absolute_step
 
@@ -98,8 +97,8 @@ class ReplicaClassifier(pl.LightningModule):
         if bad:
             raise TrainingDiverged(
                 f"weights became non-finite after step {self.absolute_step} ({bad[0]}, ...); "
-                "lower optim.lr or check the data. The checkpoint is not written; the last good "
-                "checkpoint is kept."
+                "lower optim.lr or check the data. The checkpoint is not written. "
+                f"{kept_checkpoint(self)}"
             )
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:

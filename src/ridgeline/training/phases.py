@@ -9,25 +9,25 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.plugins.environments import SLURMEnvironment
 from torch import nn
 
 from ridgeline.data import StreamSeeds
+from ridgeline.run_layout import PhaseLayout, RunLayout, atomic_write_text
 from ridgeline.training.checkpoints import (
     AtomicCheckpointIO,
+    PhaseCheckpoint,
     StepCheckpoint,
     load_checkpoint,
-    step_checkpoint_path,
 )
 from ridgeline.training.loggers import build_loggers, finish_loggers
 from ridgeline.training.module import ReplicaClassifier
+from ridgeline.training.progress import progress_callbacks
+from ridgeline.training.ranks import Ranks, cluster_plugins
 from ridgeline.training.seeds import derive_seed
 from ridgeline.training.spawn import SpawnOptimizerState, parent_model_state, replicate_model
 
@@ -84,16 +84,15 @@ def parent_checkpoint_steps(cfg: DictConfig) -> list[int]:
     return sorted({int(k) for k in ([steps] if isinstance(steps, int) else steps)})
 
 
-def plan_phases(cfg: DictConfig, parent_dir: Path) -> list[Phase]:
+def plan_phases(cfg: DictConfig, parent: PhaseLayout) -> list[Phase]:
     """Parent (if any spawn step), one spawn phase per k, and the independent baseline.
 
-    ``parent_dir`` is where the parent lives (a shared store entry); children load from it.
+    ``parent`` is where the parent lives (a shared store entry); children load from it.
     """
     total = int(cfg.trainer.max_steps)
     spawn_steps = spawn_steps_of(cfg)
     n = int(cfg.spawn.children)
     phases: list[Phase] = []
-    checkpoints = parent_dir / "spawn_points"
     if spawn_steps:
         phases.append(
             Phase(
@@ -118,7 +117,7 @@ def plan_phases(cfg: DictConfig, parent_dir: Path) -> list[Phase]:
                 total_steps=total,
                 spawn_step=k,
                 streams=child_streams(cfg, n, "child"),
-                parent_checkpoint=str(step_checkpoint_path(checkpoints, k)),
+                parent_checkpoint=str(parent.spawn_point(k)),
                 fresh_optimizer=bool(cfg.spawn.fresh_optimizer),
             )
         )
@@ -156,22 +155,23 @@ def build_replicas(
 def run_phase(
     cfg: DictConfig,
     phase: Phase,
-    run_dir: Path,
+    run: RunLayout,
     datamodule: pl.LightningDataModule,
     extra_callbacks: Sequence[pl.Callback] = (),
     group: str = "ridgeline",
-    phase_dir: Path | None = None,
+    layout: PhaseLayout | None = None,
+    ranks: Ranks | None = None,
 ) -> ReplicaClassifier | None:
     """Train one phase to its total step, resuming from its own last checkpoint if present.
 
-    The phase lives in ``phase_dir`` (default ``run_dir / phase.name``).
+    The phase lives in ``layout`` (default: ``run.phase(phase.name)``). Whether it is finished
+    and where it resumes is decided on global rank 0 and followed by every rank.
     """
-    phase_dir = phase_dir or run_dir / phase.name
-    done_file = phase_dir / "done.json"
-    if done_file.exists():
+    layout = layout or run.phase(phase.name)
+    ranks = ranks or Ranks()
+    if ranks.decide(layout.done.exists):
         log.info("phase %s already finished; skipping", phase.name)
         return None
-    phase_dir.mkdir(parents=True, exist_ok=True)
     replicas, parent_checkpoint = build_replicas(lambda: instantiate(cfg.model), phase)
     module = ReplicaClassifier(
         replicas=replicas,
@@ -181,40 +181,27 @@ def run_phase(
         step_offset=phase.step_offset,
     )
     datamodule.set_streams(list(phase.streams))
-    ckpt_dir = phase_dir / "checkpoints"
     callbacks: list[pl.Callback] = [
-        ModelCheckpoint(
-            dirpath=ckpt_dir,
-            save_last=True,
-            save_top_k=0,
-            every_n_train_steps=int(cfg.get("checkpoint_every_n_steps", 100)),
-        ),
+        PhaseCheckpoint(layout, int(cfg.get("checkpoint_every_n_steps", 100))),
         *extra_callbacks,
+        *progress_callbacks(cfg.trainer, phase),
     ]
     if phase.checkpoint_steps:
-        callbacks.append(StepCheckpoint(phase.checkpoint_steps, phase_dir / "spawn_points"))
+        callbacks.append(StepCheckpoint(phase.checkpoint_steps, layout))
     if parent_checkpoint is not None:
         callbacks.append(SpawnOptimizerState(parent_checkpoint, phase.fresh_optimizer))
-    loggers = build_loggers(
-        cfg.get("logger"), run_dir, phase.name, job_type=phase.kind, group=group
-    )
-    for logger in loggers:
-        logger.log_hyperparams({"phase": asdict(phase)})
-    plugins = [AtomicCheckpointIO()]
-    plugins += [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
+    loggers = build_loggers(cfg, run.root, phase, group)
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
-        plugins=plugins,
+        plugins=[AtomicCheckpointIO(), *cluster_plugins()],
         max_steps=phase.total_steps - phase.step_offset,
         callbacks=callbacks,
         logger=loggers or False,
-        default_root_dir=str(phase_dir),
+        default_root_dir=str(layout.root),
     )
-    last = ckpt_dir / "last.ckpt"
-    resume = str(last) if last.exists() else None
+    resume = ranks.decide(lambda: _resume_point(layout))
     if resume:
-        load_checkpoint(last)  # clear error for a truncated file before Lightning touches it
-        log.info("phase %s resumes from %s", phase.name, last)
+        log.info("phase %s resumes from %s", phase.name, resume)
     log.info(
         "phase %s: %d replica(s), steps %d -> %d",
         phase.name,
@@ -226,8 +213,17 @@ def run_phase(
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     finally:
         finish_loggers(loggers)
-    if trainer.is_global_zero:
-        tmp = done_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"phase": asdict(phase), "global_step": trainer.global_step}))
-        tmp.replace(done_file)
+    if ranks.is_zero and trainer.is_global_zero:
+        done = {"phase": asdict(phase), "global_step": trainer.global_step}
+        atomic_write_text(layout.done, json.dumps(done))
+    ranks.barrier()
     return module
+
+
+def _resume_point(layout: PhaseLayout) -> str | None:
+    """The phase's ``last.ckpt`` when there is one (checked readable), else None."""
+    last = layout.last_checkpoint
+    if not last.exists():
+        return None
+    load_checkpoint(last)  # clear error for a truncated file before Lightning touches it
+    return str(last)

@@ -12,7 +12,6 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -21,6 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from ridgeline.environment import run_environment
 from ridgeline.landscape import (
     Evaluator,
     LayerGroup,
@@ -41,6 +41,7 @@ from ridgeline.landscape import (
 )
 from ridgeline.landscape.evaluate import Reduce
 from ridgeline.record_store import RecordStore
+from ridgeline.run_layout import PhaseLayout, RunLayout, atomic_path
 from ridgeline.training.checkpoints import load_checkpoint
 from ridgeline.training.phases import Phase
 from ridgeline.training.probe_logging import log_phase_end, log_record
@@ -291,9 +292,9 @@ class LandscapeProbe(pl.Callback):
     def __init__(
         self,
         phase: Phase,
-        run_dir: Path,
+        run: RunLayout,
         components: dict[str, Any],
-        phase_dir: Path | None = None,
+        layout: PhaseLayout | None = None,
         every_n_steps: int | None = None,
         every_n_epochs: int | None = None,
         alphas: list[float] | None = None,
@@ -305,9 +306,8 @@ class LandscapeProbe(pl.Callback):
         aligned: AlignedPair | None = None,
     ) -> None:
         self.phase = phase
-        self.run_dir = Path(run_dir)
-        self.phase_dir = Path(phase_dir) if phase_dir else self.run_dir / phase.name
-        self.store = RecordStore(self.run_dir / "landscape" / "records.jsonl")
+        self.layout = layout or run.phase(phase.name)
+        self.store = RecordStore(run.records)
         self.components = components
         self.every_n_steps = every_n_steps
         self.every_n_epochs = every_n_epochs
@@ -355,12 +355,10 @@ class LandscapeProbe(pl.Callback):
             )
             self.spawn_state = {k: v.to(device) for k, v in state_of(model).items()}
         if self.phase.kind == "parent":
-            path = self.phase_dir / "theta0.pt"
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path = self.layout.theta0
             if trainer.global_step == 0 and trainer.is_global_zero and not path.exists():
-                tmp = path.with_name(path.name + ".tmp")
-                torch.save(state_of(template), tmp)
-                tmp.replace(path)
+                with atomic_path(path) as tmp:
+                    torch.save(state_of(template), tmp)
             trainer.strategy.barrier("ridgeline_theta0")
             theta0 = torch.load(path, map_location=device, weights_only=True)
             self.theta0 = theta0
@@ -436,6 +434,7 @@ class LandscapeProbe(pl.Callback):
             "barrier_definitions": BARRIER_DEFINITIONS,
             "fresh_optimizer": self.phase.fresh_optimizer,
             "world_size": trainer.world_size,
+            "environment": run_environment(),
         }
 
     def _records(self, trainer, pl_module, ctx: ProbeContext, reason: str) -> list[dict]:
@@ -466,11 +465,11 @@ def _copy_with_state(template: nn.Module, state: dict[str, Tensor]) -> nn.Module
 
 
 def build_probe_callbacks(
-    cfg: DictConfig, run_dir: Path, phase: Phase, phase_dir: Path | None = None
+    cfg: DictConfig, run: RunLayout, phase: Phase, layout: PhaseLayout | None = None
 ) -> list[pl.Callback]:
     """One LandscapeProbe with the components switched on in ``cfg.probe``.
 
-    Records go to ``run_dir/landscape/records.jsonl``; phase state (θ_0) to ``phase_dir``.
+    Records go to ``run.records``; phase state (θ_0) to ``layout`` (default: the run's phase).
     """
     probe = cfg.get("probe")
     if not probe:
@@ -489,9 +488,9 @@ def build_probe_callbacks(
     return [
         LandscapeProbe(
             phase,
-            run_dir,
+            run,
             components,
-            phase_dir=phase_dir,
+            layout=layout,
             every_n_steps=settings.get("every_n_steps"),
             every_n_epochs=settings.get("every_n_epochs"),
             alphas=settings.get("alphas"),
