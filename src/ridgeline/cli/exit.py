@@ -178,7 +178,7 @@ def hydra_error_message(exc: BaseException, argv: list[str]) -> str:
         text = f"{key} is not a config key" + (f" (did you mean {guess}?)" if guess else "")
         arg = next((a for a in overrides if a.split("=")[0].lstrip("~") == key), None)
         if arg:
-            return f"{arg} is not valid: {text}; a new key is added with +{arg}"
+            return f"{arg} is not valid: {text}; a key the config lacks is added with +{arg}"
     option = re.search(r"Could not find '([\w/]+)/([\w.\-]+)'", text)
     if option:
         group, name = option.groups()
