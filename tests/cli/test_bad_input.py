@@ -4,14 +4,16 @@ A few cases go through the console script as a user types them (each costs one s
 Lightning, ~10 s); the rest call the checks in-process on configs composed from conf/.
 """
 
+import os
+import subprocess
 import time
-from pathlib import Path
+from importlib.resources import files
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 
-from helpers.cli import run_train
+from helpers.cli import TRAIN, run_train
 from ridgeline.cli.resolvers import register_resolvers
 from ridgeline.cli.validate import (
     validate_config,
@@ -20,7 +22,7 @@ from ridgeline.cli.validate import (
 )
 from ridgeline.errors import ConfigError, RidgelineError
 
-CONF = str(Path(__file__).resolve().parents[2] / "conf")
+CONF = str(files("ridgeline.conf"))
 register_resolvers()
 
 
@@ -42,7 +44,19 @@ def config_error(*overrides: str) -> str:
 # --- through the command line ---------------------------------------------------------------
 CLI_CASES = [
     # (overrides, exit code, fragments of the message)
-    (["model=foo"], 1, ["Could not find 'model/foo'", "Available options in 'model'", "mlp"]),
+    # Hydra's own config errors: one line and exit 2 as well, with a likely fix
+    (
+        ["model=mpl"],
+        2,
+        ["model=mpl is not valid: no option mpl in config group model", "model=mlp?"],
+    ),
+    (
+        ["spawn.att=5"],
+        2,
+        ["spawn.att=5 is not valid: spawn.att is not a config key (did you mean spawn.at?)"],
+    ),
+    (["=5"], 2, ["'=5' is not a valid override: it has no key"]),
+    (["trainer.max_steps=["], 2, ["'trainer.max_steps=[' is not a valid override"]),
     (["trainer.max_steps=abc"], 2, ["trainer.max_steps='abc'", "an integer >= 1"]),
     (["probe.alphas=[0.2,0.5,1.0]"], 2, ["probe.alphas=[0.2, 0.5, 1.0]", "both endpoints"]),
     (
@@ -75,6 +89,40 @@ def test_bad_config_on_the_command_line(tmp_path, overrides, code, fragments):
     assert not (tmp_path / "run").exists(), list((tmp_path / "run").rglob("*"))
     assert not (tmp_path / "outputs").exists()
     assert elapsed < 120  # start-up dominates; generous for loaded CI machines
+
+
+def _one_error_line(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.startswith("ridgeline:")]
+    assert len(lines) == 1 and lines[0].startswith("ridgeline: error: "), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr + result.stdout
+    return lines[0]
+
+
+def test_a_rejected_config_leaves_nothing_in_the_default_run_dir(tmp_path):
+    """outputs/runs/<date>/<time> is Hydra's: neither it nor its empty parents are left, and the
+    parent store is never touched (the strategy is checked before anything is written)."""
+    result = subprocess.run(
+        [TRAIN, "print_config=false", "logger=none", "trainer.strategy=nosuch"],
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "trainer.strategy='nosuch' is not valid: one of auto" in _one_error_line(result)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_root_is_one_line(tmp_path):
+    (tmp_path / "outputs").write_text("a file where the outputs folder should be")
+    result = subprocess.run(
+        [TRAIN, "print_config=false"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    line = _one_error_line(result)
+    assert f"cannot write {tmp_path / 'outputs' / 'runs'}" in line and "Not a directory" in line
 
 
 # --- in-process: every config group ---------------------------------------------------------
@@ -145,6 +193,15 @@ IN_PROCESS_CASES = [
     ),
     (["data=synthetic", "data.clusters_per_class=0"], "data.clusters_per_class >= 1", "got 0"),
     (["+probe.barrier.foo=1"], "probe.barrier=", "TypeError"),
+    (["trainer.strategy=nosuch"], "trainer.strategy='nosuch'", "one of auto, ddp"),
+    (["+trainer.max_step=10"], "trainer.max_step=10", "(did you mean trainer.max_steps?)"),
+    (["trainer.precision=64"], "trainer.precision=64", "keeps the weights in float32"),
+    (["trainer.precision=bf16-true"], "trainer.precision='bf16-true'", "one of 32-true"),
+    (["+spawn.att=[5]"], "spawn.att=[5]", "did you mean spawn.at?"),
+    (["+seeds.dat=3"], "seeds.dat=3", "did you mean seeds.data?"),
+    (["+probe.every_n_step=5"], "probe.every_n_step=5", "did you mean probe.every_n_steps?"),
+    (["+print_conf=false"], "print_conf=False", "did you mean print_config?"),
+    (["threads=0"], "threads=0", "an integer >= 1, or null (torch's default)"),
 ]
 
 
@@ -176,6 +233,9 @@ def test_bad_config_in_process(overrides, head, allowed):
             "spawn.children=1",
         ],
         ["experiment=resnet20_cifar10_instability", "trainer=cpu"],
+        ["threads=1", "trainer.precision=16-mixed"],
+        ["+probe.barrier2={_target_:ridgeline.training.probes.BarrierProbe}"],
+        ["+trainer.max_time=00:01:00:00"],
     ],
     ids=lambda o: " ".join(o) or "defaults",
 )

@@ -6,6 +6,7 @@ again, a truncated checkpoint, a deleted parent checkpoint); in-process for the 
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -28,6 +29,7 @@ FAST = [
     "~probe.curvature",
     "~probe.geometry",
     "checkpoint_every_n_steps=10",
+    "threads=1",
 ]
 PHASES = ("spawn_k=0000000", "spawn_k=0000010", "independent")
 
@@ -60,7 +62,7 @@ def no_traceback(result) -> None:
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
     cwd = tmp_path_factory.mktemp("finished")
-    result = run_train(cwd, *FAST)
+    result = run_train(cwd, *FAST, env={"OMP_NUM_THREADS": "2"})  # threads=1 must win
     assert result.returncode == 0, result.stderr[-3000:]
     for phase in PHASES:
         assert (cwd / "run" / phase / "done.json").exists()
@@ -97,6 +99,37 @@ def test_rerun_into_a_finished_run_dir_trains_nothing_and_says_so(copy_of):
     name = "run/landscape/records.jsonl"  # the same records; the parent's may move to the end
     assert sorted(after[name].splitlines()) == sorted(before[name].splitlines())
     assert_whole_files(copy_of)
+
+
+def test_the_environment_is_in_config_yaml_and_every_record(finished):
+    import pytorch_lightning
+
+    env = yaml.safe_load((finished / "run" / "config.yaml").read_text())["environment"]
+    assert env["threads"] == 1  # the threads key, not the OMP_NUM_THREADS=2 it started with
+    assert env["torch"] == torch.__version__
+    assert env["pytorch_lightning"] == pytorch_lightning.__version__
+    assert env["device"] == "cpu" and env["deterministic_algorithms"] is False
+    records = RecordStore(finished / "run" / "landscape" / "records.jsonl").read()
+    assert {r["phase"] for r in records} == {"parent", *PHASES}
+    assert all(r["environment"] == env for r in records)
+
+
+def test_a_damaged_records_line_is_named_before_a_resume(copy_of):
+    (copy_of / "run" / "independent" / "done.json").unlink()  # as if killed before the end
+    records = copy_of / "run" / "landscape" / "records.jsonl"
+    lines = records.read_text().splitlines(keepends=True)
+    lines[1] = lines[1][: len(lines[1]) // 2] + "\n"  # a torn line in the middle
+    records.write_text("".join(lines))
+    result = run_train(copy_of, *FAST)
+    assert result.returncode == 2
+    no_traceback(result)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ridgeline: error:")]
+    assert errors == [
+        f"ridgeline: error: {records} line 2 is damaged ({errors[0].split('(', 1)[1]}"
+    ], result.stderr[-3000:]
+    assert "delete line 2" in errors[0]
+    assert "Trainer.fit" not in result.stdout + result.stderr
+    assert records.read_text() == "".join(lines)  # left for the user to repair
 
 
 def test_rerun_with_another_config_is_refused(copy_of):
@@ -147,7 +180,10 @@ def test_diverging_run_stops_with_a_message_and_keeps_good_checkpoints(tmp_path)
     lines = [line for line in result.stderr.splitlines() if line.startswith("ridgeline: error:")]
     assert len(lines) == 1, result.stderr[-3000:]
     assert "non-finite" in lines[0] and "optim.lr" in lines[0]
-    assert "last good checkpoint is kept" in lines[0]
+    kept = re.search(r"The last good checkpoint is kept: (\S+) \(step (\d+)\)\.$", lines[0])
+    assert kept, lines[0]  # which checkpoint, where, and the step it holds
+    ckpt = torch.load(kept.group(1), map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == int(kept.group(2))  # the parent: no step offset
     checkpoints = list(tmp_path.rglob("*.ckpt"))
     assert any(p.name == "step=0000000.ckpt" for p in checkpoints), checkpoints
     assert_whole_files(tmp_path)  # every checkpoint present loads, with finite weights
@@ -267,7 +303,10 @@ def test_atomic_checkpoint_io_leaves_the_old_file_when_killed_mid_write(tmp_path
     good = path.read_bytes()
 
     def dying_save(obj, f, *args, **kwargs):
-        f.write(b"partial")
+        if isinstance(f, (str, Path)):
+            Path(f).write_bytes(b"partial")
+        else:
+            f.write(b"partial")
         raise KeyboardInterrupt  # a kill in the middle of writing
 
     monkeypatch.setattr(torch, "save", dying_save)

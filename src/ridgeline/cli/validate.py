@@ -34,10 +34,15 @@ from ridgeline.errors import ConfigError, RidgelineError
 BN_POLICIES = ("reset", "interpolate", "batch")
 PAIR_PROBES = ("barrier", "layerwise", "curvature", "geometry")
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
-PRECISIONS = (
-    "64-true", "64", "32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16",
-    "16-true", "bf16-true", "transformer-engine", "transformer-engine-float16",
+# Lightning's precisions that ridgeline supports: the probes evaluate float32 data, so the
+# weights stay float32 (mixed precision computes in 16 bits but keeps them).
+PRECISIONS = ("32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16")
+# Lightning's other precisions: they change the weights' dtype.
+UNSUPPORTED_PRECISIONS = (
+    "64-true", "64", "16-true", "bf16-true", "transformer-engine", "transformer-engine-float16",
 )  # fmt: skip
+# Strategies besides Lightning's registered names.
+STRATEGIES = ("auto",)
 # Keys that may change between the runs of one run dir without changing its results.
 RERUN_FREE_KEYS = (
     "print_config",
@@ -50,6 +55,8 @@ RERUN_FREE_KEYS = (
     "data.root",
     "data.download",
     "data.device_resident",
+    "threads",
+    "environment",
 )
 
 
@@ -192,7 +199,42 @@ def world_size(cfg: DictConfig) -> int | None:
     return None
 
 
+def _closest(name: str, candidates: Sequence[str]) -> str:
+    """' (did you mean X?)' for the candidate most like ``name``, else ''."""
+    import difflib
+
+    match = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
+def validate_trainer_keys(cfg: DictConfig) -> None:
+    """Every ``trainer.<key>`` is an argument of Lightning's Trainer; the strategy is known."""
+    import inspect
+
+    import pytorch_lightning as pl
+    from pytorch_lightning.strategies import StrategyRegistry
+
+    arguments = [p for p in inspect.signature(pl.Trainer.__init__).parameters if p != "self"]
+    for key in cfg.trainer:
+        if key != "_target_" and key not in arguments:
+            raise ConfigError(
+                f"trainer.{key}",
+                _plain(cfg.trainer[key]),
+                "not an argument of pytorch_lightning.Trainer"
+                + _closest(f"trainer.{key}", [f"trainer.{a}" for a in arguments]),
+            )
+    strategy = cfg.trainer.get("strategy", "auto")
+    known = [*STRATEGIES, *StrategyRegistry.available_strategies()]
+    if not isinstance(strategy, DictConfig) and strategy not in known:
+        raise ConfigError(
+            "trainer.strategy",
+            _plain(strategy),
+            f"one of {', '.join(known)}{_closest(str(strategy), known)}",
+        )
+
+
 def validate_trainer(cfg: DictConfig) -> int:
+    validate_trainer_keys(cfg)
     t = cfg.trainer
     total = _int("trainer.max_steps", t.get("max_steps"), 1)
     epochs = t.get("max_epochs", -1)
@@ -227,9 +269,17 @@ def validate_trainer(cfg: DictConfig) -> int:
             raise ConfigError(
                 "trainer.devices", devices, f"at most {available} (the CUDA devices visible)"
             )
-    precision = t.get("precision", "32-true")
-    if str(precision) not in PRECISIONS:
-        raise ConfigError("trainer.precision", _plain(precision), f"one of {', '.join(PRECISIONS)}")
+    precision = str(t.get("precision", "32-true"))
+    if precision in UNSUPPORTED_PRECISIONS:
+        raise ConfigError(
+            "trainer.precision",
+            _plain(t.precision),
+            f"one of {', '.join(PRECISIONS)}: ridgeline keeps the weights in float32, as the "
+            "probes evaluate float32 data (mixed precision computes in 16 bits on a GPU)",
+        )
+    if precision not in PRECISIONS:
+        allowed = f"one of {', '.join(PRECISIONS)}"
+        raise ConfigError("trainer.precision", _plain(t.precision), allowed)
     _int("trainer.log_every_n_steps", t.get("log_every_n_steps", 50), 1)
     _optional_int(
         "trainer.check_val_every_n_epoch", t.get("check_val_every_n_epoch", 1), 1, "no validation"
@@ -344,28 +394,34 @@ def validate_data(cfg: DictConfig) -> None:
     _instantiate("data", d, f"settings the {name} data module accepts")
 
 
-def build_model_once(cfg: DictConfig):
+def build_model_once(cfg: DictConfig, key: str):
     """The model built on the CPU without touching the global RNG; ConfigError if it cannot be."""
     import torch
 
     with torch.random.fork_rng(devices=[]):
-        return _instantiate("model.name", cfg.model, "a model buildable from these settings")
+        return _instantiate(key, cfg.model, "a model buildable from these settings")
 
 
 def validate_model(cfg: DictConfig) -> None:
     import torch
 
     from ridgeline.landscape.params import has_batchnorm
-    from ridgeline.models import list_models
+    from ridgeline.models import build_model, list_models
+    from ridgeline.models.registry import model_builder
 
-    name = cfg.model.get("name")
-    if name not in list_models():
+    # A registered model by model.name, or a user's own builder named by model._target_.
+    target = cfg.model.get("_target_")
+    registered = model_builder(target) is build_model
+    name = cfg.model.get("name") if registered else target
+    if registered and name not in list_models():
         raise ConfigError(
             "model.name",
             _plain(name),
             f"one of {', '.join(list_models())} (pick it with model=...)",
         )
-    model = build_model_once(cfg)
+    model = build_model_once(cfg, "model.name" if registered else "model._target_")
+    if not isinstance(model, torch.nn.Module):
+        raise ConfigError("model._target_", target, f"a torch.nn.Module, not {type(model)}")
     shape = tuple(int(s) for s in cfg.data.input_shape)
     classes = int(cfg.data.num_classes)
     try:
@@ -392,6 +448,13 @@ def validate_model(cfg: DictConfig) -> None:
             f"reset or interpolate: model {name} has no BatchNorm, so there are no batch "
             "statistics to use (pick a model with BatchNorm, e.g. vgg11_bn, for batch)",
         )
+    if probe.get("align"):
+        from ridgeline.landscape.permutation import UnsupportedModelError, permutation_spec
+
+        try:
+            permutation_spec(model)
+        except UnsupportedModelError as exc:
+            raise ConfigError("probe.align", probe.align, f"null for model {name}: {exc}") from None
     world = world_size(cfg) or 1
     if bn and cfg.data.batch_size // world < 2:
         raise ConfigError(
@@ -459,6 +522,12 @@ def validate_probe(cfg: DictConfig) -> None:
         or any(s not in ("train", "test") for s in splits)
     ):
         raise ConfigError("probe.splits", _plain(splits), "a non-empty list drawn from train, test")
+    from ridgeline.landscape.alignment import ALIGNMENT_METHODS
+
+    if probe.get("align") is not None and probe.align not in ALIGNMENT_METHODS:
+        known = ", ".join(ALIGNMENT_METHODS)
+        raise ConfigError("probe.align", _plain(probe.align), f"null (off) or one of {known}")
+    _bool("probe.align_spawned", probe.get("align_spawned", False))
     for key, node in probe.items():
         if isinstance(node, DictConfig) and "_target_" in node:
             component = _instantiate(
@@ -484,12 +553,68 @@ def validate_top_level(cfg: DictConfig) -> None:
         _int("checkpoint_every_n_steps", cfg.checkpoint_every_n_steps, 1)
     _bool("print_config", cfg.get("print_config", True))
     _bool("summary", cfg.get("summary", True))
+    _optional_int("threads", cfg.get("threads"), 1, "torch's default")
+
+
+def validate_logger(cfg: DictConfig) -> None:
+    """ridgeline's own W&B logger keys: ``osh`` (wandb-osh sync triggers) and its command dir."""
+    for name, node in (cfg.get("logger") or {}).items():
+        if isinstance(node, DictConfig) and "osh" in node:
+            _bool(f"logger.{name}.osh", node.get("osh"))
+            directory = node.get("osh_command_dir")
+            if directory is not None and not (isinstance(directory, str) and directory.strip()):
+                raise ConfigError(
+                    f"logger.{name}.osh_command_dir",
+                    _plain(directory),
+                    "a directory path, or null for wandb-osh's default",
+                )
+
+
+def validate_added_keys(cfg: DictConfig) -> None:
+    """A key added with ``+`` where no component reads it (top level, spawn, seeds, the probe's
+    settings, paths) is a typo: name the closest existing key. Keys of a node with a
+    ``_target_`` are checked by building it; a new dict with a ``_target_`` is a new component.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.get()
+    groups = set(hydra_cfg.runtime.choices)
+    added = [
+        o
+        for o in OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.task))
+        if o.is_add() or o.is_force_add()
+    ]
+    new_keys = {o.key_or_group for o in added}
+    for override in added:
+        key = override.key_or_group
+        parent, _, name = key.rpartition(".")
+        if key in groups or key.split(".")[0] == "hydra":
+            continue
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        value = OmegaConf.select(cfg, key)
+        if not isinstance(node, DictConfig) or "_target_" in node or parent.startswith("logger"):
+            continue
+        if isinstance(value, DictConfig) and "_target_" in value:
+            continue
+        siblings = [str(k) for k in node if f"{parent}.{k}".lstrip(".") not in new_keys]
+        full = [f"{parent}.{k}" if parent else k for k in siblings]
+        raise ConfigError(
+            key,
+            _plain(value),
+            f"not a key ridgeline reads{_closest(key, full)}; the known keys "
+            f"{'of ' + parent if parent else 'at the top level'} are {', '.join(siblings)}",
+        )
 
 
 def validate_config(cfg: DictConfig) -> None:
     """Every check that needs only the config; raises ConfigError on the first problem."""
+    validate_added_keys(cfg)
     total = validate_trainer(cfg)
     validate_top_level(cfg)
+    validate_logger(cfg)
     validate_optim(cfg)
     validate_schedule(cfg, total)
     validate_spawn(cfg, total)
@@ -577,18 +702,27 @@ def check_checkpoint(path: Path) -> None:
 
 def validate_run_dir(cfg: DictConfig, run_dir: Path) -> None:
     """A run dir that holds a run is resumed only with the same config; say what is skipped."""
+    from ridgeline.record_store import RecordStore
+    from ridgeline.run_layout import ParentStoreLayout, RunLayout
     from ridgeline.sweep.parent_store import parent_key, parent_spec
     from ridgeline.training.phases import parent_checkpoint_steps, plan_phases
 
-    saved = run_dir / "config.yaml"
+    saved = RunLayout(run_dir).config
     if saved.exists():
         try:
             old = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
         except Exception as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
             raise RidgelineError(
-                f"{saved} is unreadable ({type(exc).__name__}); this run dir holds a damaged run: "
-                "choose a new hydra.run.dir"
+                f"{saved} is damaged{where} ({type(exc).__name__}); restore it, or choose a new "
+                "hydra.run.dir"
             ) from None
+        if not isinstance(old, dict):
+            raise RidgelineError(
+                f"{saved} is damaged (not a config mapping); restore it, or choose a new "
+                "hydra.run.dir"
+            )
         new = {k: _plain(v) for k, v in cfg.items() if k != "hydra"}
         diff = _first_difference(old, new)
         if diff:
@@ -599,26 +733,27 @@ def validate_run_dir(cfg: DictConfig, run_dir: Path) -> None:
                 f"the run dir {run_dir} already holds a run with {key}={was!r}; re-run with the "
                 "same config to resume or finish it, or choose a new hydra.run.dir",
             )
-    parent_dir = Path(cfg.paths.parent_dir) / parent_key(
-        parent_spec(cfg, parent_checkpoint_steps(cfg))
-    )
+    store, run = ParentStoreLayout(cfg.paths.parent_dir), RunLayout(run_dir)
+    key = parent_key(parent_spec(cfg, parent_checkpoint_steps(cfg)))
+    parent = store.phase(key)
+    for records in (run.records, store.run(key).records):
+        RecordStore(records).read()  # names a damaged line before anything is trained
     done, todo = [], []
-    for phase in plan_phases(cfg, parent_dir):
-        phase_dir = parent_dir if phase.kind == "parent" else run_dir / phase.name
-        if (phase_dir / "done.json").exists():
+    for phase in plan_phases(cfg, parent):
+        layout = parent if phase.kind == "parent" else run.phase(phase.name)
+        if layout.done.exists():
             done.append(phase.name)
         else:
             todo.append(phase.name)
-            last = phase_dir / "checkpoints" / "last.ckpt"
-            if last.exists():
-                check_checkpoint(last)
-        if phase.parent_checkpoint is not None and (parent_dir / "done.json").exists():
+            if layout.last_checkpoint.exists():
+                check_checkpoint(layout.last_checkpoint)
+        if phase.parent_checkpoint is not None and parent.done.exists():
             path = Path(phase.parent_checkpoint)
-            if not (run_dir / phase.name / "done.json").exists():
+            if not run.phase(phase.name).done.exists():
                 if not path.is_file():
                     raise RidgelineError(
                         f"parent checkpoint {path} is missing although the stored parent "
-                        f"{parent_dir} is finished; delete {parent_dir} to train it again"
+                        f"{parent.root} is finished; delete {parent.root} to train it again"
                     )
                 check_checkpoint(path)
     if done and not todo:
@@ -633,8 +768,38 @@ def validate_run_dir(cfg: DictConfig, run_dir: Path) -> None:
         )
 
 
+def check_writable(key: str, directory: Path) -> None:
+    """``directory`` (existing, or to be created) can be written: a temporary file is made in
+    it, or in its nearest existing ancestor, and removed."""
+    import tempfile
+
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        problem = f"{existing} is a file, not a directory"
+    else:
+        try:
+            with tempfile.TemporaryFile(dir=existing):
+                problem = None
+        except OSError as exc:
+            problem = f"{existing} is not writable ({exc.strerror or exc})"
+    if problem:
+        raise ConfigError(key, str(directory), f"a directory this job can write; {problem}")
+
+
+def validate_writable(cfg: DictConfig, run_dir: Path) -> None:
+    """The run dir (with its landscape/ and figures/) and the parent store can be written."""
+    check_writable("hydra.run.dir", run_dir)
+    for sub in ("landscape", "figures"):
+        if (run_dir / sub).exists():
+            check_writable("hydra.run.dir", run_dir / sub)
+    check_writable("paths.parent_dir", Path(cfg.paths.parent_dir))
+
+
 def validate_run(cfg: DictConfig, datamodule, run_dir: Path) -> None:
     """Checks that need the data or the run dir; call after check_available, before training."""
     n_train, n_test = split_sizes(datamodule)
     validate_sizes(cfg, n_train, n_test)
+    validate_writable(cfg, Path(run_dir))
     validate_run_dir(cfg, Path(run_dir))
