@@ -2,7 +2,9 @@
 
 import logging
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -12,6 +14,13 @@ from ridgeline.cli.config_tree import print_config_tree, save_config
 from ridgeline.cli.exit import job_errors, run_hydra_app
 from ridgeline.cli.resolvers import register_resolvers
 from ridgeline.run_layout import ParentStoreLayout, RunLayout
+from ridgeline.training.preemption import EXIT_PREEMPTED, Preempted
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
+    from ridgeline.training.phases import Phase
+    from ridgeline.training.ranks import Ranks
 
 log = logging.getLogger("ridgeline")
 
@@ -37,6 +46,33 @@ def copy_parent_records(store: ParentStoreLayout, key: str, run: RunLayout) -> N
         RecordStore(run.records).append([{**r, "parent_key": key} for r in records])
 
 
+def train_parent(
+    cfg: DictConfig,
+    phase: "Phase",
+    store: ParentStoreLayout,
+    spec: dict,
+    datamodule: "pl.LightningDataModule",
+    group: str,
+    ranks: "Ranks",
+) -> None:
+    """Train the parent into the store unless it is there; other jobs wait for the lock."""
+    from ridgeline.sweep.parent_store import parent_key, parent_lock, write_spec
+    from ridgeline.training.phases import run_phase
+    from ridgeline.training.probes import build_probe_callbacks
+
+    key = parent_key(spec)
+    parent_run, parent = store.run(key), store.phase(key)
+    with parent_lock(store, key, ranks):
+        if ranks.decide(parent.done.exists):
+            log.info("parent %s found in the store (%s); reusing it", key, parent.root)
+            return
+        log.info("training parent %s into the store (%s)", key, parent.root)
+        if ranks.is_zero:
+            write_spec(store, key, spec)
+        callbacks = build_probe_callbacks(cfg, parent_run, phase, parent)
+        run_phase(cfg, phase, parent_run, datamodule, callbacks, group, parent, ranks)
+
+
 def train(cfg: DictConfig) -> Path:
     """Validate, then train every phase of the experiment; returns the run dir.
 
@@ -58,10 +94,11 @@ def train(cfg: DictConfig) -> Path:
     from hydra.utils import instantiate
 
     from ridgeline.cli.validate import validate_config, validate_run
-    from ridgeline.sweep.parent_store import parent_key, parent_lock, parent_spec, write_spec
+    from ridgeline.sweep.parent_store import parent_key, parent_spec
     from ridgeline.threads import set_threads
     from ridgeline.training.loggers import log_run_summary
     from ridgeline.training.phases import parent_checkpoint_steps, plan_phases, run_phase
+    from ridgeline.training.preemption import SigtermNotice
     from ridgeline.training.probes import build_probe_callbacks
     from ridgeline.training.ranks import start_ranks, stop_ranks
 
@@ -81,25 +118,21 @@ def train(cfg: DictConfig) -> Path:
         save_config(cfg, run.root)
     group = run_group(cfg, run.root)
     spec = parent_spec(cfg, parent_checkpoint_steps(cfg))
-    key = parent_key(spec)
     store = ParentStoreLayout(Path(cfg.paths.parent_dir))
-    for phase in plan_phases(cfg, store.phase(key)):
-        if phase.kind == "parent":
-            with parent_lock(store, key, ranks):
-                if ranks.decide(store.phase(key).done.exists):
-                    log.info("parent %s found in the store (%s); reusing it", key, store.root / key)
-                else:
-                    log.info("training parent %s into the store (%s)", key, store.root / key)
-                    if ranks.is_zero:
-                        write_spec(store, key, spec)
-                    parent_run, parent = store.run(key), store.phase(key)
-                    callbacks = build_probe_callbacks(cfg, parent_run, phase, parent)
-                    run_phase(cfg, phase, parent_run, datamodule, callbacks, group, parent, ranks)
-            if ranks.is_zero:
-                copy_parent_records(store, key, run)
-            continue
-        callbacks = build_probe_callbacks(cfg, run, phase)
-        run_phase(cfg, phase, run, datamodule, callbacks, group=group, ranks=ranks)
+    sigterm = SigtermNotice()
+    try:
+        for phase in plan_phases(cfg, store.phase(parent_key(spec))):
+            if ranks.decide(lambda: sigterm.received):  # noted between phases
+                raise Preempted(phase.name, None, None)
+            if phase.kind == "parent":
+                train_parent(cfg, phase, store, spec, datamodule, group, ranks)
+                if ranks.is_zero:
+                    copy_parent_records(store, parent_key(spec), run)
+                continue
+            callbacks = build_probe_callbacks(cfg, run, phase)
+            run_phase(cfg, phase, run, datamodule, callbacks, group=group, ranks=ranks)
+    finally:
+        sigterm.restore()
     if cfg.get("summary") and ranks.is_zero:
         from ridgeline.report.summary import summarise_run
 
@@ -117,7 +150,11 @@ def _hydra_main(cfg: DictConfig) -> None:
     # take back its W&B run id. Every job (also a sweep job started by a launcher) starts its own.
     os.environ.pop("WANDB_SERVICE", None)
     with job_errors(Path(cfg.paths.output_dir), Path(cfg.paths.root_dir)):
-        train(cfg)
+        try:
+            train(cfg)
+        except Preempted as stop:
+            print(f"ridgeline: {stop}", file=sys.stderr)
+            sys.exit(EXIT_PREEMPTED)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import Checkpoint
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from ridgeline.run_layout import PhaseLayout, atomic_path
 
@@ -25,8 +26,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class PhaseCheckpoint(Checkpoint):
-    """``last.ckpt`` of a phase: every ``every_n_steps`` while training, and at T after the
-    end-of-phase probe.
+    """``last.ckpt`` of a phase: every ``every_n_steps`` while training, at T after the
+    end-of-phase probe, and at the step where SIGTERM stopped training.
 
     Lightning runs checkpoint callbacks after every other callback of a hook, so each save
     follows the probes of its step. The file at T is written last: a kill during the end probe
@@ -45,6 +46,11 @@ class PhaseCheckpoint(Checkpoint):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         trainer.save_checkpoint(self.phase.last_checkpoint)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module, exception: BaseException) -> None:
+        """SIGTERM: Lightning stops at the end of a step (its probes done); save that step."""
+        if isinstance(exception, SIGTERMException):
+            trainer.save_checkpoint(self.phase.last_checkpoint)
 
 
 class StepCheckpoint(pl.Callback):

@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch import nn
 
 from ridgeline.data import StreamSeeds
@@ -26,6 +27,7 @@ from ridgeline.training.checkpoints import (
 )
 from ridgeline.training.loggers import build_loggers, finish_loggers
 from ridgeline.training.module import ReplicaClassifier
+from ridgeline.training.preemption import Preempted
 from ridgeline.training.progress import progress_callbacks
 from ridgeline.training.ranks import Ranks, cluster_plugins
 from ridgeline.training.seeds import derive_seed
@@ -211,6 +213,8 @@ def run_phase(
     )
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+    except SIGTERMException:
+        raise Preempted(phase.name, module.absolute_step, layout.last_checkpoint) from None
     finally:
         finish_loggers(loggers)
     if ranks.is_zero and trainer.is_global_zero:

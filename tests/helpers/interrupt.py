@@ -1,0 +1,57 @@
+"""``ridgeline-train`` that sends itself a real signal at one exact point of a run.
+
+``python interrupt.py <SIGNAL> <point> <overrides...>``, where ``<point>`` is
+``probe:<phase>:<reason>[:<step>]`` (as that probe starts, before its record is written) or
+``final:<phase>`` (after the phase's checkpoint at T, before its ``done.json``). A kill that a
+test would otherwise have to time by watching files happens here deterministically.
+"""
+
+import os
+import signal
+import sys
+
+from ridgeline.training.checkpoints import PhaseCheckpoint
+from ridgeline.training.probes import LandscapeProbe
+
+
+def main() -> None:
+    signum = getattr(signal, sys.argv[1])
+    point = sys.argv[2].split(":")
+    sys.argv = [sys.argv[0], *sys.argv[3:]]
+    fired = []
+
+    def fire() -> None:
+        if not fired:
+            fired.append(True)
+            os.kill(os.getpid(), signum)
+
+    if point[0] == "probe":
+        phase, reason, *step = point[1:]
+        probe = LandscapeProbe.probe
+
+        def probe_then_signal(self, trainer, pl_module, why):
+            at_step = not step or pl_module.absolute_step == int(step[0])
+            if self.phase.name == phase and why == reason and at_step:
+                fire()
+            return probe(self, trainer, pl_module, why)
+
+        LandscapeProbe.probe = probe_then_signal
+    elif point[0] == "final":
+        final = PhaseCheckpoint.on_train_end
+
+        def final_then_signal(self, trainer, pl_module):
+            final(self, trainer, pl_module)
+            if self.phase.root.name == point[1]:
+                fire()
+
+        PhaseCheckpoint.on_train_end = final_then_signal
+    else:
+        raise SystemExit(f"unknown point {sys.argv[2]}")
+
+    from ridgeline.cli.train import main as train
+
+    train()
+
+
+if __name__ == "__main__":
+    main()
