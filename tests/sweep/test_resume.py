@@ -37,6 +37,7 @@ def records(run_dir):
     for line in (run_dir / "landscape" / "records.jsonl").open():
         r = json.loads(line)
         r.pop("probe_seconds", None)
+        r.pop("environment", None)  # e.g. the git commit, when one lands between the runs
         out[(r["phase"], r["step"], str(r["pair"]))] = r
     return out
 

@@ -64,52 +64,51 @@ def interrupted(root: Path, signame: str, point: str) -> subprocess.CompletedPro
     )
 
 
-@pytest.mark.parametrize(
-    "point",
-    [
-        "probe:parent:end",
-        f"probe:{PHASE}:every_n_steps:20",
-        f"probe:{PHASE}:end",
-        f"final:{PHASE}",
-    ],
-)
-def test_killed_at_a_probe_boundary_resumes_to_the_whole_run(tmp_path, whole, point):
-    stopped = interrupted(tmp_path, "SIGKILL", point)
-    assert stopped.returncode == -9, stopped.stderr[-3000:]
-    run([TRAIN, *args(tmp_path)], tmp_path, base_env(tmp_path))
-    assert numbers(tmp_path / "run") == numbers(whole / "run")
-    step, state = children_at_t(tmp_path)
+def same_as_whole(root: Path, whole: Path) -> None:
+    assert numbers(root / "run") == numbers(whole / "run")
+    step, state = children_at_t(root)
     assert step == 25 - 1  # the children's own steps: T − k
     reference = children_at_t(whole)[1]
     assert all(torch.equal(state[k], reference[k]) for k in reference)
 
 
-@pytest.mark.parametrize(
-    ("point", "phase", "saved_step"),
-    [
-        # during training: Lightning stops at the end of step 10, after its probe
-        (f"probe:{PHASE}:every_n_steps:10", PHASE, 10),
-        # during the parent's end probe: it finishes, the next phase does not start
-        ("probe:parent:end", PHASE, None),
-    ],
-)
-def test_sigterm_saves_says_so_exits_nonzero_and_resumes(tmp_path, whole, point, phase, saved_step):
-    stopped = interrupted(tmp_path, "SIGTERM", point)
-    assert stopped.returncode == EXIT_PREEMPTED, stopped.stderr[-3000:]
-    message = stopped.stderr.strip().splitlines()[-1]
-    assert message.startswith(f"ridgeline: stopped by SIGTERM in phase {phase}"), message
-    assert message.endswith("run the same command to resume the run"), message
-    layout = RunLayout(tmp_path / "run").phase(phase)
-    assert not layout.done.exists()
-    if saved_step is not None:
-        assert f"at step {saved_step}; its state is saved in {layout.last_checkpoint}" in message
-        saved = torch.load(layout.last_checkpoint, map_location="cpu", weights_only=False)
-        assert saved["global_step"] == saved_step - 1  # the children's own steps
-    else:
-        assert not layout.last_checkpoint.exists()
-
+def test_killed_at_every_probe_boundary_resumes_to_the_whole_run(tmp_path, whole):
+    """One run killed four times, each time started again with the same command: at the
+    parent's end probe, at a periodic probe, at the children's end probe (after the last
+    periodic checkpoint), and after the checkpoint at T before the phase is marked done."""
+    points = [
+        "probe:parent:end",
+        f"probe:{PHASE}:every_n_steps:20",
+        f"probe:{PHASE}:end",
+        f"final:{PHASE}",
+    ]
+    for point in points:
+        stopped = interrupted(tmp_path, "SIGKILL", point)
+        assert stopped.returncode == -9, (point, stopped.stderr[-3000:])
+    assert not RunLayout(tmp_path / "run").phase(PHASE).done.exists()
     run([TRAIN, *args(tmp_path)], tmp_path, base_env(tmp_path))
-    assert numbers(tmp_path / "run") == numbers(whole / "run")
-    reference = children_at_t(whole)[1]
-    state = children_at_t(tmp_path)[1]
-    assert all(torch.equal(state[k], reference[k]) for k in reference)
+    same_as_whole(tmp_path, whole)
+
+
+def test_sigterm_saves_says_so_exits_nonzero_and_resumes(tmp_path, whole):
+    """SIGTERM during the parent's end probe: the probe finishes, the next phase does not start.
+    SIGTERM during training: Lightning stops at the end of step 10, after its probe, and its
+    state is saved. Each time: one line, exit 143; the same command then finishes the run."""
+    layout = RunLayout(tmp_path / "run").phase(PHASE)
+    for point, saved_step in (("probe:parent:end", None), (f"probe:{PHASE}:every_n_steps:10", 10)):
+        stopped = interrupted(tmp_path, "SIGTERM", point)
+        assert stopped.returncode == EXIT_PREEMPTED, stopped.stderr[-3000:]
+        message = stopped.stderr.strip().splitlines()[-1]
+        assert message.startswith(f"ridgeline: stopped by SIGTERM in phase {PHASE}"), message
+        assert message.endswith("run the same command to resume the run"), message
+        assert not layout.done.exists()
+        if saved_step is None:
+            assert not layout.last_checkpoint.exists()
+        else:
+            assert (
+                f"at step {saved_step}; its state is saved in {layout.last_checkpoint}" in message
+            )
+            saved = torch.load(layout.last_checkpoint, map_location="cpu", weights_only=False)
+            assert saved["global_step"] == saved_step - 1  # the children's own steps
+    run([TRAIN, *args(tmp_path)], tmp_path, base_env(tmp_path))
+    same_as_whole(tmp_path, whole)
