@@ -7,6 +7,8 @@ mean up to float summation order). The 20-step trajectories drift apart by float
 they are bounded, not compared exactly (the bound is measured: see DRIFT).
 """
 
+import subprocess
+
 import pytest
 import torch
 
@@ -105,6 +107,20 @@ def test_two_nodes(tmp_path, single):
 
 def test_ddp_spawn(tmp_path, single):
     """The laptop convenience: one program whose workers are spawned inside fit."""
-    overrides = ["trainer=ddp_sim"]
+    overrides = ["trainer=ddp_sim", "trainer.strategy=ddp_spawn"]
     run([TRAIN, *train_args(tmp_path, *overrides)], tmp_path, base_env(tmp_path))
     check_job(tmp_path, tmp_path / "run", single)
+
+
+def test_multirun_with_lightnings_launcher_is_refused_before_compute(tmp_path):
+    """The basic launcher would have Lightning re-run the whole sweep in rank 1 (Lightning
+    issue 11300): refused with the fix (submitit tasks, or ddp_spawn)."""
+    cmd = [TRAIN, "-m", *train_args(tmp_path, *DDP, run_dir=False), f"hydra.sweep.dir={tmp_path}/s"]
+    done = subprocess.run(
+        cmd, cwd=tmp_path, env=base_env(tmp_path), capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    (line,) = [x for x in done.stderr.splitlines() if x.startswith("ridgeline:")]
+    assert line.startswith("ridgeline: error: trainer.strategy='ddp' is not valid"), line
+    assert "hydra.launcher.tasks_per_node" in line
+    assert "Trainer.fit" not in done.stdout + done.stderr

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 import torch.distributed as dist
 from omegaconf import DictConfig
 
+from ridgeline.errors import ConfigError
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -116,6 +118,13 @@ def _quiet_non_zero_rank() -> None:
         handler.addFilter(lambda record: record.levelno >= logging.WARNING)
 
 
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def start_ranks(trainer_cfg: DictConfig) -> Ranks:
     """Start (Lightning ``ddp`` from one command) or join (torchrun, srun, submitit) the job's
     processes and initialise the process group Lightning will reuse in every phase."""
@@ -146,6 +155,14 @@ def start_ranks(trainer_cfg: DictConfig) -> Ranks:
         return Ranks()  # one device, or ddp_spawn: this program alone decides
     if strategy.num_nodes * strategy.num_processes == 1:
         return Ranks()
+    if not strategy.cluster_environment.creates_processes_externally and _in_multirun():
+        raise ConfigError(
+            "trainer.strategy",
+            trainer_cfg.get("strategy"),
+            "in a Hydra multirun, Lightning's launcher would re-run the whole sweep in every "
+            "rank; let submitit start one task per device (hydra/launcher=local or slurm with "
+            "hydra.launcher.tasks_per_node=<trainer.devices>), or use trainer.strategy=ddp_spawn",
+        )
     launcher.launch(strategy.setup_distributed)
     ranks = Ranks(global_rank=strategy.global_rank, world_size=strategy.world_size)
     if not ranks.is_zero:
