@@ -42,6 +42,14 @@ JOB = [
     "summary=false",
     "print_config=false",
 ]
+
+
+def mlp_job(max_steps: int) -> list[str]:
+    """The shared job on one process, ``max_steps`` long (for kills, SIGTERM and requeues)."""
+    steps = [o for o in JOB if not o.startswith("trainer.max_steps=")]
+    return [f"trainer.max_steps={max_steps}", *steps]
+
+
 DDP = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
 # Fields that describe the process, not the numbers: excluded when records are compared.
 VOLATILE = ("probe_seconds", "world_size", "environment")

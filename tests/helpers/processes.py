@@ -48,3 +48,13 @@ def kill_tree(pid: int, sig: int = signal.SIGKILL) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(p, sig)
     wait_gone(tree[1:])
+
+
+def wait_for_record(proc, records: Path, phase: str, step: int, timeout: float = 300) -> None:
+    """Wait until ``records`` holds ``phase``'s record at ``step`` (or ``proc`` has ended)."""
+    mark = f'"phase": "{phase}", "kind": "spawn", "step": {step}'
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if records.exists() and mark in records.read_text():
+            return
+        time.sleep(0.02)

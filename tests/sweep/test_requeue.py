@@ -6,30 +6,16 @@ the records and children of an uninterrupted run."""
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import torch
 
-from helpers.ddp import TRAIN, base_env, numbers, run
-from helpers.processes import descendants
+from helpers.ddp import TRAIN, base_env, mlp_job, numbers, run
+from helpers.processes import descendants, wait_for_record
 from ridgeline.run_layout import RunLayout
 
 PHASE = "spawn_k=0000001"
-JOB = [
-    "model=mlp",
-    "trainer.max_steps=100",
-    "spawn.at=[1]",
-    "spawn.independent=false",
-    "checkpoint_every_n_steps=5",
-    "probe=barrier_only",
-    "probe.every_n_steps=10",
-    "probe.splits=[test]",
-    "data.eval_test_size=200",
-    "logger=none",
-    "summary=false",
-    "print_config=false",
-]
+JOB = mlp_job(100)
 
 
 def submitit_tasks(pid: int) -> list[int]:
@@ -79,12 +65,7 @@ def test_usr2_requeues_through_submitit_and_the_job_resumes(tmp_path):
         text=True,
     )
     records = RunLayout(sweep / "0").records
-    mark = f'"phase": "{PHASE}", "kind": "spawn", "step": 20'
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        if records.exists() and mark in records.read_text():
-            break
-        time.sleep(0.02)
+    wait_for_record(proc, records, PHASE, 20)
     tasks = submitit_tasks(proc.pid)
     assert len(tasks) == 1 and proc.poll() is None, "the job ended before it could be signalled"
     os.kill(tasks[0], signal.SIGUSR2)  # submitit's preemption/timeout signal

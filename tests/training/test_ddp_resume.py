@@ -1,7 +1,6 @@
 """2-process jobs killed and restarted, and two 2-process jobs racing for one parent."""
 
 import subprocess
-import time
 
 import torch
 
@@ -14,7 +13,7 @@ from helpers.ddp import (
     run,
     train_args,
 )
-from helpers.processes import kill_tree
+from helpers.processes import kill_tree, wait_for_record
 from ridgeline.run_layout import RunLayout
 
 LONGER = ["trainer.max_steps=40"]
@@ -41,12 +40,7 @@ def test_killed_ddp_job_resumes_to_the_uninterrupted_result(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     records = RunLayout(root / "run").records
-    mark = f'"phase": "{PHASE}", "kind": "spawn", "step": 20'
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        if records.exists() and mark in records.read_text():
-            break
-        time.sleep(0.02)
+    wait_for_record(proc, records, PHASE, 20)
     assert proc.poll() is None, "the job finished before it could be killed"
     kill_tree(proc.pid)  # both ranks die at once, as in a preemption
     proc.wait(timeout=60)

@@ -12,25 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers.ddp import TRAIN, base_env, numbers, run
+from helpers.ddp import TRAIN, base_env, mlp_job, numbers, run
 from ridgeline.run_layout import RunLayout
 from ridgeline.training.preemption import EXIT_PREEMPTED
 
 PHASE = "spawn_k=0000001"
-JOB = [
-    "model=mlp",
-    "trainer.max_steps=25",
-    "spawn.at=[1]",
-    "spawn.independent=false",
-    "checkpoint_every_n_steps=5",
-    "probe=barrier_only",
-    "probe.every_n_steps=10",
-    "probe.splits=[test]",
-    "data.eval_test_size=200",
-    "logger=none",
-    "summary=false",
-    "print_config=false",
-]
+JOB = mlp_job(25)
 INTERRUPT = str(Path(__file__).parents[1] / "helpers" / "interrupt.py")
 
 
