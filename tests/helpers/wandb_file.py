@@ -6,6 +6,7 @@ with a 7-byte header (crc32 4 bytes, length 2, type 1: full=1, first=2, middle=3
 
 import json
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,14 +65,35 @@ def _update_config(config: dict, items) -> None:
         config[_key(item)] = value.get("value", value) if isinstance(value, dict) else value
 
 
+def _records(path: Path, settle: float = 3.0) -> list:
+    """The file's records once W&B has written its last one (``exit``), or once the file has
+    stopped growing for ``settle`` seconds (a killed run never writes ``exit``).
+
+    ``run.finish()`` can return before W&B's writer process has flushed the file; reading it
+    then would see a file without its run record.
+    """
+    size, stable_since = -1, time.monotonic()
+    while True:
+        data = Path(path).read_bytes()
+        assert data[:4] == b":W&B", f"{path} is not a W&B run file"
+        records = []
+        for payload in _payloads(data):
+            record = pb.Record()
+            record.ParseFromString(payload)
+            records.append(record)
+        if any(r.WhichOneof("record_type") == "exit" for r in records):
+            return records
+        if len(data) != size:
+            size, stable_since = len(data), time.monotonic()
+        elif time.monotonic() - stable_since > settle:
+            return records
+        time.sleep(0.1)
+
+
 def read_run(path: Path) -> WandbRun:
     """Run metadata (name, tags, config), metric definitions, history rows and summary."""
-    data = Path(path).read_bytes()
-    assert data[:4] == b":W&B", f"{path} is not a W&B run file"
     run = WandbRun()
-    for payload in _payloads(data):
-        record = pb.Record()
-        record.ParseFromString(payload)
+    for record in _records(path):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             r = record.run
