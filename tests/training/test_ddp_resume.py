@@ -16,7 +16,8 @@ from helpers.ddp import (
 from helpers.processes import kill_tree, wait_for_record
 from ridgeline.run_layout import RunLayout
 
-LONGER = ["trainer.max_steps=40"]
+# Long enough that the job is still running when the test sees the step-20 record and kills it.
+LONGER = ["trainer.max_steps=100"]
 
 
 def final_state(run_dir):
