@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
 from wandb.proto import wandb_internal_pb2 as pb
 
 BLOCK = 32768
@@ -27,6 +28,8 @@ def _payloads(data: bytes):
         if kind == 0 and length == 0:
             pos += block_left
             continue
+        if pos + HEADER + length > len(data):
+            return  # a chunk still being written
         chunk = data[pos + HEADER : pos + HEADER + length]
         pos += HEADER + length
         if kind == 1:
@@ -79,7 +82,10 @@ def _records(path: Path, settle: float = 3.0) -> list:
         records = []
         for payload in _payloads(data):
             record = pb.Record()
-            record.ParseFromString(payload)
+            try:
+                record.ParseFromString(payload)
+            except DecodeError:  # a record still being written
+                break
             records.append(record)
         if any(r.WhichOneof("record_type") == "exit" for r in records):
             return records
