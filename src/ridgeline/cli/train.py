@@ -50,17 +50,17 @@ def train_parent(
     cfg: DictConfig,
     phase: "Phase",
     store: ParentStoreLayout,
+    key: str,
     spec: dict,
     datamodule: "pl.LightningDataModule",
     group: str,
     ranks: "Ranks",
 ) -> None:
     """Train the parent into the store unless it is there; other jobs wait for the lock."""
-    from ridgeline.sweep.parent_store import parent_key, parent_lock, write_spec
+    from ridgeline.sweep.parent_store import parent_lock, write_spec
     from ridgeline.training.phases import run_phase
     from ridgeline.training.probes import build_probe_callbacks
 
-    key = parent_key(spec)
     parent_run, parent = store.run(key), store.phase(key)
     with parent_lock(store, key, ranks):
         if ranks.decide(parent.done.exists):
@@ -118,16 +118,17 @@ def train(cfg: DictConfig) -> Path:
         save_config(cfg, run.root)
     group = run_group(cfg, run.root)
     spec = parent_spec(cfg, parent_checkpoint_steps(cfg))
+    key = parent_key(spec)
     store = ParentStoreLayout(Path(cfg.paths.parent_dir))
     sigterm = SigtermNotice()
     try:
-        for phase in plan_phases(cfg, store.phase(parent_key(spec))):
+        for phase in plan_phases(cfg, store.phase(key)):
             if ranks.decide(lambda: sigterm.received):  # noted between phases
                 raise Preempted(phase.name, None, None)
             if phase.kind == "parent":
-                train_parent(cfg, phase, store, spec, datamodule, group, ranks)
+                train_parent(cfg, phase, store, key, spec, datamodule, group, ranks)
                 if ranks.is_zero:
-                    copy_parent_records(store, parent_key(spec), run)
+                    copy_parent_records(store, key, run)
                 continue
             callbacks = build_probe_callbacks(cfg, run, phase)
             run_phase(cfg, phase, run, datamodule, callbacks, group=group, ranks=ranks)

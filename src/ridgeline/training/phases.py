@@ -217,7 +217,7 @@ def run_phase(
         raise Preempted(phase.name, module.absolute_step, layout.last_checkpoint) from None
     finally:
         finish_loggers(loggers)
-    if ranks.is_zero and trainer.is_global_zero:
+    if ranks.is_zero:
         done = {"phase": asdict(phase), "global_step": trainer.global_step}
         atomic_write_text(layout.done, json.dumps(done))
     ranks.barrier()
