@@ -1,4 +1,4 @@
-"""The scalar toy of DESIGN §2: analytic barrier and prediction, reproducible noisy GD, the CLI."""
+"""The scalar toy (docs/design.md §6): analytic barrier and prediction, noisy GD, the CLI."""
 
 import matplotlib.image
 import pytest

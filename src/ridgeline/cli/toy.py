@@ -1,4 +1,4 @@
-"""ridgeline-toy: the scalar toy L = (w₁w₂ − 1)² of DESIGN §2 (and the tiny-MLP toy)."""
+"""ridgeline-toy: the scalar toy L = (w₁w₂ − 1)² of docs/design.md §6 (and the tiny-MLP toy)."""
 
 from __future__ import annotations
 

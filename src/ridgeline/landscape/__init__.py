@@ -1,7 +1,7 @@
 """Pure-PyTorch landscape core: interpolation, evaluation, barriers, curvature, geometry.
 
 No Lightning, no Hydra. Functions never mutate a live model (weights, buffers, mode, ``.grad``)
-and never draw from the global RNG. Definitions: DESIGN §2.
+and never draw from the global RNG. Definitions: docs/design.md §2–§5.
 """
 
 from ridgeline.landscape.alignment import (

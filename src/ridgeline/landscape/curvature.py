@@ -1,4 +1,4 @@
-"""Second-order barrier prediction: ΔᵀHΔ by nested jvp, never forming the Hessian (DESIGN §2).
+"""Second-order barrier prediction (docs/design.md §4): ΔᵀHΔ by nested jvp, never forming H.
 
 B(α) ≈ −½α(1−α)ΔᵀH(θ_α)Δ, so B_mid ≈ −⅛ΔᵀH(θ_½)Δ (exact for a quadratic loss). Model-level
 functions accumulate exact means over the evaluation chunks of an :class:`Evaluator`, in eval
@@ -60,7 +60,7 @@ def directional_derivatives(
 def directional_second_derivative(
     loss_fn: LossFn, theta: Mapping[str, Tensor], direction: Mapping[str, Tensor]
 ) -> Tensor:
-    """ΔᵀH(θ)Δ = d²/dt² L(θ + tΔ) at t=0 (DESIGN §2), without forming H."""
+    """ΔᵀH(θ)Δ = d²/dt² L(θ + tΔ) at t=0 (docs/design.md §4), without forming H."""
     return directional_derivatives(loss_fn, theta, direction)[2]
 
 
@@ -396,7 +396,7 @@ def taylor_prediction(
     """B_mid ≈ −⅛ΔᵀH(θ_½)Δ, curvature ΔᵀHΔ/‖Δ‖², endpoint expansion, layer-wise blocks.
 
     Endpoint expansion: ¼⟨∇L_A − ∇L_B, Δ⟩ + (1/16)Δᵀ(H_A + H_B)Δ. Layer ℓ: −⅛Δ_ℓᵀH_ℓℓ(θ^{ℓ,½})Δ_ℓ;
-    cross-layer remainder ΔᵀH(θ_½)Δ − Σ_ℓ Δ_ℓᵀH_ℓℓ(θ_½)Δ_ℓ (DESIGN §2).
+    cross-layer remainder ΔᵀH(θ_½)Δ − Σ_ℓ Δ_ℓᵀH_ℓℓ(θ_½)Δ_ℓ (docs/design.md §4).
 
     All terms come from one pass over the data: the tangents at one point share its primal pass
     (``vmap`` over tangents), and a layer block starts at its layer's stage, with the stages

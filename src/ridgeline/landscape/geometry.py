@@ -1,6 +1,6 @@
 """Mountainside and ridge diagnostics: spawn angle, distances, segment profiles, 2-D slices.
 
-Definitions: DESIGN §2 ("Mountainside and ridge diagnostics").
+Definitions: docs/design.md §5 (mountainside and ridge diagnostics).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ ParamSet = dict[str, Tensor]
 
 
 class BNPolicy(str, Enum):
-    """How BatchNorm running statistics of an interpolated network are obtained (DESIGN §2)."""
+    """How an interpolated network gets its BatchNorm running statistics (docs/design.md §7)."""
 
     RESET = "reset"  # recompute on training batches (cumulative average, momentum=None)
     INTERPOLATE = "interpolate"  # lerp the running statistics like the weights
@@ -230,7 +230,7 @@ def angle_at(
     b: Mapping[str, Tensor],
     names: Iterable[str] | None = None,
 ) -> float:
-    """Angle in degrees at ``base`` between a − base and b − base (DESIGN §2, spawn angle)."""
+    """Angle in degrees at ``base`` between a − base and b − base (docs/design.md §5)."""
     keys = list(base) if names is None else list(names)
     c = cosine(delta(base, a, keys), delta(base, b, keys), keys)
     return math.degrees(math.acos(c)) if math.isfinite(c) else float("nan")

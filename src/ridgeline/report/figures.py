@@ -6,7 +6,7 @@ path written or None when the records hold nothing to draw. Phases with the same
 different jobs of a sweep (seeds) are averaged; bands show ± 1 s.d. over seeds (over child
 pairs within one run).
 
-Barrier definitions (DESIGN §2): error barrier = endpoint-mean max_α E(θ_α) − ½(E_A + E_B)
+Barrier definitions (docs/design.md §2): error barrier = endpoint-mean max_α E(θ_α) − ½(E_A + E_B)
 (Frankle et al.), loss barrier = midpoint L(θ_½) − ½(L_A + L_B); predicted = −⅛ΔᵀH(θ_½)Δ.
 """
 

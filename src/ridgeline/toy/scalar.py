@@ -1,4 +1,4 @@
-"""The scalar two-layer toy of DESIGN §2: L(w₁, w₂) = (w₁w₂ − 1)².
+"""The scalar two-layer toy of docs/design.md §6: L(w₁, w₂) = (w₁w₂ − 1)².
 
 The valleys are the two branches of the hyperbola w₁w₂ = 1; the axes w₁w₂ = 0 (loss 1, the
 saddle at the origin) form the ridge between them. A parent trained by noisy gradient descent
@@ -85,7 +85,10 @@ def pair_barrier(
 
 
 def analytic_pair(a: float = 1.0) -> PairResult:
-    """θ_A = (a, 1/a), θ_B = (−a, −1/a): B_mid = 1, ΔᵀH(0)Δ = −16, prediction 2 (DESIGN §2)."""
+    """The ground truth of docs/design.md §4.
+
+    θ_A = (a, 1/a), θ_B = (−a, −1/a): B_mid = 1, ΔᵀH(0)Δ = −16, prediction 2.
+    """
     return pair_barrier((a, 1.0 / a), (-a, -1.0 / a))
 
 
@@ -219,6 +222,6 @@ def format_table(run: ToyRun) -> str:
         ap = analytic_pair(a)
         lines.append(
             f"analytic θ_A=({a:g},{1 / a:g}), θ_B=(-{a:g},-{1 / a:g}): B_mid = {ap.midpoint:.6f} "
-            f"(DESIGN: 1), ΔᵀH(θ_½)Δ = {ap.dHd_mid:.6f} (−16), prediction = {ap.predicted:.6f} (2)"
+            f"(exact: 1), ΔᵀH(θ_½)Δ = {ap.dHd_mid:.6f} (−16), prediction = {ap.predicted:.6f} (2)"
         )
     return "\n".join(lines)
