@@ -15,9 +15,9 @@ from cli.test_bad_input import compose_cfg
 from helpers.cli import run_train
 from ridgeline.cli.validate import validate_model, validate_probe
 from ridgeline.errors import ConfigError
+from ridgeline.record_scalars import scalar_metrics
 from ridgeline.report import figures
 from ridgeline.report.build import _summary_table
-from ridgeline.report.flatten import scalar_metrics
 from ridgeline.report.summary import summary_rows
 from ridgeline.report.tables import instability_rows
 

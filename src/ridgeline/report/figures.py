@@ -15,14 +15,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import TwoSlopeNorm  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-
-from ridgeline.report.records import (  # noqa: E402
+from ridgeline.plotting import (
+    heatmap,
+    plt,
+    save_png,
+    spawn_colors,
+    spawn_step_axis,
+    zero_centred_norm,
+)
+from ridgeline.report.records import (
     Record,
     by_series,
     finals,
@@ -32,7 +33,6 @@ from ridgeline.report.records import (  # noqa: E402
     pair_records,
     stat,
 )
-from ridgeline.run_layout import atomic_path  # noqa: E402
 
 STABLE_LINE = 0.02  # Frankle et al. 2020: error barrier below 2 % = stable
 ERR_LABEL = "error barrier (pp)\nendpoint-mean: max$_α$ E(θ$_α$) − ½(E$_A$+E$_B$)"
@@ -51,27 +51,6 @@ def _sd_band(ax, xs, stats, color, alpha: float) -> None:
     lows = [st.mean - st.std for st in stats]
     highs = [st.mean + st.std for st in stats]
     ax.fill_between(xs, lows, highs, color=color, alpha=alpha, lw=0)
-
-
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
-    return path
-
-
-def _spawn_axis(ax) -> None:
-    """Symmetric-log x axis for spawn steps so that k = 0 (initialisation) has a place."""
-    ax.set_xscale("symlog", linthresh=1.0, linscale=0.5)
-    ax.set_xlim(left=-0.3)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
-    ax.set_xlabel("spawn step k (iterations, log scale; 0 = initialisation)")
-
-
-def _colors(n: int) -> list:
-    cmap = plt.get_cmap("viridis")
-    return [cmap(0.9 * i / max(1, n - 1)) for i in range(n)]
 
 
 def _legend(ax, **kw) -> None:
@@ -180,7 +159,7 @@ def instability(records: list[Record], path: Path) -> Path | None:
                     )
         if qpath.startswith("error"):
             ax.axhline(100 * STABLE_LINE, color="red", lw=0.9, ls="-.", label="2 % stability line")
-        _spawn_axis(ax)
+        spawn_step_axis(ax)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     axes[0].set_title("error barrier (percentage points)", fontsize=10)
@@ -188,7 +167,7 @@ def instability(records: list[Record], path: Path) -> Path | None:
     _outside_legend(fig, axes)
     fig.suptitle("Instability: barrier between the children at the end of training")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def barrier_over_training(
@@ -205,7 +184,7 @@ def barrier_over_training(
     splits = [split] if split else list(SPLITS)
     fig, axes = plt.subplots(2, len(splits), figsize=(5.2 * len(splits) + 1.5, 7), squeeze=False)
     spawn_keys = [k for k in series if k[1] == 0]
-    colors = dict(zip(spawn_keys, _colors(len(spawn_keys)), strict=True))
+    colors = dict(zip(spawn_keys, spawn_colors(len(spawn_keys)), strict=True))
     for key, recs in series.items():
         color = colors.get(key, "black")
         ls = "-" if key[1] == 0 else ":"
@@ -238,7 +217,7 @@ def barrier_over_training(
     _outside_legend(fig, axes.ravel(), title="children spawned at")
     fig.suptitle("Barrier between the children during their training")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def mountainside(records: list[Record], path: Path, split: str = "test") -> Path | None:
@@ -249,7 +228,7 @@ def mountainside(records: list[Record], path: Path, split: str = "test") -> Path
     if not series:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.3))
-    colors = _colors(len(series))
+    colors = spawn_colors(len(series))
     drawn = False
     for recs, color in zip(series.values(), colors, strict=True):
         first = [r for r in recs if get(r, f"geometry.profiles.{split}.a")]
@@ -300,7 +279,7 @@ def mountainside(records: list[Record], path: Path, split: str = "test") -> Path
             label=setting or "angle at θ$_s$",
         )
     axes[1].axhline(90, color="grey", lw=0.8, ls=":", label="90° (orthogonal)")
-    _spawn_axis(axes[1])
+    spawn_step_axis(axes[1])
     axes[1].set_ylabel("angle between θ$_A$ − θ$_s$ and θ$_B$ − θ$_s$ (degrees)")
     axes[1].set_title(
         "Angle at the spawn point at the end of training\n(mean ± s.d. over seeds or pairs)",
@@ -309,7 +288,7 @@ def mountainside(records: list[Record], path: Path, split: str = "test") -> Path
     axes[1].grid(alpha=0.3)
     _legend(axes[1])
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _pearson(xs: list[float], ys: list[float]) -> float | None:
@@ -381,7 +360,7 @@ def predicted_vs_measured(records: list[Record], path: Path, split: str = "test"
         ps = [p for _, p, _ in pts["network"]]
         ks = [r.get("spawn_step") for _, _, r in pts["network"]]
         spawn_ks = sorted({k for k in ks if k is not None})
-        colors = dict(zip(spawn_ks, _colors(len(spawn_ks)), strict=True))
+        colors = dict(zip(spawn_ks, spawn_colors(len(spawn_ks)), strict=True))
         for k in [*spawn_ks, None]:
             sel = [(m, p) for m, p, kk in zip(ms, ps, ks, strict=True) if kk == k]
             if sel:
@@ -436,7 +415,7 @@ def predicted_vs_measured(records: list[Record], path: Path, split: str = "test"
         )
     fig.suptitle(title, fontsize=11 if panels == 1 else 12)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def barrier_curves(records: list[Record], path: Path, split: str | None = None) -> Path | None:
@@ -447,7 +426,7 @@ def barrier_curves(records: list[Record], path: Path, split: str | None = None) 
     splits = [split] if split else list(SPLITS)
     fig, axes = plt.subplots(2, len(splits), figsize=(5.2 * len(splits) + 1.5, 7), squeeze=False)
     spawn_keys = [k for k in series if k[1] == 0]
-    colors = dict(zip(spawn_keys, _colors(len(spawn_keys)), strict=True))
+    colors = dict(zip(spawn_keys, spawn_colors(len(spawn_keys)), strict=True))
     drawn = False
     for key, recs in series.items():
         color = colors.get(key, "black")
@@ -480,7 +459,7 @@ def barrier_curves(records: list[Record], path: Path, split: str | None = None) 
     _outside_legend(fig, axes.ravel(), title="children spawned at")
     fig.suptitle("Linear paths between the children at the end of training (mean over seeds)")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -524,54 +503,6 @@ def layer_grid(
     return layers, steps, grid
 
 
-def _heat(ax, layers, steps, grid, norm, cmap="RdBu_r"):
-    image = ax.imshow(grid, aspect="auto", cmap=cmap, norm=norm, interpolation="nearest")
-    if len(layers) * len(steps) <= 48 and len(steps) <= 8:
-        for i, row in enumerate(grid):
-            for j, v in enumerate(row):
-                if not math.isnan(v):
-                    dark = abs(norm(v) - 0.5) > 0.3
-                    ax.text(
-                        j,
-                        i,
-                        f"{v:.3g}" if abs(v) >= 1e-4 else "≈0",
-                        ha="center",
-                        va="center",
-                        fontsize=6,
-                        color="white" if dark else "black",
-                    )
-    ax.set_yticks(range(len(layers)), layers, fontsize=7)
-    every = max(1, math.ceil(len(steps) / 8))
-    ticks = list(range(0, len(steps), every))
-    ax.set_xticks(
-        ticks, [str(steps[i]) for i in ticks], fontsize=7, rotation=45 if len(steps) > 5 else 0
-    )
-    ax.set_xlabel("probe step (iteration)", fontsize=8)
-    return image
-
-
-def _norm(grids: list[list[list[float]]]) -> TwoSlopeNorm:
-    vals = [v for g in grids for row in g for v in row if not math.isnan(v)]
-    bound = max([abs(v) for v in vals] + [1e-12])
-    return TwoSlopeNorm(vcenter=0.0, vmin=-bound, vmax=bound)
-
-
-def layerwise_heatmap(records: list[Record], split: str, path: Path) -> Path | None:
-    """Single-layer midpoint loss barrier (own endpoints, into A) per layer × probe step."""
-    layers, steps, grid = layer_grid(
-        [r for r in pair_records(records) if get(r, f"layerwise.{split}")], split, "measured"
-    )
-    if not layers or not steps:
-        return None
-    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(steps) + 3), max(3, 0.35 * len(layers) + 1.8)))
-    image = _heat(ax, layers, steps, grid, _norm([grid]))
-    fig.colorbar(image, ax=ax, label=f"{split} midpoint loss barrier,\nlayer ℓ only (nats)")
-    first = pair_records(records)[0]
-    ax.set_title(f"Layer-wise barriers, {label_of(first)} (into A, own endpoints)", fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
-
-
 def layerwise_heatmaps(
     records: list[Record], path: Path, split: str = "test", max_rows: int = 6
 ) -> Path | None:
@@ -607,7 +538,8 @@ def layerwise_heatmaps(
     )
     for i, (key, meas, pred) in enumerate(rows):
         title = label_of(series[key][0])
-        norm = _norm([meas[2], pred[2]])  # one scale per row: measured and predicted comparable
+        # one scale per row: measured and predicted comparable
+        norm = zero_centred_norm([meas[2], pred[2]])
         image = None
         for j, what in enumerate(kinds):
             grid = meas if what == "measured" else pred
@@ -624,7 +556,7 @@ def layerwise_heatmaps(
                 )
                 ax.set_axis_off()
                 continue
-            image = _heat(ax, *grid, norm)
+            image = heatmap(ax, *grid, norm)
             ax.set_title(f"{what}, {title}", fontsize=9)
         if image is not None:
             fig.colorbar(image, ax=list(axes[i]), pad=0.015, label="barrier (nats)")
@@ -643,4 +575,4 @@ def layerwise_heatmaps(
             "(per-layer predictions not recorded: probe.curvature.layerwise off)"
         )
     fig.suptitle(f"{head}\n{body}", fontsize=10 if predicted else 9)
-    return _save(fig, path)
+    return save_png(fig, path)

@@ -213,13 +213,13 @@ def format_mlp_table(res: MlpToy) -> str:
 def mlp_figure(res: MlpToy, path: Path) -> Path:
     """Mean test loss along θ_α per k (left), loss barrier and prediction (middle) and error
     barrier (right) vs k, mean ± s.d. over the pairs with single pairs as light dots."""
-    from ridgeline.report.figures import _colors, _save, _spawn_axis, plt
+    from ridgeline.plotting import plt, save_png, spawn_colors, spawn_step_axis
 
     st = res.settings
     n = st["n_pairs"]
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     ax = axes[0]
-    for s, color in zip(res.spawns, _colors(len(res.spawns)), strict=True):
+    for s, color in zip(res.spawns, spawn_colors(len(res.spawns)), strict=True):
         ax.plot(
             s.pairs[0].alphas, s.mean_curve("loss"), ".-", color=color, label=f"k = {s.spawn_step}"
         )
@@ -271,7 +271,7 @@ def mlp_figure(res: MlpToy, path: Path) -> Path:
         )
         ax.plot(ks, mean, "o-", color="tab:blue", label=f"{label}, mean ± s.d.")
         ax.axhline(0, color="k", lw=0.5)
-        _spawn_axis(ax)
+        spawn_step_axis(ax)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     axes[1].plot(
@@ -293,4 +293,4 @@ def mlp_figure(res: MlpToy, path: Path) -> Path:
         "later ones in one"
     )
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_png(fig, Path(path))

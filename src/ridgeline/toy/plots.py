@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.colors import LogNorm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-
-from ridgeline.report.figures import _colors, _save, _spawn_axis  # noqa: E402
-from ridgeline.toy.scalar import ToyRun  # noqa: E402
+from ridgeline.plotting import plt, save_png, spawn_colors, spawn_step_axis
+from ridgeline.toy.scalar import ToyRun
 
 
 def scalar_figure(run: ToyRun, path: Path, extent: float = 2.0) -> Path:
@@ -45,7 +41,7 @@ def scalar_figure(run: ToyRun, path: Path, extent: float = 2.0) -> Path:
     ax.axvline(0, color="tab:red", lw=1, ls="--")
     parent = run.parent.numpy()
     ax.plot(parent[:, 0], parent[:, 1], color="magenta", lw=1.4, label="parent")
-    colors = _colors(len(run.spawns))
+    colors = spawn_colors(len(run.spawns))
     for s, color in zip(run.spawns, colors, strict=True):
         kids = s.children.numpy()
         i = s.shown
@@ -115,7 +111,7 @@ def scalar_figure(run: ToyRun, path: Path, extent: float = 2.0) -> Path:
         label="fraction of pairs in opposite valleys",
     )
     ax.axhline(1.0, color="grey", lw=0.8, ls="-.", label="analytic B_mid = 1 (opposite valleys)")
-    _spawn_axis(ax)
+    spawn_step_axis(ax)
     ax.set_ylabel("barrier (loss units) / fraction")
     ax.set_title("Barrier vs spawn step (light dots: single pairs)", fontsize=9)
     ax.grid(alpha=0.3)
@@ -125,4 +121,4 @@ def scalar_figure(run: ToyRun, path: Path, extent: float = 2.0) -> Path:
         "valleys, children spawned on a mountainside stay in one"
     )
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_png(fig, Path(path))

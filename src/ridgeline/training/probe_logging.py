@@ -6,6 +6,7 @@ At the end of a spawn phase its final values are logged once more as ``instabili
 x = ``instability/spawn_step``: grouped line plots of them draw barrier against spawn step.
 """
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
@@ -13,7 +14,7 @@ from weakref import WeakKeyDictionary
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import Logger, WandbLogger
 
-from ridgeline.report.flatten import scalar_metrics
+from ridgeline.record_scalars import scalar_metrics
 from ridgeline.training.loggers import request_sync
 from ridgeline.wandb_keys import (
     FINAL,
@@ -93,6 +94,38 @@ def layerwise_rows(records: list[dict[str, Any]], split: str) -> list[list[Any]]
     return rows
 
 
+def layerwise_heatmap(
+    records: list[dict[str, Any]], split: str, title: str, path: Path
+) -> Path | None:
+    """The single-layer midpoint loss barriers of :func:`layerwise_rows` (into A, own endpoints)
+    as a layer × probe step image, mean over pairs; None when there are none."""
+    from ridgeline.plotting import heatmap, plt, save_png, zero_centred_norm
+
+    values: dict[tuple[str, int], list[float]] = {}
+    layers: list[str] = []
+    for row in layerwise_rows(records, split):
+        r = dict(zip(LAYERWISE_COLUMNS, row, strict=True))
+        if r["direction"] != "into_a":
+            continue
+        if r["layer"] not in layers:
+            layers.append(r["layer"])
+        if r["loss_mid_own"] is not None:
+            values.setdefault((r["layer"], r["step"]), []).append(float(r["loss_mid_own"]))
+    steps = sorted({step for _, step in values})
+    if not layers or not steps:
+        return None
+    grid = [
+        [sum(v) / len(v) if (v := values.get((lay, s))) else math.nan for s in steps]
+        for lay in layers
+    ]
+    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(steps) + 3), max(3, 0.35 * len(layers) + 1.8)))
+    image = heatmap(ax, layers, steps, grid, zero_centred_norm([grid]))
+    fig.colorbar(image, ax=ax, label=f"{split} midpoint loss barrier,\nlayer ℓ only (nats)")
+    ax.set_title(f"Layer-wise barriers, {title} (into A, own endpoints)", fontsize=9)
+    fig.tight_layout()
+    return save_png(fig, path)
+
+
 def log_phase_end(trainer: pl.Trainer, phase: "Phase", records: list[dict[str, Any]]) -> None:
     """Final values into the W&B run summary (and the instability series), layer-wise tables
     and the layer-wise heatmap as an image."""
@@ -106,11 +139,10 @@ def log_phase_end(trainer: pl.Trainer, phase: "Phase", records: list[dict[str, A
     wandb_loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
     if not wandb_loggers:
         return
-    from ridgeline.report.figures import layerwise_heatmap
-
     figure_dir = Path(trainer.default_root_dir) / "figures"
+    title = f"k = {phase.spawn_step}" if phase.kind == "spawn" else phase.name
     heatmaps = [
-        layerwise_heatmap(mine, split, figure_dir / f"layerwise_{split}.png")
+        layerwise_heatmap(mine, split, title, figure_dir / f"layerwise_{split}.png")
         for split in ("train", "test")
     ]
     for logger in wandb_loggers:
