@@ -1,7 +1,7 @@
 """Read a run dir or a Hydra sweep dir: every job's records, its config, and what varies.
 
 A run dir holds ``landscape/records.jsonl``; a sweep dir holds ``<job>/landscape/records.jsonl``
-(at any depth) with each job's resolved ``config.yaml`` and ``.hydra/overrides.yaml``.
+(at any depth) with each job's resolved ``config.yaml``.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ IGNORED_PREFIXES = ("paths.", "hydra.", "logger.", "environment.")
 
 
 @dataclass
-class Job:
-    """One training run: its directory, name within the sweep, flattened config and records."""
+class SweepJob:
+    """One training run of a sweep (or the run itself): its directory, name within the sweep,
+    flattened config and records."""
 
     dir: Path
     name: str
     config: dict[str, Any] = field(default_factory=dict)
-    overrides: list[str] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
 
 
@@ -43,16 +43,12 @@ class Collection:
     """
 
     root: Path
-    jobs: list[Job]
+    jobs: list[SweepJob]
     varying: list[str]
     seed_keys: list[str]
     spawn_keys: list[str]
     setting_keys: list[str]
     records: list[Record]
-
-    @property
-    def is_sweep(self) -> bool:
-        return len(self.jobs) > 1 or self.jobs[0].dir != self.root
 
 
 def flatten_config(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -69,8 +65,8 @@ def _natural(path: Path) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
 
 
-def _read_yaml(path: Path, kind: type = dict) -> Any:
-    """The YAML document in ``path`` (None when absent); a damaged file is named with its line."""
+def _read_yaml(path: Path) -> dict[str, Any] | None:
+    """The YAML mapping in ``path`` (None when absent); a damaged file is named with its line."""
     if not path.exists():
         return None
     try:
@@ -83,8 +79,8 @@ def _read_yaml(path: Path, kind: type = dict) -> Any:
             f"{path} is damaged{where} ({type(exc).__name__}); restore it from the run's "
             ".hydra/ folder or a copy"
         ) from None
-    if value is not None and not isinstance(value, kind):
-        raise RidgelineError(f"{path} is damaged: not a YAML {kind.__name__}; restore it")
+    if value is not None and not isinstance(value, dict):
+        raise RidgelineError(f"{path} is damaged: not a YAML dict; restore it")
     return value
 
 
@@ -99,14 +95,14 @@ def find_job_dirs(root: Path) -> list[Path]:
     return sorted(jobs, key=_natural)
 
 
-def load_job(job_dir: Path, root: Path) -> Job:
+def load_job(job_dir: Path, root: Path) -> SweepJob:
+    """One job dir: its config (``config.yaml``, else Hydra's copy) and its records."""
     config = _read_yaml(job_dir / "config.yaml")
     if config is None:
         config = _read_yaml(job_dir / ".hydra" / "config.yaml") or {}
-    overrides = _read_yaml(job_dir / ".hydra" / "overrides.yaml", list) or []
     name = "." if job_dir == root else str(job_dir.relative_to(root))
     records = RecordStore(job_dir / RECORDS).read()
-    return Job(job_dir, name, flatten_config(config), [str(o) for o in overrides], records)
+    return SweepJob(job_dir, name, flatten_config(config), records)
 
 
 def _printable(value: Any) -> str:
@@ -115,7 +111,7 @@ def _printable(value: Any) -> str:
     return str(value)
 
 
-def varying_keys(jobs: list[Job]) -> list[str]:
+def varying_keys(jobs: list[SweepJob]) -> list[str]:
     """Config keys whose value differs between jobs (paths, hydra and logger keys ignored)."""
     if len(jobs) < 2:
         return []

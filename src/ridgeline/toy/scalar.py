@@ -33,10 +33,6 @@ def params(w1: float, w2: float) -> dict[str, torch.Tensor]:
     return {"w1": torch.tensor(float(w1), dtype=DTYPE), "w2": torch.tensor(float(w2), dtype=DTYPE)}
 
 
-def as_tuple(ps: dict[str, torch.Tensor]) -> tuple[float, float]:
-    return float(ps["w1"]), float(ps["w2"])
-
-
 @dataclass
 class PairResult:
     """Barrier and its second-order prediction between two points θ_A, θ_B of the toy."""
