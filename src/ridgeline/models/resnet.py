@@ -3,6 +3,7 @@
 Basic blocks with 1x1-conv projection shortcuts (option B, as in open_lth) where the shape
 changes, identity otherwise. ``norm="none"`` drops every BatchNorm, turns conv biases on and
 scales each residual branch by a learnable scalar initialised to zero (SkipInit, De & Smith 2020).
+``activation`` replaces every ReLU (e.g. ``gelu`` for a smooth network).
 """
 
 from collections import OrderedDict
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 from ridgeline.errors import ConfigError
+from ridgeline.models.layers import activation as make_activation
 from ridgeline.models.layers import image_shape, kaiming_init
 from ridgeline.models.registry import register_model
 
@@ -27,25 +29,25 @@ def _norm(channels: int, norm: str) -> nn.Module:
 
 
 class BasicBlock(nn.Module):
-    """relu(shortcut(x) + gain * bn2(conv2(relu(bn1(conv1(x)))))); ``gain`` only without norm."""
+    """act(shortcut(x) + gain * bn2(conv2(act(bn1(conv1(x)))))); ``gain`` only without norm."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int, norm: str) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int, norm: str, activation: str) -> None:
         super().__init__()
         self.conv1 = _conv(c_in, c_out, 3, stride, norm)
         self.bn1 = _norm(c_out, norm)
         self.conv2 = _conv(c_out, c_out, 3, 1, norm)
         self.bn2 = _norm(c_out, norm)
-        self.relu = nn.ReLU()
+        self.act = make_activation(activation)
         self.shortcut = nn.Identity()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(_conv(c_in, c_out, 1, stride, norm), _norm(c_out, norm))
         self.gain = nn.Parameter(torch.zeros(1)) if norm == "none" else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        out = self.bn2(self.conv2(self.act(self.bn1(self.conv1(x)))))
         if self.gain is not None:
             out = self.gain * out
-        return self.relu(self.shortcut(x) + out)
+        return self.act(self.shortcut(x) + out)
 
 
 def _resnet(
@@ -56,6 +58,7 @@ def _resnet(
     blocks_per_stage: int,
     width: int,
     norm: str,
+    activation: str,
 ) -> nn.Sequential:
     """Stages: ``stem, layer1_0, ..., layer{S}_{B-1}, pool, flatten, fc``."""
     channels = image_shape(input_shape, name, size=32)[0]
@@ -65,14 +68,16 @@ def _resnet(
         raise ConfigError("model.width", width, "a positive int channel multiplier")
     c_out = stage_widths[0] * width
     stem = OrderedDict(
-        conv=_conv(channels, c_out, 3, 1, norm), bn=_norm(c_out, norm), relu=nn.ReLU()
+        conv=_conv(channels, c_out, 3, 1, norm),
+        bn=_norm(c_out, norm),
+        act=make_activation(activation),
     )
     stages: OrderedDict[str, nn.Module] = OrderedDict(stem=nn.Sequential(stem))
     channels = c_out
     for s, base in enumerate(stage_widths, start=1):
         for b in range(blocks_per_stage):
             stride = 2 if s > 1 and b == 0 else 1
-            stages[f"layer{s}_{b}"] = BasicBlock(channels, base * width, stride, norm)
+            stages[f"layer{s}_{b}"] = BasicBlock(channels, base * width, stride, norm, activation)
             channels = base * width
     stages["pool"] = nn.AdaptiveAvgPool2d(1)
     stages["flatten"] = nn.Flatten()
@@ -82,15 +87,25 @@ def _resnet(
 
 @register_model("resnet20")
 def resnet20(
-    input_shape: Sequence[int], num_classes: int, width: int = 1, norm: str = "batch"
+    input_shape: Sequence[int],
+    num_classes: int,
+    width: int = 1,
+    norm: str = "batch",
+    activation: str = "relu",
 ) -> nn.Sequential:
     """ResNet-20: 3 stages of 3 basic blocks, 16/32/64 channels times ``width``."""
-    return _resnet("resnet20", input_shape, num_classes, (16, 32, 64), 3, width, norm)
+    return _resnet("resnet20", input_shape, num_classes, (16, 32, 64), 3, width, norm, activation)
 
 
 @register_model("resnet18")
 def resnet18(
-    input_shape: Sequence[int], num_classes: int, width: int = 1, norm: str = "batch"
+    input_shape: Sequence[int],
+    num_classes: int,
+    width: int = 1,
+    norm: str = "batch",
+    activation: str = "relu",
 ) -> nn.Sequential:
     """CIFAR ResNet-18: 3x3 stem, no max-pool, 4 stages of 2 blocks, 64-512 channels."""
-    return _resnet("resnet18", input_shape, num_classes, (64, 128, 256, 512), 2, width, norm)
+    return _resnet(
+        "resnet18", input_shape, num_classes, (64, 128, 256, 512), 2, width, norm, activation
+    )

@@ -1,7 +1,7 @@
 """CIFAR VGG (Simonyan & Zisserman 2015) as in open_lth (Frankle et al. 2020).
 
-Conv 3x3 (with bias) [+ BatchNorm] + ReLU per plan entry, 2x2 max-pool at each ``M``, a final
-2x2 average pool to 1x1, and a single Linear 512 -> classes.
+Conv 3x3 (with bias) [+ BatchNorm] + activation (``activation``, ReLU by default) per plan entry,
+2x2 max-pool at each ``M``, a final 2x2 average pool to 1x1, and a single Linear 512 -> classes.
 """
 
 from collections import OrderedDict
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from ridgeline.models.layers import activation as make_activation
 from ridgeline.models.layers import image_shape, kaiming_init
 from ridgeline.models.registry import register_model
 
@@ -19,9 +20,9 @@ PLANS: dict[str, list[int | str]] = {
 
 
 def _vgg(
-    name: str, input_shape: Sequence[int], num_classes: int, batch_norm: bool
+    name: str, input_shape: Sequence[int], num_classes: int, batch_norm: bool, activation: str
 ) -> nn.Sequential:
-    """Stages: ``block1, ..., pool1, ..., avgpool, flatten, fc``; blocks: ``conv[, bn], relu``."""
+    """Stages: ``block1, ..., pool1, ..., avgpool, flatten, fc``; blocks: ``conv[, bn], act``."""
     channels = image_shape(input_shape, name, size=32)[0]
     stages: OrderedDict[str, nn.Module] = OrderedDict()
     n_blocks = n_pools = 0
@@ -36,7 +37,7 @@ def _vgg(
         )
         if batch_norm:
             block["bn"] = nn.BatchNorm2d(spec)
-        block["relu"] = nn.ReLU()
+        block["act"] = make_activation(activation)
         stages[f"block{n_blocks}"] = nn.Sequential(block)
         channels = spec
     stages["avgpool"] = nn.AvgPool2d(2)
@@ -46,12 +47,22 @@ def _vgg(
 
 
 @register_model("vgg11")
-def vgg11(input_shape: Sequence[int], num_classes: int, batch_norm: bool = False) -> nn.Sequential:
+def vgg11(
+    input_shape: Sequence[int],
+    num_classes: int,
+    batch_norm: bool = False,
+    activation: str = "relu",
+) -> nn.Sequential:
     """VGG-11 for 32x32 inputs."""
-    return _vgg("vgg11", input_shape, num_classes, batch_norm)
+    return _vgg("vgg11", input_shape, num_classes, batch_norm, activation)
 
 
 @register_model("vgg16")
-def vgg16(input_shape: Sequence[int], num_classes: int, batch_norm: bool = False) -> nn.Sequential:
+def vgg16(
+    input_shape: Sequence[int],
+    num_classes: int,
+    batch_norm: bool = False,
+    activation: str = "relu",
+) -> nn.Sequential:
     """VGG-16 for 32x32 inputs."""
-    return _vgg("vgg16", input_shape, num_classes, batch_norm)
+    return _vgg("vgg16", input_shape, num_classes, batch_norm, activation)
