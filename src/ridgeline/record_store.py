@@ -26,14 +26,19 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def non_finite_keys(value: Any, prefix: str = "") -> list[str]:
-    """Dotted keys of every non-finite float inside ``value``."""
+def non_finite_keys(value: Any, path: str = "") -> list[str]:
+    """Key paths of every non-finite float inside ``value``, written as the landscape core's
+    records write theirs: ``barrier.loss[1]``."""
     if isinstance(value, float):
-        return [] if math.isfinite(value) else [prefix]
+        return [] if math.isfinite(value) else [path]
     if isinstance(value, dict):
-        return [k for key, v in value.items() for k in non_finite_keys(v, f"{prefix}{key}.")]
+        return [
+            k
+            for key, v in value.items()
+            for k in non_finite_keys(v, f"{path}.{key}" if path else str(key))
+        ]
     if isinstance(value, (list, tuple)):
-        return [k for i, v in enumerate(value) for k in non_finite_keys(v, f"{prefix}{i}.")]
+        return [k for i, v in enumerate(value) for k in non_finite_keys(v, f"{path}[{i}]")]
     return []
 
 
@@ -74,7 +79,7 @@ class RecordStore:
         """Add records; one with the key of an existing record replaces it (a resumed probe)."""
         new = []
         for record in records:
-            flags = [k.rstrip(".") for k in non_finite_keys(record)]
+            flags = non_finite_keys(record)
             record = json_safe(record)
             if flags:
                 record["non_finite"] = flags

@@ -257,7 +257,7 @@ def test_probe_on_a_nan_model_records_null_and_a_flag(tmp_path):
     (back,) = store.read()
     curve = back["barrier"]["test"]
     assert curve["loss"][-1] is None and curve["loss_barrier"]["midpoint"] is None
-    assert {"loss[2]", "loss_barrier.midpoint"} <= set(curve["nonfinite"])
+    assert {"loss[2]", "loss_barrier.midpoint"} <= set(curve["non_finite"])
     assert curve["error"][-1] is not None  # the error rate of a NaN model is still a number
 
 
@@ -279,7 +279,7 @@ def test_record_store_writes_non_finite_as_null_plus_flag(tmp_path):
     assert "NaN" not in store.path.read_text() and "Infinity" not in store.path.read_text()
     (back,) = store.read()
     assert back["barrier"] == {"loss": [0.5, None], "midpoint": None} and back["ok"] == 1.0
-    assert back["non_finite"] == ["barrier.loss.1", "barrier.midpoint"]
+    assert back["non_finite"] == ["barrier.loss[1]", "barrier.midpoint"]
     assert math.isfinite(back["ok"])
 
 

@@ -82,7 +82,7 @@ def test_reduce_hook_shards_like_one_process(pair, data):
         assert s.error == pytest.approx(f.error, abs=1e-12)
 
 
-def test_nonfinite_loss_is_kept(pair, data):
+def test_non_finite_loss_is_kept(pair, data):
     x, y = data
     ta = state_of(pair[0])
     ta["6.weight"] = torch.full_like(ta["6.weight"], float("nan"))

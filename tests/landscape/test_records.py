@@ -4,7 +4,7 @@ import math
 from ridgeline.landscape import BarrierRecord, BarrierValues, LayerBarrier, LayerwiseRecord
 
 
-def test_json_roundtrip_with_nonfinite():
+def test_json_roundtrip_with_non_finite():
     rec = BarrierRecord(
         alphas=[0.0, 0.5, 1.0],
         loss=[1.0, float("nan"), float("inf")],
@@ -16,7 +16,7 @@ def test_json_roundtrip_with_nonfinite():
     text = json.dumps(d, allow_nan=False)
     d2 = json.loads(text)
     assert d2["loss"] == [1.0, None, None]
-    assert set(d2["nonfinite"]) == {
+    assert set(d2["non_finite"]) == {
         "loss[1]",
         "loss[2]",
         "loss_barrier.midpoint",
@@ -27,6 +27,21 @@ def test_json_roundtrip_with_nonfinite():
     assert back.loss_barrier.endpoint_mean == -float("inf")
     assert back.error_barrier == rec.error_barrier
     assert back.alphas == rec.alphas
+
+
+def test_records_written_before_the_non_finite_rename_still_restore_nan_and_inf():
+    rec = BarrierRecord(
+        alphas=[0.0, 0.5, 1.0],
+        loss=[1.0, float("nan"), -float("inf")],
+        error=[0.1, 0.2, 0.3],
+        loss_barrier=BarrierValues(float("inf"), 1.0, 2.0),
+        error_barrier=BarrierValues(0.1, 0.2, 0.3),
+    )
+    d = json.loads(json.dumps(rec.to_dict(), allow_nan=False))
+    d["nonfinite"], d["nonfinite_values"] = d.pop("non_finite"), d.pop("non_finite_values")
+    back = BarrierRecord.from_dict(d)
+    assert math.isnan(back.loss[1]) and back.loss[2] == -float("inf")
+    assert back.loss_barrier.midpoint == float("inf")
 
 
 def test_nested_list_roundtrip():

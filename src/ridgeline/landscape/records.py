@@ -1,8 +1,8 @@
 """Typed, JSON-safe result records of the landscape core.
 
 ``to_dict()`` gives plain floats/ints/str/lists/dicts only; every non-finite float becomes ``None``
-and its key path is listed in ``"nonfinite"`` (with its kind in ``"nonfinite_values"``), so
-``from_dict`` restores nan/inf exactly.
+and its key path is listed in ``"non_finite"`` (with its kind in ``"non_finite_values"``), so
+``from_dict`` restores nan/inf exactly (records written before the rename used ``"nonfinite"``).
 """
 
 from __future__ import annotations
@@ -77,18 +77,21 @@ class Record:
     """Base of all landscape records: dataclass ↔ JSON-safe dict."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-safe dict; non-finite floats → None, listed under ``nonfinite``."""
+        """Plain JSON-safe dict; non-finite floats → None, listed under ``non_finite``."""
         bad: list[tuple[str, str]] = []
         out = _encode(self, "", bad)
         out["record"] = type(self).__name__
-        out["nonfinite"] = [p for p, _ in bad]
-        out["nonfinite_values"] = [k for _, k in bad]
+        out["non_finite"] = [p for p, _ in bad]
+        out["non_finite_values"] = [k for _, k in bad]
         return out
 
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any]) -> T:
         """Inverse of :meth:`to_dict` (restores nan/inf at the flagged keys)."""
-        kinds = dict(zip(data.get("nonfinite", []), data.get("nonfinite_values", []), strict=False))
+        # "nonfinite": the fields' name in records written before the rename
+        paths = data.get("non_finite", data.get("nonfinite", []))
+        values = data.get("non_finite_values", data.get("nonfinite_values", []))
+        kinds = dict(zip(paths, values, strict=False))
         return cls._from_dict(data, "", kinds)
 
     @classmethod
@@ -103,7 +106,7 @@ class Record:
 
 @dataclass
 class BarrierValues(Record):
-    """Barrier variants of one curve (DESIGN §2).
+    """Barrier variants of one curve (docs/design.md §2).
 
     midpoint: L(θ_½) − ½(L_A + L_B); chord: max_α L(θ_α) − ((1−α)L_A + αL_B);
     endpoint_mean: max_α L(θ_α) − ½(L_A + L_B).
@@ -179,7 +182,7 @@ class LayerCurvature(Record):
 
 @dataclass
 class TaylorRecord(Record):
-    """Second-order barrier prediction B_mid ≈ −⅛ ΔᵀH(θ_½)Δ and its cross-checks (DESIGN §2)."""
+    """Second-order prediction B_mid ≈ −⅛ ΔᵀH(θ_½)Δ and its cross-checks (docs/design.md §4)."""
 
     loss_mid: float
     grad_dot_delta_mid: float

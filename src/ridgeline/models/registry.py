@@ -17,7 +17,6 @@ from ridgeline.errors import ConfigError
 ModelBuilder = Callable[..., nn.Sequential]
 
 _MODELS: dict[str, ModelBuilder] = {}
-_COMMON = ("input_shape", "num_classes")
 
 
 def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
