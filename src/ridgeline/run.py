@@ -26,7 +26,7 @@ from ridgeline.landscape.records import (
     TaylorRecord,
 )
 from ridgeline.record_store import RecordStore
-from ridgeline.run_layout import ParentStoreLayout, PhaseLayout, RunLayout
+from ridgeline.run_layout import PhaseLayout, RunLayout
 
 REPLICAS = "replicas."  # the replicas' prefix in a ReplicaClassifier's state_dict
 
@@ -205,17 +205,15 @@ def _read_config(path: Path) -> DictConfig:
 
 def load_run(run_dir: str | Path) -> LoadedRun:
     """Config, typed probe records and phases of the ``ridgeline-train`` run in ``run_dir``."""
-    from ridgeline.sweep.parent_store import parent_key, parent_spec
-    from ridgeline.training.phases import parent_checkpoint_steps, plan_phases
+    from ridgeline.config.plan import make_plan
 
     run = RunLayout(Path(run_dir))
     config = _read_config(run.config)
     records = [ProbeRecord.from_dict(r) for r in RecordStore(run.records).read()]
-    store = ParentStoreLayout(Path(config.paths.parent_dir))
-    key = parent_key(parent_spec(config, parent_checkpoint_steps(config)))
+    plan = make_plan(config)
     phases = {}
-    for phase in plan_phases(config, store.phase(key)):
-        layout = store.phase(key) if phase.kind == "parent" else run.phase(phase.name)
+    for phase in plan.phases:
+        layout = plan.parent if phase.kind == "parent" else run.phase(phase.name)
         spawn = Path(phase.parent_checkpoint) if phase.parent_checkpoint else None
         phases[phase.name] = LoadedPhase(
             phase.name, phase.kind, phase.spawn_step, layout, spawn, config

@@ -15,11 +15,11 @@ from hydra.core.hydra_config import HydraConfig
 
 from helpers.cli import TRAIN, run_train
 from ridgeline.cli.resolvers import register_resolvers
-from ridgeline.cli.validate import (
-    validate_config,
-    validate_run_dir,
-    validate_sizes,
-)
+from ridgeline.cli.validate import validate_config
+from ridgeline.config.plan import make_plan
+from ridgeline.config.rules import check_sizes as validate_sizes
+from ridgeline.config.run_dir import check_run_dir
+from ridgeline.config.schema_errors import schema_error
 from ridgeline.errors import ConfigError, RidgelineError
 
 CONF = str(files("ridgeline.conf"))
@@ -27,12 +27,23 @@ register_resolvers()
 
 
 def compose_cfg(*overrides: str):
-    """The config groups' own defaults (no experiment unless one is asked for), plus overrides."""
+    """The config groups' own defaults (no experiment unless one is asked for), plus overrides;
+    a value the schema refuses raises its ConfigError, as ridgeline-train reports it."""
     base = [] if any(o.startswith("experiment=") for o in overrides) else ["~experiment"]
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose("train", overrides=[*base, *overrides], return_hydra_config=True)
+        try:
+            cfg = compose("train", overrides=[*base, *overrides], return_hydra_config=True)
+        except Exception as exc:
+            error = schema_error(exc, list(overrides))
+            if error is None:
+                raise
+            raise error from None
     HydraConfig.instance().set_config(cfg)
     return cfg
+
+
+def validate_run_dir(cfg, run_dir):
+    check_run_dir(cfg, make_plan(cfg), run_dir)
 
 
 def config_error(*overrides: str) -> str:
@@ -323,11 +334,8 @@ def test_run_dir_with_another_config_is_refused(tmp_path):
 
 
 def test_missing_parent_checkpoint_of_a_finished_parent(tmp_path):
-    from ridgeline.sweep.parent_store import parent_key, parent_spec
-    from ridgeline.training.phases import parent_checkpoint_steps
-
     cfg = compose_cfg(f"paths.parent_dir={tmp_path / 'parents'}", "spawn.at=[0,10]")
-    parent = tmp_path / "parents" / parent_key(parent_spec(cfg, parent_checkpoint_steps(cfg)))
+    parent = tmp_path / "parents" / make_plan(cfg).parent_key
     (parent / "spawn_points").mkdir(parents=True)
     (parent / "done.json").write_text("{}")
     with pytest.raises(RidgelineError) as info:

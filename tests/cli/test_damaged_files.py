@@ -131,9 +131,21 @@ def resumed(tmp_path):
     return cfg, run
 
 
-def test_resume_names_a_damaged_config_yaml(resumed):
-    from ridgeline.cli.validate import validate_run_dir
+def validate_run_dir(cfg, run):
+    from ridgeline.config.plan import make_plan
+    from ridgeline.config.run_dir import check_run_dir
 
+    check_run_dir(cfg, make_plan(cfg), run)
+
+
+def validate_writable(cfg, run):
+    from ridgeline.config.plan import make_plan
+    from ridgeline.config.run_dir import check_writable_dirs
+
+    check_writable_dirs(make_plan(cfg), run)
+
+
+def test_resume_names_a_damaged_config_yaml(resumed):
     cfg, run = resumed
     validate_run_dir(cfg, run)  # whole files pass
     text = (run / "config.yaml").read_text()
@@ -145,8 +157,6 @@ def test_resume_names_a_damaged_config_yaml(resumed):
 
 
 def test_resume_names_a_damaged_records_line(resumed):
-    from ridgeline.cli.validate import validate_run_dir
-
     cfg, run = resumed
     records = run / "landscape" / "records.jsonl"
     records.write_text(records.read_text() + json.dumps({"step": 1})[:7] + "\n")
@@ -167,8 +177,6 @@ def test_unwritable_run_dir_or_parent_store_is_named(resumed, tmp_path, blocked,
     import shutil
 
     from omegaconf import open_dict
-
-    from ridgeline.cli.validate import validate_writable
 
     cfg, run = resumed
     validate_writable(cfg, run)

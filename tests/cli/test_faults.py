@@ -16,7 +16,7 @@ import yaml
 from torch import nn
 
 from helpers.cli import run_train
-from ridgeline.cli.validate import _first_difference
+from ridgeline.config.run_dir import _first_difference
 from ridgeline.errors import RidgelineError, TrainingDiverged
 from ridgeline.record_store import RecordStore
 

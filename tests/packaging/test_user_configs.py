@@ -12,7 +12,8 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from ridgeline.cli.resolvers import register_resolvers
-from ridgeline.cli.validate import validate_model
+from ridgeline.config.builds import check_model
+from ridgeline.config.plan import read_settings
 from ridgeline.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,6 +147,10 @@ def my_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     write(tmp_path / "ridgeline_conf" / "model" / "mine.yaml", MY_MODEL.format(module=module))
     monkeypatch.chdir(tmp_path)
     return module
+
+
+def validate_model(cfg) -> None:
+    check_model(cfg, read_settings(cfg))
 
 
 def compose_model(*overrides: str):

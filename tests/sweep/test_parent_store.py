@@ -10,9 +10,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from ridgeline.cli.resolvers import register_resolvers
+from ridgeline.config.plan import make_plan
 from ridgeline.run_layout import ParentStoreLayout
-from ridgeline.sweep.parent_store import parent_key, parent_lock, parent_spec
-from ridgeline.training.phases import parent_checkpoint_steps
+from ridgeline.sweep.parent_store import parent_lock
 from ridgeline.training.ranks import Ranks
 
 CONF = str(files("ridgeline.conf"))
@@ -25,7 +25,7 @@ def key_of(*overrides: str) -> str:
         cfg = compose(
             "train", overrides=["paths.root_dir=/tmp", "paths.output_dir=/tmp/x", *overrides]
         )
-    return parent_key(parent_spec(cfg, parent_checkpoint_steps(cfg)))
+    return make_plan(cfg).parent_key
 
 
 @pytest.mark.parametrize(

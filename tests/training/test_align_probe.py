@@ -13,7 +13,9 @@ from torch import nn
 
 from cli.test_bad_input import compose_cfg
 from helpers.cli import run_train
-from ridgeline.cli.validate import validate_model, validate_probe
+from ridgeline.cli.validate import validate_config
+from ridgeline.config.builds import check_model
+from ridgeline.config.plan import read_settings
 from ridgeline.errors import ConfigError
 from ridgeline.record_scalars import scalar_metrics
 from ridgeline.report import figures
@@ -124,12 +126,12 @@ def test_logged_metrics_summary_and_report_hold_the_aligned_numbers(aligned_job,
     ("overrides", "fragments"),
     [
         (["probe.align=weights"], ["probe.align='weights'", "null (off) or one of weight"]),
-        (["probe.align=weight", "probe.align_spawned=yes"], ["probe.align_spawned='yes'"]),
+        (["probe.align=weight", "probe.align_spawned=maybe"], ["probe.align_spawned='maybe'"]),
     ],
 )
 def test_bad_align_settings_are_rejected_before_compute(overrides, fragments):
     with pytest.raises(ConfigError) as info:
-        validate_probe(compose_cfg(*overrides))
+        validate_config(compose_cfg(*overrides))
     for fragment in fragments:
         assert fragment in str(info.value)
 
@@ -152,9 +154,10 @@ def test_a_model_without_permutation_rules_is_named_before_compute():
                 "num_classes": "${data.num_classes}",
             }
         )
-    validate_model(compose_cfg("probe.align=weight"))  # the shipped MLP passes
+    shipped = compose_cfg("probe.align=weight")
+    check_model(shipped, read_settings(shipped))  # the shipped MLP passes
     with pytest.raises(ConfigError) as info:
-        validate_model(cfg)
+        check_model(cfg, read_settings(cfg))
     message = str(info.value)
     assert message.startswith("probe.align='weight' is not valid: null for model")
     assert "module '2' (LayerNorm)" in message

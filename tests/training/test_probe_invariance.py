@@ -4,11 +4,12 @@ import json
 
 import torch
 
+from ridgeline.config.plan import Phase
+from ridgeline.config.schema import ProbeConfig
 from ridgeline.data import StreamSeeds
 from ridgeline.run_layout import PhaseLayout, RunLayout
 from ridgeline.training.checkpoints import StepCheckpoint, load_checkpoint
 from ridgeline.training.module import ReplicaClassifier
-from ridgeline.training.phases import Phase
 from ridgeline.training.probes import (
     BarrierProbe,
     CurvatureProbe,
@@ -47,12 +48,14 @@ def train_children(tmp_path, ckpt_path, probe: bool):
                 phase,
                 RunLayout(tmp_path / "run"),
                 components,
-                every_n_steps=2,
-                alphas=[0.0, 0.5, 1.0],
-                profile_alphas=[0.0, 0.5, 1.0],
-                bn_policy="reset",
-                bn_batches=2,
-                chunk_size=40,
+                ProbeConfig(
+                    every_n_steps=2,
+                    alphas=[0.0, 0.5, 1.0],
+                    profile_alphas=[0.0, 0.5, 1.0],
+                    bn_policy="reset",
+                    bn_batches=2,
+                    chunk_size=40,
+                ),
             )
         )
     torch.manual_seed(1234)  # the same global RNG state in both runs

@@ -167,8 +167,13 @@ def closest(name: str, candidates: list[str]) -> str | None:
 
 def hydra_error_message(exc: BaseException, argv: list[str]) -> str:
     """Hydra's config error as one line, naming the override it is about and a likely fix."""
-    text = _one_line(exc)
+    from ridgeline.config.schema_errors import schema_error
+
     overrides = override_args(argv)
+    typed = schema_error(exc, overrides)  # a type or choice the schema refuses
+    if typed is not None:
+        return str(typed)
+    text = _one_line(exc)
     unknown = re.search(r"Key '\w+' is not in struct; full_key: ([\w.]+)", text)
     if unknown:
         key = unknown.group(1)

@@ -19,7 +19,7 @@ from ridgeline.training.preemption import EXIT_PREEMPTED, Preempted
 if TYPE_CHECKING:
     import pytorch_lightning as pl
 
-    from ridgeline.training.phases import Phase
+    from ridgeline.config.plan import Phase, RunPlan
     from ridgeline.training.ranks import Ranks
 
 log = logging.getLogger("ridgeline")
@@ -48,10 +48,8 @@ def copy_parent_records(store: ParentStoreLayout, key: str, run: RunLayout) -> N
 
 def train_parent(
     cfg: DictConfig,
+    plan: "RunPlan",
     phase: "Phase",
-    store: ParentStoreLayout,
-    key: str,
-    spec: dict,
     datamodule: "pl.LightningDataModule",
     group: str,
     ranks: "Ranks",
@@ -61,16 +59,17 @@ def train_parent(
     from ridgeline.training.phases import run_phase
     from ridgeline.training.probes import build_probe_callbacks
 
-    parent_run, parent = store.run(key), store.phase(key)
+    store, key, parent = plan.store, plan.parent_key, plan.parent
+    parent_run = store.run(key)
     with parent_lock(store, key, ranks):
         if ranks.decide(parent.done.exists):
             log.info("parent %s found in the store (%s); reusing it", key, parent.root)
             return
         log.info("training parent %s into the store (%s)", key, parent.root)
         if ranks.is_zero:
-            write_spec(store, key, spec)
-        callbacks = build_probe_callbacks(cfg, parent_run, phase, parent)
-        run_phase(cfg, phase, parent_run, datamodule, callbacks, group, parent, ranks)
+            write_spec(store, key, plan.parent_spec)
+        callbacks = build_probe_callbacks(plan, parent_run, phase, parent)
+        run_phase(cfg, plan, phase, parent_run, datamodule, callbacks, group, parent, ranks)
 
 
 def train(cfg: DictConfig) -> Path:
@@ -94,47 +93,43 @@ def train(cfg: DictConfig) -> Path:
     from hydra.utils import instantiate
 
     from ridgeline.cli.validate import validate_config, validate_run
-    from ridgeline.sweep.parent_store import parent_key, parent_spec
     from ridgeline.threads import set_threads
     from ridgeline.training.loggers import log_run_summary
-    from ridgeline.training.phases import parent_checkpoint_steps, plan_phases, run_phase
+    from ridgeline.training.phases import run_phase
     from ridgeline.training.preemption import SigtermNotice
     from ridgeline.training.probes import build_probe_callbacks
     from ridgeline.training.ranks import start_ranks, stop_ranks
 
-    run = RunLayout(Path(cfg.paths.output_dir))
-    validate_config(cfg)
-    set_threads(cfg.get("threads"))
+    plan = validate_config(cfg)
+    run, top = plan.run, plan.settings.top
+    set_threads(top.threads)
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()  # downloads when data.download=true, then checks the files
-    validate_run(cfg, datamodule, run.root)
-    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    validate_run(cfg, plan, datamodule, run.root)
+    pl.seed_everything(top.seed, workers=True, verbose=False)
     # Every rank has validated; from here rank 0 decides and writes.
     ranks = start_ranks(cfg.trainer)
     ranks.check_same("run dir", run.root.resolve())
     if ranks.is_zero:
-        if cfg.get("print_config"):
+        if top.print_config:
             print_config_tree(cfg)
         save_config(cfg, run.root)
     group = run_group(cfg, run.root)
-    spec = parent_spec(cfg, parent_checkpoint_steps(cfg))
-    key = parent_key(spec)
-    store = ParentStoreLayout(Path(cfg.paths.parent_dir))
     sigterm = SigtermNotice()
     try:
-        for phase in plan_phases(cfg, store.phase(key)):
+        for phase in plan.phases:
             if ranks.decide(lambda: sigterm.received):  # noted between phases
                 raise Preempted(phase.name, None, None)
             if phase.kind == "parent":
-                train_parent(cfg, phase, store, key, spec, datamodule, group, ranks)
+                train_parent(cfg, plan, phase, datamodule, group, ranks)
                 if ranks.is_zero:
-                    copy_parent_records(store, key, run)
+                    copy_parent_records(plan.store, plan.parent_key, run)
                 continue
-            callbacks = build_probe_callbacks(cfg, run, phase)
-            run_phase(cfg, phase, run, datamodule, callbacks, group=group, ranks=ranks)
+            callbacks = build_probe_callbacks(plan, run, phase)
+            run_phase(cfg, plan, phase, run, datamodule, callbacks, group=group, ranks=ranks)
     finally:
         sigterm.restore()
-    if cfg.get("summary") and ranks.is_zero:
+    if top.summary and ranks.is_zero:
         from ridgeline.report.summary import summarise_run
 
         rows = summarise_run(run.root)

@@ -8,7 +8,7 @@ and one that was killed resumes from its ``last.ckpt``.
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import pytorch_lightning as pl
 import torch
@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch import nn
 
-from ridgeline.data import StreamSeeds
+from ridgeline.config.plan import Phase, RunPlan
 from ridgeline.run_layout import PhaseLayout, RunLayout, atomic_write_text
 from ridgeline.training.checkpoints import (
     AtomicCheckpointIO,
@@ -30,110 +30,9 @@ from ridgeline.training.module import ReplicaClassifier
 from ridgeline.training.preemption import Preempted
 from ridgeline.training.progress import progress_callbacks
 from ridgeline.training.ranks import Ranks, cluster_plugins
-from ridgeline.training.seeds import derive_seed
 from ridgeline.training.spawn import SpawnOptimizerState, parent_model_state, replicate_model
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Phase:
-    """One training run of N replicas: what they start from and which streams they see."""
-
-    name: str
-    kind: str  # "parent" | "spawn" | "independent"
-    total_steps: int
-    spawn_step: int | None = None
-    init_seeds: tuple[int, ...] = ()
-    streams: tuple[StreamSeeds, ...] = ()
-    parent_checkpoint: str | None = None
-    fresh_optimizer: bool = False
-    checkpoint_steps: tuple[int, ...] = ()
-
-    @property
-    def step_offset(self) -> int:
-        return self.spawn_step or 0
-
-    @property
-    def n_replicas(self) -> int:
-        return len(self.streams)
-
-
-def child_streams(cfg: DictConfig, n: int, tag: str) -> tuple[StreamSeeds, ...]:
-    """Child i's data-order and augmentation seeds: independent SGD noise per child."""
-    return tuple(
-        StreamSeeds(
-            data_seed=derive_seed(cfg.seeds.data, tag, "data", i),
-            aug_seed=derive_seed(cfg.seeds.aug, tag, "aug", i),
-        )
-        for i in range(n)
-    )
-
-
-def spawn_steps_of(cfg: DictConfig) -> list[int]:
-    """The spawn steps k of this job (``spawn.at`` may be one step or a list)."""
-    at = cfg.spawn.at
-    if at is None:
-        return []
-    return sorted({int(k) for k in ([at] if isinstance(at, int) else at)})
-
-
-def parent_checkpoint_steps(cfg: DictConfig) -> list[int]:
-    """Where the parent saves checkpoints: ``spawn.parent_checkpoints``, else the spawn steps."""
-    steps = cfg.spawn.get("parent_checkpoints")
-    if steps is None:
-        return spawn_steps_of(cfg)
-    return sorted({int(k) for k in ([steps] if isinstance(steps, int) else steps)})
-
-
-def plan_phases(cfg: DictConfig, parent: PhaseLayout) -> list[Phase]:
-    """Parent (if any spawn step), one spawn phase per k, and the independent baseline.
-
-    ``parent`` is where the parent lives (a shared store entry); children load from it.
-    """
-    total = int(cfg.trainer.max_steps)
-    spawn_steps = spawn_steps_of(cfg)
-    n = int(cfg.spawn.children)
-    phases: list[Phase] = []
-    if spawn_steps:
-        phases.append(
-            Phase(
-                name="parent",
-                kind="parent",
-                total_steps=total,
-                init_seeds=(derive_seed(cfg.seeds.init, "init", 0),),
-                streams=(
-                    StreamSeeds(
-                        derive_seed(cfg.seeds.data, "parent", "data"),
-                        derive_seed(cfg.seeds.aug, "parent", "aug"),
-                    ),
-                ),
-                checkpoint_steps=tuple(parent_checkpoint_steps(cfg)),
-            )
-        )
-    for k in spawn_steps:
-        phases.append(
-            Phase(
-                name=f"spawn_k={k:07d}",
-                kind="spawn",
-                total_steps=total,
-                spawn_step=k,
-                streams=child_streams(cfg, n, "child"),
-                parent_checkpoint=str(parent.spawn_point(k)),
-                fresh_optimizer=bool(cfg.spawn.fresh_optimizer),
-            )
-        )
-    if cfg.spawn.independent:
-        phases.append(
-            Phase(
-                name="independent",
-                kind="independent",
-                total_steps=total,
-                init_seeds=tuple(derive_seed(cfg.seeds.init, "init", i) for i in range(n)),
-                streams=child_streams(cfg, n, "child"),
-            )
-        )
-    return phases
 
 
 def build_replicas(
@@ -156,6 +55,7 @@ def build_replicas(
 
 def run_phase(
     cfg: DictConfig,
+    plan: RunPlan,
     phase: Phase,
     run: RunLayout,
     datamodule: pl.LightningDataModule,
@@ -164,7 +64,8 @@ def run_phase(
     layout: PhaseLayout | None = None,
     ranks: Ranks | None = None,
 ) -> ReplicaClassifier | None:
-    """Train one phase to its total step, resuming from its own last checkpoint if present.
+    """Train one phase of ``plan`` to its total step, resuming from its own last checkpoint if
+    present. The model, optimiser, schedule and Trainer are built from their nodes in ``cfg``.
 
     The phase lives in ``layout`` (default: ``run.phase(phase.name)``). Whether it is finished
     and where it resumes is decided on global rank 0 and followed by every rank.
@@ -178,13 +79,13 @@ def run_phase(
     module = ReplicaClassifier(
         replicas=replicas,
         optimizer=instantiate(cfg.optim),
-        num_classes=int(cfg.data.num_classes),
+        num_classes=plan.settings.data.num_classes,
         schedule=instantiate(cfg.schedule),
         step_offset=phase.step_offset,
     )
     datamodule.set_streams(list(phase.streams))
     callbacks: list[pl.Callback] = [
-        PhaseCheckpoint(layout, int(cfg.get("checkpoint_every_n_steps", 100))),
+        PhaseCheckpoint(layout, plan.settings.top.checkpoint_every_n_steps),
         *extra_callbacks,
         *progress_callbacks(cfg.trainer, phase),
     ]

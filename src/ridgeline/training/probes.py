@@ -17,11 +17,13 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from ridgeline.config.plan import Phase, RunPlan
+from ridgeline.config.schema import ProbeConfig
 from ridgeline.environment import run_environment
 from ridgeline.landscape import (
+    BNPolicy,
     Evaluator,
     LayerGroup,
     ParamSet,
@@ -43,7 +45,6 @@ from ridgeline.landscape.evaluate import Reduce
 from ridgeline.record_store import RecordStore
 from ridgeline.run_layout import PhaseLayout, RunLayout, atomic_path
 from ridgeline.training.checkpoints import load_checkpoint
-from ridgeline.training.phases import Phase
 from ridgeline.training.probe_logging import log_phase_end, log_record
 from ridgeline.training.spawn import parent_model_state
 
@@ -294,29 +295,22 @@ class LandscapeProbe(pl.Callback):
         phase: Phase,
         run: RunLayout,
         components: dict[str, Any],
+        settings: ProbeConfig,
         layout: PhaseLayout | None = None,
-        every_n_steps: int | None = None,
-        every_n_epochs: int | None = None,
-        alphas: list[float] | None = None,
-        profile_alphas: list[float] | None = None,
-        bn_policy: str = "reset",
-        bn_batches: int = 8,
-        splits: tuple[str, ...] = ("train", "test"),
-        chunk_size: int = 1000,
         aligned: AlignedPair | None = None,
     ) -> None:
         self.phase = phase
         self.layout = layout or run.phase(phase.name)
         self.store = RecordStore(run.records)
         self.components = components
-        self.every_n_steps = every_n_steps
-        self.every_n_epochs = every_n_epochs
-        self.alphas = list(alphas or [0.0, 0.5, 1.0])
-        self.profile_alphas = list(profile_alphas or [0.0, 0.5, 1.0])
-        self.bn_policy = bn_policy
-        self.bn_batches = bn_batches
-        self.splits = tuple(splits)
-        self.chunk_size = chunk_size
+        self.every_n_steps = settings.every_n_steps
+        self.every_n_epochs = settings.every_n_epochs
+        self.alphas = [float(a) for a in settings.alphas]
+        self.profile_alphas = [float(a) for a in settings.profile_alphas]
+        self.bn_policy = BNPolicy(settings.bn_policy)
+        self.bn_batches = settings.bn_batches
+        self.splits = tuple(settings.splits)
+        self.chunk_size = settings.chunk_size
         self.aligned = aligned if aligned and aligned.applies_to(phase.kind) else None
         self.spawn_state: ParamSet | None = None
         self.theta0: ParamSet | None = None
@@ -369,7 +363,7 @@ class LandscapeProbe(pl.Callback):
         rank, world = trainer.global_rank, trainer.world_size
         bn = (
             dm.bn_batches(self.bn_batches, dm.batch_size, seed=0)
-            if self.bn_policy == "reset"
+            if self.bn_policy is BNPolicy.RESET
             else None
         )
         evaluators = {}
@@ -429,7 +423,7 @@ class LandscapeProbe(pl.Callback):
             "epoch": trainer.current_epoch,
             "spawn_step": self.phase.spawn_step,
             "reason": reason,
-            "bn_policy": self.bn_policy,
+            "bn_policy": self.bn_policy.value,
             "alphas": self.alphas,
             "barrier_definitions": BARRIER_DEFINITIONS,
             "fresh_optimizer": self.phase.fresh_optimizer,
@@ -465,42 +459,20 @@ def _copy_with_state(template: nn.Module, state: dict[str, Tensor]) -> nn.Module
 
 
 def build_probe_callbacks(
-    cfg: DictConfig, run: RunLayout, phase: Phase, layout: PhaseLayout | None = None
+    plan: RunPlan, run: RunLayout, phase: Phase, layout: PhaseLayout | None = None
 ) -> list[pl.Callback]:
-    """One LandscapeProbe with the components switched on in ``cfg.probe``.
+    """One LandscapeProbe with the plan's probe components for this phase (the parent's on the
+    parent, the pair components on children); none when the plan has no probe.
 
     Records go to ``run.records``; phase state (θ_0) to ``layout`` (default: the run's phase).
     """
-    probe = cfg.get("probe")
-    if not probe:
+    settings = plan.probe
+    if settings is None:
         return []
-    components = {}
-    for key, node in probe.items():
-        if isinstance(node, DictConfig) and "_target_" in node:
-            components[key] = instantiate(node)
-    if phase.kind == "parent":
-        components = {k: c for k, c in components.items() if isinstance(c, ParentProbe)}
-    else:
-        components = {k: c for k, c in components.items() if not isinstance(c, ParentProbe)}
+    components = {key: instantiate(node) for key, node in plan.settings.components.items()}
+    on_parent = phase.kind == "parent"
+    components = {k: c for k, c in components.items() if isinstance(c, ParentProbe) == on_parent}
     if not components:
         return []
-    settings = OmegaConf.to_container(probe, resolve=True)
-    return [
-        LandscapeProbe(
-            phase,
-            run,
-            components,
-            layout=layout,
-            every_n_steps=settings.get("every_n_steps"),
-            every_n_epochs=settings.get("every_n_epochs"),
-            alphas=settings.get("alphas"),
-            profile_alphas=settings.get("profile_alphas"),
-            bn_policy=settings.get("bn_policy", "reset"),
-            bn_batches=settings.get("bn_batches", 8),
-            splits=tuple(settings.get("splits", ("train", "test"))),
-            chunk_size=settings.get("chunk_size", 1000),
-            aligned=AlignedPair(settings["align"], settings.get("align_spawned", False))
-            if settings.get("align")
-            else None,
-        )
-    ]
+    aligned = AlignedPair(settings.align, settings.align_spawned) if settings.align else None
+    return [LandscapeProbe(phase, run, components, settings, layout=layout, aligned=aligned)]

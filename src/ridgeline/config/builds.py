@@ -1,0 +1,198 @@
+"""Checks by building: every component with a ``_target_`` is instantiated once, on the CPU,
+without touching the global RNG, so a setting its class or function refuses is named before
+any compute. The model's own rules follow: it takes the data's inputs and gives one output per
+class; ``probe.bn_policy=batch`` needs BatchNorm; ``probe.align`` needs a permutable model;
+BatchNorm needs 2 examples per process.
+"""
+
+import inspect
+import math
+from typing import Any
+
+from omegaconf import DictConfig
+
+from ridgeline.config.plan import Settings
+from ridgeline.config.rules import plain, world_size
+from ridgeline.errors import ConfigError, RidgelineError
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The innermost cause of a Hydra InstantiationException."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
+def build(key: str, node: DictConfig, what: str) -> Any:
+    """``instantiate(node)``; a failure is a ConfigError naming ``key`` and the cause."""
+    from hydra.utils import instantiate
+
+    try:
+        return instantiate(node)
+    except RidgelineError:
+        raise
+    except Exception as exc:
+        cause = _cause(exc)
+        if isinstance(cause, RidgelineError):
+            raise cause from None
+        if str(cause).startswith(key.split(".")[0] + "."):  # already names its key
+            raise RidgelineError(str(cause)) from None
+        target = node.get("_target_", "?")
+        raise ConfigError(key, target, f"{what} ({type(cause).__name__}: {cause})") from None
+
+
+def check_arg_types(key: str, node: DictConfig, cls: type) -> None:
+    """Arguments whose default is a bool / int / float must be one too (not a string)."""
+    for name, param in inspect.signature(cls).parameters.items():
+        if name not in node or param.default is inspect.Parameter.empty:
+            continue
+        value, default = node[name], param.default
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"{key}.{name}", plain(value), "true or false")
+        if isinstance(default, bool):
+            continue
+        if isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{key}.{name}", plain(value), "an integer")
+        if isinstance(default, float) and (
+            isinstance(value, bool) or not isinstance(value, (int, float))
+        ):
+            raise ConfigError(f"{key}.{name}", plain(value), "a number")
+
+
+def check_optim(cfg: DictConfig) -> None:
+    import torch
+
+    factory = build("optim._target_", cfg.optim, "an optimiser that accepts these settings")
+    try:
+        factory([torch.nn.Parameter(torch.zeros(1))])
+    except Exception as exc:
+        settings = {k: v for k, v in plain(cfg.optim).items() if not k.startswith("_")}
+        raise ConfigError(
+            "optim",
+            settings,
+            f"settings {cfg.optim.get('_target_')} accepts ({type(exc).__name__}: {exc})",
+        ) from None
+
+
+def check_schedule(cfg: DictConfig, total: int) -> None:
+    schedule = build("schedule._target_", cfg.schedule, "a schedule that accepts these settings")
+    for step in (0, total // 2, total - 1):
+        try:
+            factor = float(schedule(step))
+        except Exception as exc:
+            raise ConfigError(
+                "schedule", plain(cfg.schedule), f"a schedule defined at step {step}: {exc}"
+            ) from None
+        if not math.isfinite(factor) or factor < 0:
+            raise ConfigError(
+                "schedule",
+                plain(cfg.schedule),
+                f"a finite factor >= 0 at every step; {factor} at {step}",
+            )
+
+
+def check_data(cfg: DictConfig, name: str) -> None:
+    """``data.name`` is a registered dataset, the one of its data module; the module builds."""
+    from ridgeline.data import DATASETS
+
+    if name not in DATASETS:
+        raise ConfigError(
+            "data.name", name, f"one of {', '.join(sorted(DATASETS))} (pick it with data=...)"
+        )
+    target = str(cfg.data.get("_target_", ""))
+    declared = [n for n, cls in DATASETS.items() if target.endswith("." + cls.__name__)]
+    if declared and declared[0] != name:
+        raise ConfigError(
+            "data.name",
+            name,
+            f"{declared[0]}, the dataset of this data config; pick another with data={name}",
+        )
+    build("data", cfg.data, f"settings the {name} data module accepts")
+
+
+def build_model_once(cfg: DictConfig, key: str):
+    """The model built on the CPU without touching the global RNG; ConfigError if it cannot be."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        return build(key, cfg.model, "a model buildable from these settings")
+
+
+def check_model(cfg: DictConfig, settings: Settings) -> None:
+    """The model builds, takes the data's inputs, has one output per class; the probe's BN
+    policy and alignment suit it; BatchNorm gets 2 examples per process."""
+    import torch
+
+    from ridgeline.landscape.params import has_batchnorm
+    from ridgeline.models import build_model, list_models
+    from ridgeline.models.registry import model_builder
+
+    # A registered model by model.name, or a user's own builder named by model._target_.
+    target = cfg.model.get("_target_")
+    registered = model_builder(target) is build_model
+    name = cfg.model.get("name") if registered else target
+    if registered and name not in list_models():
+        raise ConfigError(
+            "model.name", plain(name), f"one of {', '.join(list_models())} (pick it with model=...)"
+        )
+    model = build_model_once(cfg, "model.name" if registered else "model._target_")
+    if not isinstance(model, torch.nn.Module):
+        raise ConfigError("model._target_", target, f"a torch.nn.Module, not {type(model)}")
+    data = settings.data
+    shape = tuple(int(s) for s in data.input_shape)
+    try:
+        with torch.no_grad():
+            out = model.eval()(torch.zeros(2, *shape))
+    except Exception as exc:
+        raise ConfigError(
+            "model",
+            name,
+            f"a model that takes the {data.name} inputs of shape {list(shape)} "
+            f"({type(exc).__name__}: {exc})",
+        ) from None
+    if tuple(out.shape) != (2, data.num_classes):
+        raise ConfigError(
+            "model",
+            name,
+            f"a model with {data.num_classes} outputs; it gives {list(out.shape[1:])}",
+        )
+    bn = has_batchnorm(model)
+    probe = settings.probe
+    if probe is not None and probe.bn_policy == "batch" and not bn:
+        raise ConfigError(
+            "probe.bn_policy",
+            probe.bn_policy,
+            f"reset or interpolate: model {name} has no BatchNorm, so there are no batch "
+            "statistics to use (pick a model with BatchNorm, e.g. vgg11_bn, for batch)",
+        )
+    if probe is not None and probe.align:
+        from ridgeline.landscape.permutation import UnsupportedModelError, permutation_spec
+
+        try:
+            permutation_spec(model)
+        except UnsupportedModelError as exc:
+            raise ConfigError("probe.align", probe.align, f"null for model {name}: {exc}") from None
+    world = world_size(cfg.trainer) or 1
+    if bn and data.batch_size // world < 2:
+        raise ConfigError(
+            "data.batch_size",
+            data.batch_size,
+            f"at least 2 examples per process for BatchNorm in {name} ({world} process(es))",
+        )
+
+
+def check_components(settings: Settings) -> None:
+    """Every probe component builds from its settings, typed as its class's defaults."""
+    for key, node in settings.components.items():
+        if isinstance(node, DictConfig) and "_target_" in node:
+            component = build(f"probe.{key}", node, "a probe component that accepts these settings")
+            check_arg_types(f"probe.{key}", node, type(component))
+
+
+def check_builds(cfg: DictConfig, settings: Settings, total: int) -> None:
+    """Build the optimiser, schedule, probe components, data module and model once."""
+    check_optim(cfg)
+    check_schedule(cfg, total)
+    check_components(settings)
+    check_data(cfg, settings.data.name)
+    check_model(cfg, settings)

@@ -1,0 +1,103 @@
+"""A schema error of Hydra / OmegaConf as ridgeline's one line: ``key=value is not valid: ...``.
+
+OmegaConf names the key (``full_key``) and the problem over several lines; the schema field
+(:mod:`ridgeline.config.schema`) says what the key accepts, and the override the user typed
+gives the value as written.
+"""
+
+import difflib
+import re
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+from ridgeline.config.schema import GROUP_SCHEMAS, TrainConfig, allowed_of
+from ridgeline.errors import ConfigError
+
+_ELEMENT = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    """The OmegaConf error inside Hydra's exception (or ``exc`` itself), if any."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    while exc is not None:
+        if isinstance(exc, OmegaConfBaseException) and getattr(exc, "full_key", None):
+            return exc
+        exc = exc.__cause__
+    return None
+
+
+def _field(full_key: str, object_type: Any) -> tuple[type, str] | None:
+    """The schema class and field name of a dotted key, e.g. ``probe.alphas``."""
+    group, _, name = full_key.rpartition(".")
+    if is_dataclass(object_type) and name in object_type.__dataclass_fields__:
+        return object_type, name
+    schema = GROUP_SCHEMAS.get(group) if group else TrainConfig
+    if schema is not None and name in schema.__dataclass_fields__:
+        return schema, name
+    return None
+
+
+def _typed_value(key: str, overrides: list[str], message: str) -> Any:
+    """The value of ``key`` as the user wrote it in an override, else as OmegaConf quotes it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for text in reversed(overrides):
+        if text.lstrip("+~").split("=")[0] == key and "=" in text:
+            try:
+                (override,) = parser.parse_overrides([text])
+                return override.value()
+            except Exception:
+                return text.partition("=")[2]
+    quoted = re.search(r"[Vv]alue '([^']*)'", message)
+    if "is not Optional" in message:
+        return None
+    return quoted.group(1) if quoted else "?"
+
+
+def schema_error(exc: BaseException, overrides: list[str] = ()) -> ConfigError | None:
+    """The :class:`ConfigError` for a type or choice error of the schema; None for others."""
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+
+    cause = _cause(exc)
+    if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
+        return _unknown_key(cause, list(overrides))
+    if not isinstance(cause, ValidationError):
+        return None
+    full_key = str(cause.full_key)
+    element = re.search(r"\[(\d+)\]$", full_key)
+    key = re.sub(r"\[\d+\]$", "", full_key)
+    message = str(getattr(cause, "msg", "") or cause)
+    value = _typed_value(key, list(overrides), message)
+    found = _field(key, getattr(cause, "object_type", None))
+    described = allowed_of(*found) if found else None
+    text = described[0].describe(described[1]) if described else message.splitlines()[0]
+    if element and isinstance(value, list) and int(element.group(1)) < len(value):
+        kind = _element_kind(*found) if found else None
+        text += f"; {value[int(element.group(1))]!r} is not {_ELEMENT.get(kind, 'allowed')}"
+    return ConfigError(key, value, text.rstrip("."))
+
+
+def _unknown_key(cause: BaseException, overrides: list[str]) -> ConfigError | None:
+    """A key a schema'd group lacks: the closest key of that group, and its keys."""
+    schema = getattr(cause, "object_type", None)
+    if not is_dataclass(schema):
+        return None
+    key = str(cause.full_key)
+    group, _, name = key.rpartition(".")
+    known = [f.name for f in fields(schema)]
+    guess = difflib.get_close_matches(name, known, n=1)
+    prefix = f"{group}." if group else ""
+    hint = f" (did you mean {prefix}{guess[0]}?)" if guess else ""
+    where = f"of {group}" if group else "at the top level"
+    value = _typed_value(key, overrides, str(cause))
+    return ConfigError(
+        key, value, f"{key} is not a config key{hint}; the keys {where} are {', '.join(known)}"
+    )
+
+
+def _element_kind(schema: type, name: str) -> type | None:
+    """The element type of a list field (``list[float]`` -> float)."""
+    args = getattr(schema.__dataclass_fields__[name].type, "__args__", ())
+    return args[0] if args else None
