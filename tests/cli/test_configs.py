@@ -23,6 +23,7 @@ GROUPS = (
     "logger",
     "experiment",
     "debug",
+    "paths",
 )
 
 

@@ -67,21 +67,33 @@ class Settings:
     components: dict[str, DictConfig] = field(default_factory=dict)
 
 
-def read_group(values: Any, schema: type, key: str = "") -> Any:
-    """A group's values as a ``schema`` instance (its own preset's schema when it is a typed
-    node); a type error of a user's preset that does not start from the schema is a
-    ConfigError too. ``key`` is the group's key ("" for the top level)."""
-    own = OmegaConf.get_type(values) if isinstance(values, DictConfig) else None
+def read_group(cfg: DictConfig, key: str, schema: type, values: Any = None) -> Any:
+    """``cfg[key]`` (or ``values`` given for it) as a ``schema`` instance: its own preset's
+    schema when it is a typed node; a user's preset that does not start from the schema is
+    read through it (its defaults filled in, its types checked: a ConfigError names the key).
+    ``key`` "" reads the top-level keys."""
+    node = (cfg[key] if key else cfg) if values is None else values
+    own = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
     schema = own if isinstance(own, type) and issubclass(own, schema) else schema
-    if OmegaConf.is_config(values):
-        values = OmegaConf.to_container(values, resolve=True)
-    base = OmegaConf.structured(schema)
-    OmegaConf.set_struct(base, False)
+    if OmegaConf.is_config(node):
+        node = OmegaConf.to_container(node, resolve=True)
+    # Merged where the schema's own interpolations (e.g. ${paths.data_dir}) resolve.
+    context = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    OmegaConf.set_struct(context, False)
     try:
-        typed = (
-            OmegaConf.merge({key: base}, {key: values}) if key else OmegaConf.merge(base, values)
-        )
-        read = OmegaConf.to_container(typed[key] if key else typed, resolve=True)
+        base = OmegaConf.structured(schema)
+        OmegaConf.set_struct(base, False)
+        if key:
+            context[key] = base
+            context[key].merge_with(node)
+        else:
+            base.merge_with(node)
+            context.merge_with(base)
+        group = context[key] if key else context
+        read = {name: _plain(group[name]) for name in node if name in schema.__dataclass_fields__}
+        read |= {
+            f.name: _plain(group[f.name]) for f in fields(schema) if key and f.name not in read
+        }
     except Exception as exc:
         error = schema_error(exc)
         if error is None:
@@ -90,16 +102,21 @@ def read_group(values: Any, schema: type, key: str = "") -> Any:
     return _instance(schema, read)
 
 
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
 def _instance(schema: type, values: dict) -> Any:
-    """``schema(**values)`` with nested dataclasses built too; keys beyond the schema dropped."""
+    """``schema(**values)`` with nested dataclasses built too; keys beyond the schema dropped,
+    keys not given left at their defaults."""
     return schema(**{
         f.name: _instance(f.type, values[f.name]) if is_dataclass(f.type) else values[f.name]
-        for f in fields(schema)
+        for f in fields(schema) if f.name in values
     })  # fmt: skip
 
 
 def read_settings(cfg: DictConfig) -> Settings:
-    """Every group of ``cfg`` typed by the schema."""
+    """Every group of ``cfg`` typed by the schema; the probe's components kept as nodes."""
     names = [f.name for f in fields(TrainConfig) if f.name not in OPEN_KEYS | set(GROUP_SCHEMAS)]
     top = {k: cfg[k] for k in names if k in cfg}
     probe, components = cfg.get("probe"), {}
@@ -112,15 +129,13 @@ def read_settings(cfg: DictConfig) -> Settings:
         }
         probe = {k: v for k, v in OmegaConf.to_container(probe, resolve=True).items() if k in known}
     return Settings(
-        top=read_group(
-            OmegaConf.to_container(OmegaConf.masked_copy(cfg, list(top)), resolve=True), TrainConfig
-        ),
-        data=read_group(cfg.data, DataConfig, "data"),
-        optim=read_group(cfg.optim, OptimConfig, "optim"),
-        schedule=read_group(cfg.schedule, ScheduleConfig, "schedule"),
-        spawn=read_group(cfg.spawn, SpawnConfig, "spawn"),
-        paths=read_group(cfg.paths, PathsConfig, "paths"),
-        probe=read_group(probe, ProbeConfig, "probe") if probe else None,
+        top=read_group(cfg, "", TrainConfig, OmegaConf.masked_copy(cfg, list(top))),
+        data=read_group(cfg, "data", DataConfig),
+        optim=read_group(cfg, "optim", OptimConfig),
+        schedule=read_group(cfg, "schedule", ScheduleConfig),
+        spawn=read_group(cfg, "spawn", SpawnConfig),
+        paths=read_group(cfg, "paths", PathsConfig),
+        probe=read_group(cfg, "probe", ProbeConfig, probe) if probe else None,
         components=components,
     )
 

@@ -50,7 +50,7 @@ class Allowed:
             return value in self.options()
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return True  # the schema checked the type
-        if not math.isfinite(value) and value != self.high:
+        if not math.isfinite(value):
             return False
         low = self.low if self.low is not None else -math.inf
         above = value > low if self.open_low else value >= low

@@ -1,0 +1,163 @@
+"""The typed schema: every preset starts from its group's dataclass and writes only what
+differs; a value the schema refuses is one line naming the key, the value and what is allowed;
+the plan normalises spawn steps once."""
+
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir, initialize_config_module
+from omegaconf import MISSING, OmegaConf
+
+from ridgeline.cli.resolvers import register_resolvers
+from ridgeline.config.plan import make_plan, read_settings
+from ridgeline.config.schema import BN_POLICIES, GROUP_SCHEMAS, SCHEMAS, Allowed, TrainConfig
+from ridgeline.config.schema_errors import schema_error
+from ridgeline.errors import ConfigError
+
+CONF = Path(str(files("ridgeline.conf")))
+PATHS = ["paths.root_dir=/tmp/r", "paths.output_dir=/tmp/r/run"]
+PRESETS = [(g, p.stem) for g in GROUP_SCHEMAS for p in sorted((CONF / g).glob("*.yaml"))]
+
+
+@pytest.fixture
+def conf_dir():
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        yield
+
+
+def compose_or_error(*overrides: str):
+    try:
+        return compose("train", overrides=[*PATHS, *overrides])
+    except Exception as exc:
+        error = schema_error(exc, list(overrides))
+        if error is None:
+            raise
+        raise error from None
+
+
+@pytest.mark.parametrize("group,option", PRESETS, ids=lambda v: str(v))
+def test_every_preset_is_typed_by_its_groups_schema(conf_dir, group, option):
+    extra = ["model=mlp"] if option == "synthetic" else []
+    cfg = compose_or_error(f"{group}={option}", *extra)
+    assert OmegaConf.get_type(cfg) is TrainConfig
+    assert issubclass(OmegaConf.get_type(cfg[group]), GROUP_SCHEMAS[group])
+
+
+def _schema_of(preset: Path) -> type:
+    """The schema a preset starts from, directly or through the preset it extends."""
+    (entry,) = [str(d) for d in OmegaConf.load(preset).get("defaults", []) if d != "_self_"]
+    if entry.startswith("/schema/"):
+        return SCHEMAS[entry.removeprefix("/schema/").removesuffix("@_here_")]
+    return _schema_of(preset.with_name(f"{entry}.yaml"))
+
+
+@pytest.mark.parametrize("group,option", PRESETS, ids=lambda v: str(v))
+def test_presets_write_only_what_differs_from_the_schema(group, option):
+    preset = CONF / group / f"{option}.yaml"
+    schema = _schema_of(preset)
+    defaults = OmegaConf.structured(schema)
+    written = OmegaConf.load(preset)
+    for key in written:
+        if key == "defaults" or key not in defaults:
+            continue  # a probe component
+        default = OmegaConf.to_container(defaults, resolve=False)[key]
+        value = OmegaConf.to_container(written, resolve=False)[key]
+        assert default == MISSING or value != default, f"{preset.name}: {key} repeats {value}"
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("seed=null", "seed=None is not valid: an integer >= 0"),
+        ("print_config=maybe", "print_config='maybe' is not valid: true or false"),
+        (
+            "probe.every_n_steps=2.5",
+            "probe.every_n_steps=2.5 is not valid: an integer >= 1, or null (no periodic probe)",
+        ),
+        (
+            "probe.alphas=[0,x,1]",
+            "probe.alphas=[0, 'x', 1] is not valid: a list of at least 2 numbers in [0, 1] "
+            "including 0 and 1; 'x' is not a number",
+        ),
+        ("optim.lr=abc", "optim.lr='abc' is not valid: a positive number"),
+        (
+            "data.eval_test_size=all",
+            "data.eval_test_size='all' is not valid: an integer >= 1, or null (the whole test "
+            "split)",
+        ),
+        (
+            "spawn.att=5",
+            "spawn.att=5 is not valid: spawn.att is not a config key (did you mean spawn.at?); "
+            "the keys of spawn are at, parent_checkpoints, children, fresh_optimizer, "
+            "independent",
+        ),
+    ],
+)
+def test_a_schema_error_is_one_line_with_key_value_and_what_is_allowed(conf_dir, override, message):
+    with pytest.raises(ConfigError) as info:
+        compose_or_error(override)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "allowed,kind,text",
+    [
+        (Allowed(low=0.0, high=1.0, open_high=True), float, "a number in [0.0, 1.0)"),
+        (Allowed(low=0.0, open_low=True, open_high=True), float, "a number in (0.0, inf)"),
+        (Allowed(low=1, null="none"), int, "an integer >= 1, or null (none)"),
+        (Allowed(choices=("a", "b"), null="off"), str, "null (off) or one of a, b"),
+        (Allowed(choices=BN_POLICIES), str, "one of reset, interpolate, batch"),
+    ],
+)  # fmt: skip
+def test_allowed_values_in_words(allowed, kind, text):
+    assert allowed.describe(kind) == text
+
+
+@pytest.mark.parametrize(
+    "allowed,inside,outside",
+    [
+        (Allowed(low=0.0, high=1.0, open_high=True), [0.0, 0.999], [1.0, -0.1, float("nan")]),
+        (Allowed(low=0.0, open_low=True), [1e-9, 1e9], [0.0, float("inf")]),
+        (Allowed(low=1, null="none"), [1, None], [0]),
+        (Allowed(low=1), [1], [None]),
+        (Allowed(choices="ridgeline.landscape.alignment:ALIGNMENT_METHODS"), ["weight"], ["w"]),
+    ],
+)
+def test_allowed_admits_exactly_its_range(allowed, inside, outside):
+    assert all(allowed.admits(v) for v in inside)
+    assert not any(allowed.admits(v) for v in outside)
+
+
+def test_a_users_preset_without_the_schema_is_typed_too(tmp_path, monkeypatch):
+    """A data preset of one's own that does not start from the schema is read through it: a
+    bad type is the same one line, and the schema's defaults fill what it leaves out."""
+    register_resolvers()
+    mine = tmp_path / "ridgeline_conf" / "data" / "mine.yaml"
+    mine.parent.mkdir(parents=True)
+    schema_line = "  - /schema/data_mnist_mini@_here_\n"
+    mine.write_text((CONF / "data" / "mnist_mini.yaml").read_text().replace(schema_line, ""))
+    mine.with_name("bad.yaml").write_text(mine.read_text() + "batch_size: abc\n")
+    monkeypatch.chdir(tmp_path)
+    with initialize_config_module("ridgeline.conf", version_base="1.3"):
+        cfg = compose("train", overrides=[*PATHS, "data=mine"])
+        bad = compose("train", overrides=[*PATHS, "data=bad"])
+    assert OmegaConf.get_type(cfg.data) is dict
+    settings = read_settings(cfg)
+    assert (settings.data.batch_size, settings.data.eval_batch_size) == (128, 1000)
+    with pytest.raises(ConfigError) as info:
+        read_settings(bad)
+    assert str(info.value) == "data.batch_size='abc' is not valid: an integer >= 1"
+
+
+def test_the_plan_normalises_spawn_steps_once(conf_dir):
+    one = make_plan(compose_or_error("spawn.at=10", "spawn.independent=false"))
+    listed = make_plan(compose_or_error("spawn.at=[10,10]", "spawn.independent=false"))
+    assert one.spawn_steps == listed.spawn_steps == one.parent_checkpoints == (10,)
+    assert one.phases == listed.phases and one.parent_key == listed.parent_key
+    assert [p.name for p in one.phases] == ["parent", "spawn_k=0000010"]
+    assert one.phases[1].parent_checkpoint == str(one.parent.spawn_point(10))
+    saved = make_plan(compose_or_error("spawn.at=10", "spawn.parent_checkpoints=[40,10,0]"))
+    assert saved.parent_checkpoints == (0, 10, 40) == saved.phases[0].checkpoint_steps
+    assert [p.kind for p in saved.phases] == ["parent", "spawn", "independent"]
