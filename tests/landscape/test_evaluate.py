@@ -13,6 +13,7 @@ from ridgeline.landscape import (
     lerp,
     recompute_bn_stats,
     state_of,
+    sums_to_metrics,
 )
 
 from .conftest import live, mlp, untouched
@@ -185,7 +186,7 @@ def test_identical_sets_are_evaluated_once_with_exact_results(pair, data):
 
 
 def test_duplicate_bases_keep_their_jobs_prefix(pair, data):
-    from ridgeline.landscape.evaluate import Job
+    from ridgeline.landscape.evaluate import ParamSetGroup
 
     x, y = data
     ta, tb = (state_of(m) for m in pair)
@@ -193,6 +194,64 @@ def test_duplicate_bases_keep_their_jobs_prefix(pair, data):
     ev = Evaluator(pair[0], x, y, chunk_size=40, bn_policy="interpolate")
     last = max(ev.stage_of(k) for k in ta)
     mixed = {k: tb[k] if ev.stage_of(k) == last else v for k, v in ta.items()}
-    jobs, bases = ev.run_sums([Job([mixed, copy_a], start=last, base=2)], [tb, ta, copy_a])
+    jobs, bases = ev.run_sums(
+        [ParamSetGroup([mixed, copy_a], start=last, base=2)], [tb, ta, copy_a]
+    )
     assert torch.allclose(jobs[0], ev.sums([mixed, ta]), rtol=1e-12, atol=0)
     assert torch.equal(bases, ev.sums([tb, ta, ta]))
+
+
+def test_measured_path_gives_that_paths_exact_sums_and_is_recorded(pair, data):
+    x, y = data
+    ta, tb = (state_of(m) for m in pair)
+    sets = [lerp(ta, tb, a) for a in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    by_path = {
+        "vmap": Evaluator(pair[0], x, y, chunk_size=40, use_vmap=True).sums(sets),
+        "loop": Evaluator(pair[0], x, y, chunk_size=40, use_vmap=False).sums(sets),
+    }
+    # the two paths differ only by float32 rounding of the per-example losses
+    assert torch.allclose(by_path["vmap"], by_path["loop"], rtol=1e-6, atol=1e-4)
+    assert torch.equal(by_path["vmap"][:, 1:], by_path["loop"][:, 1:])
+    cache: dict = {}
+    ev = Evaluator(pair[0], x, y, chunk_size=40, path_cache=cache)
+    measured = ev.sums(sets)
+    assert list(cache.values()) == [ev.last_path] and ev.last_path in by_path
+    # the first chunk was timed both ways, the rest ran on the faster path: that path's numbers
+    assert torch.equal(measured, by_path[ev.last_path])
+    rec = barrier_curve(ev, ta, tb, alphas=[0.0, 0.25, 0.5, 0.75, 1.0])
+    assert rec.eval_path == ev.last_path and len(cache) == 1  # remembered, not measured again
+    assert rec.loss == [m.loss for m in sums_to_metrics(by_path[ev.last_path])]
+
+
+def test_chooser_keeps_the_faster_path_and_agrees_across_processes(pair, data):
+    import time
+
+    ev = Evaluator(pair[0], *data, path_cache={})
+
+    def slow(path: str):
+        def run(use_vmap: bool) -> str:
+            time.sleep(0.2 if (path == "vmap") == use_vmap else 0.0)
+            return "vmap" if use_vmap else "loop"
+
+        return run
+
+    assert ev.choose_path("w1", slow("vmap")) == ("loop", "loop")
+    assert ev.choose_path("w2", slow("loop")) == ("vmap", "vmap")
+    # remembered per workload: the same workload is not run again
+    assert ev.choose_path("w1", lambda use_vmap: 1 / 0) == ("loop", None)
+
+    def no_vmap_rule(use_vmap: bool) -> str:
+        if use_vmap:
+            raise RuntimeError("vmap: no batching rule")
+        return "loop"
+
+    assert ev.choose_path("w3", no_vmap_rule) == ("loop", "loop")
+    # under DDP the times are summed: another process where vmap was 10 s slower decides
+    other = torch.tensor([0.0, 10.0], dtype=torch.float64)
+    assert ev.choose_path("w4", slow("loop"), reduce=lambda t: t + other)[0] == "loop"
+    # a process without data still takes part in the reduction and follows it
+    seen = []
+    path = ev.choose_path("w5", None, reduce=lambda t: seen.append(t.tolist()) or t + other.flip(0))
+    assert path == ("vmap", None) and seen == [[0.0, 0.0]]
+    pinned = Evaluator(pair[0], *data, use_vmap=False, path_cache={})
+    assert pinned.choose_path("w1", lambda use_vmap: 1 / 0) == ("loop", None)

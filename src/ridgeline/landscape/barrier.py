@@ -1,6 +1,6 @@
 """Barrier curves along θ_α = (1−α)θ_A + αθ_B, barrier variants, and layer-wise barriers.
 
-Definitions: DESIGN §2 (Frankle et al. 2020; Entezari et al. 2022; Adilova et al. 2024).
+Definitions: docs/design.md §2–§3 (Frankle et al. 2020; Entezari et al. 2022; Adilova et al. 2024).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from torch import Tensor
 
-from ridgeline.landscape.evaluate import Evaluator, Job, Metrics, Reduce
+from ridgeline.landscape.evaluate import Evaluator, Metrics, ParamSetGroup, Reduce
 from ridgeline.landscape.params import LayerGroup, layer_groups, lerp, lerp_groups
 from ridgeline.landscape.records import (
     BarrierRecord,
@@ -91,6 +91,7 @@ def barrier_curve(
         error_barrier=barrier_values(al, error),
         bn_policy=evaluator.bn_policy.value,
         n_examples=evaluator.n,
+        eval_path=evaluator.last_path,
     )
 
 
@@ -134,7 +135,7 @@ def layerwise_barriers(
     if groups is None:
         groups = [g for g in layer_groups(evaluator.source) if g.param_names]
     entries = _entries(groups, single, cumulative)
-    jobs: list[Job] = []
+    set_groups: list[ParamSetGroup] = []
     layout: list[tuple[str, str, list[LayerGroup], str, list[int]]] = []
     for name, kind, sel in entries:
         names = [g.name for g in sel]
@@ -147,14 +148,16 @@ def layerwise_barriers(
             idx = [i for i in range(len(al)) if i != skip]
             sets = [lerp_groups(theta_a, theta_b, al[i], names, groups, rest=rest) for i in idx]
             base = 0 if d == "into_a" else 1
-            jobs.append(Job(sets, start=start, base=base if start > 0 else None))
+            set_groups.append(ParamSetGroup(sets, start=start, base=base if start > 0 else None))
             layout.append((name, kind, sel, d, idx))
-    job_metrics, (ma, mb) = evaluator.run(jobs, bases=[dict(theta_a), dict(theta_b)], reduce=reduce)
+    group_metrics, (ma, mb) = evaluator.run(
+        set_groups, bases=[dict(theta_a), dict(theta_b)], reduce=reduce
+    )
     out: list[LayerBarrier] = []
     orig_loss = 0.5 * (ma.loss + mb.loss)
     orig_err = 0.5 * (ma.error + mb.error)
     mid = al.index(0.5)
-    for (name, kind, sel, d, idx), metrics in zip(layout, job_metrics, strict=True):
+    for (name, kind, sel, d, idx), metrics in zip(layout, group_metrics, strict=True):
         full: list[Metrics] = [ma if d == "into_a" else mb] * len(al)
         for i, m in zip(idx, metrics, strict=True):
             full[i] = m
@@ -185,4 +188,5 @@ def layerwise_barriers(
         entries=out,
         bn_policy=evaluator.bn_policy.value,
         n_examples=evaluator.n,
+        eval_path=evaluator.last_path,
     )

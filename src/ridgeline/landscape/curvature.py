@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jvp, vmap
 
-from ridgeline.landscape.evaluate import Evaluator, Reduce
+from ridgeline.landscape.evaluate import EvalPath, Evaluator, Reduce
 from ridgeline.landscape.params import (
     LayerGroup,
     ParamSet,
@@ -343,35 +343,56 @@ def _task_sums(
 
 def _run_tasks(
     evaluator: Evaluator, tasks: Sequence[_Task], reduce: Reduce | None = None
-) -> list[list[tuple[float, float, float]]]:
+) -> tuple[list[list[tuple[float, float, float]]], EvalPath]:
     """Exact means (L, ⟨∇L, Δ⟩, ΔᵀHΔ) of every task's tangents, one pass over the data.
 
-    Each chunk is loaded once for all tasks; the sums go through one ``reduce`` call.
+    Each chunk is loaded once for all tasks; the sums go through one ``reduce`` call. Tangents at
+    one point run batched (vmap) or one by one, whichever the evaluator measures to be faster
+    (:meth:`Evaluator.choose_path`); the path is returned with the means.
     """
     if evaluator.stage_names is None and any(t.start > 0 for t in tasks):
         raise ValueError("a task with start > 0 needs an nn.Sequential model")
     sizes = [len(t.tangents) for t in tasks]
-    dev = evaluator.device
-    acc = torch.zeros(sum(sizes), 3, dtype=torch.float64, device=dev)
-    n = 0
-    # vmap over tangents pays for dense layers; over conv weights it becomes a slower grouped
-    # conv, so follow the evaluator's choice (auto: off for conv models)
-    use_vmap = evaluator.use_vmap
     still = [not any(bool(v.any()) for t in task.tangents for v in t.values()) for task in tasks]
-    for xc, yc in evaluator.chunks():
+
+    def chunk_rows(chunk: tuple[Tensor, Tensor], use_vmap: bool) -> Tensor:
+        xc, yc = chunk
         cache: dict = {}
         rows = []
         for task, task_still in zip(tasks, still, strict=True):
             h = _prefix_input(evaluator, task.theta, task.start, xc, cache)
-            if use_vmap and not task_still:
-                try:
-                    rows.append(_task_sums(evaluator, task, h, yc, True))
-                    continue
-                except (RuntimeError, NotImplementedError):
-                    use_vmap = False  # an op without a batching rule: loop over tangents
-            rows.append(_task_sums(evaluator, task, h, yc, False, task_still))
-        acc += torch.cat(rows, 0).double()
-        n += len(yc)
+            rows.append(_task_sums(evaluator, task, h, yc, use_vmap and not task_still, task_still))
+        return torch.cat(rows, 0).double()
+
+    chunks = iter(evaluator.chunks())
+    first = next(chunks, None)
+    path: EvalPath = "loop"
+    acc = None
+    shape = tuple((t.start, len(t.tangents), s) for t, s in zip(tasks, still, strict=True))
+    if any(size > 1 and not s for _, size, s in shape):
+        workload = ("tangents", shape)
+        run_first = None if first is None else lambda use: chunk_rows(first, use)
+        path, acc = evaluator.choose_path(workload, run_first, reduce)
+
+    def run_chunk(chunk: tuple[Tensor, Tensor]) -> Tensor:
+        nonlocal path
+        if path == "vmap":
+            try:
+                return chunk_rows(chunk, True)
+            except (RuntimeError, NotImplementedError):
+                path = "loop"  # vmap pinned, but an op has no batching rule: loop over tangents
+        return chunk_rows(chunk, False)
+
+    n = 0
+    if first is not None:
+        if acc is None:
+            acc = run_chunk(first)
+        n += len(first[1])
+    for chunk in chunks:
+        acc = acc + run_chunk(chunk)
+        n += len(chunk[1])
+    if acc is None:
+        acc = torch.zeros(sum(sizes), 3, dtype=torch.float64)
     flat = torch.cat([acc.reshape(-1).cpu(), torch.tensor([float(n)], dtype=torch.float64)])
     if reduce is not None:
         flat = reduce(flat)
@@ -381,7 +402,7 @@ def _run_tasks(
     for s in sizes:
         out.append([tuple(r) for r in means[i : i + s]])
         i += s
-    return out
+    return out, path
 
 
 def taylor_prediction(
@@ -431,7 +452,7 @@ def taylor_prediction(
             tasks.append(single_task)
             row = len(at_mid[start].tangents) - 1
             layer_rows.append((g, dl, at_mid[start], row, single_task))
-    res = _run_tasks(evaluator, tasks, reduce)
+    res, path = _run_tasks(evaluator, tasks, reduce)
     by_id = {id(t): r for t, r in zip(tasks, res, strict=True)}
     l_mid, g_mid, h_mid = res[0][0]
     rec = TaylorRecord(
@@ -442,6 +463,7 @@ def taylor_prediction(
         delta_norm=dn,
         curvature_mid=h_mid / dn**2 if dn > 0 else math.nan,
         n_examples=evaluator.n,
+        eval_path=path,
     )
     if endpoints:
         (_, ga, ha), (_, gb, hb) = res[1][0], res[2][0]

@@ -1,17 +1,25 @@
 """Exact mean loss and error of many parameter sets over fixed evaluation tensors.
 
-Each data chunk is loaded once and evaluated for every parameter set (DESIGN §4). Parameter sets
-are run through ``torch.func.functional_call`` on a private eval-mode copy of the model, batched
-with ``torch.func.vmap`` when it applies. Raw sums (loss_sum, error_count, n) are exposed so that a
-distributed caller can shard x, y over processes and all-reduce them (``reduce`` hook).
+Each data chunk is loaded once and evaluated for every parameter set (docs/design.md §8).
+Parameter sets are run through ``torch.func.functional_call`` on a private eval-mode copy of
+the model, batched with ``torch.func.vmap`` when it applies. Raw sums (loss_sum, error_count,
+n) are exposed so that a distributed caller can shard x, y over processes and all-reduce them
+(``reduce`` hook).
+
+Which of the two paths is faster (vmap over stacked sets, or a loop of plain forward passes)
+depends on the model, the chunk size, the number of sets and the thread count, so it is measured:
+the first chunk of a workload is evaluated both ways, the faster path is kept for the rest of the
+data and remembered for that workload (``PathCache``), and records name the path they used.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +30,15 @@ from ridgeline.landscape.params import BNPolicy, ParamSet
 
 Reduce = Callable[[Tensor], Tensor]
 PerExampleLoss = Callable[[Tensor, Tensor], Tensor]
+EvalPath = Literal["vmap", "loop"]
+PathCache = dict[Hashable, EvalPath]
+T = TypeVar("T")
+
+# Measured choices of this process, keyed by model, data shape, chunk size, threads and workload
+# (the default cache of every Evaluator; pass ``path_cache={}`` for a fresh measurement).
+MEASURED_PATHS: PathCache = {}
+# A path this many times slower than the other on the first chunk is not timed a second time.
+CLEAR_WIN = 1.5
 
 
 @dataclass(frozen=True)
@@ -33,7 +50,7 @@ class Metrics:
 
 
 @dataclass
-class Job:
+class ParamSetGroup:
     """Parameter sets that share their stages before ``start`` with base set ``base``.
 
     With ``start > 0`` the activations entering top-level stage ``start`` are taken from the
@@ -136,6 +153,8 @@ class Evaluator:
     """Evaluates many parameter sets of one model over fixed tensors x, y (exact means).
 
     The live model is deep-copied once (eval mode, no grad); it is never touched again.
+    ``use_vmap``: None chooses the faster path by measurement (see the module doc), True or
+    False pins vmap or the loop. ``last_path`` is the path of the latest evaluation.
     """
 
     def __init__(
@@ -151,6 +170,7 @@ class Evaluator:
         vmap_memory_mb: float = 512.0,
         prefix_reuse: bool = True,
         per_example_loss: PerExampleLoss | None = None,
+        path_cache: PathCache | None = None,
     ) -> None:
         """Set up evaluation of cross-entropy (or ``per_example_loss``) over ``x, y`` in chunks."""
         if chunk_size < 1:
@@ -172,16 +192,29 @@ class Evaluator:
         params = list(self.template.parameters())
         self.device = params[0].device if params else x.device
         self.per_example_loss = per_example_loss
+        # batch statistics are per set: stacking sets would mix them, so only the loop applies
         batch_bn = self.bn_policy is BNPolicy.BATCH and bool(_bn_modules(model))
-        # auto: vmap pays for dense layers; over conv weights it becomes a slower grouped conv
-        has_conv = any(isinstance(m, nn.modules.conv._ConvNd) for m in model.modules())
-        auto = not batch_bn and not has_conv
-        self.use_vmap = auto if use_vmap is None else bool(use_vmap and not batch_bn)
+        pinned = "loop" if batch_bn or use_vmap is False else ("vmap" if use_vmap else None)
+        self.pinned_path: EvalPath | None = pinned
+        self.path_cache = MEASURED_PATHS if path_cache is None else path_cache
+        self.last_path: EvalPath = "loop"
         self.vmap_max_sets = max(1, int(vmap_max_sets))
-        n_bytes = sum(t.numel() * t.element_size() for t in self.template.state_dict().values())
+        state = self.template.state_dict()
+        n_bytes = sum(t.numel() * t.element_size() for t in state.values())
         self._set_bytes = max(1, n_bytes)
         self.vmap_memory_bytes = vmap_memory_mb * 2**20
         self._vmap_failed = False
+        # what the speed of either path depends on, besides the thread count and the workload
+        self._signature = (
+            repr(self.template),
+            tuple((k, tuple(t.shape), t.dtype) for k, t in state.items()),
+            tuple(x.shape[1:]),
+            x.dtype,
+            str(self.device),
+            self.chunk_size,
+            self.bn_policy,
+            per_example_loss is None,
+        )
         # Structure: top-level stages of an nn.Sequential allow prefix reuse.
         self.stage_names: list[str] | None = None
         if prefix_reuse and isinstance(self.template, nn.Sequential):
@@ -216,6 +249,49 @@ class Evaluator:
                 self.y[i : i + self.chunk_size].to(self.device, non_blocking=True),
             )
 
+    def choose_path(
+        self,
+        workload: Hashable,
+        first_chunk: Callable[[bool], T] | None,
+        reduce: Reduce | None = None,
+    ) -> tuple[EvalPath, T | None]:
+        """The evaluation path of ``workload`` and, when measured now, the chosen path's result.
+
+        Pinned (``use_vmap``) or remembered paths are returned as they are. Otherwise
+        ``first_chunk(use_vmap)`` runs once per path, and a second round (vmap, loop) follows
+        when neither took ``CLEAR_WIN`` times the other's; the faster best time wins (a path that
+        raises loses). Under ``reduce`` (a sum over processes)
+        every process adds up the same times, so all take the same path; a process with no data
+        passes ``first_chunk=None`` and still takes part in that one reduction.
+        """
+        if self.pinned_path is not None:
+            return ("loop" if self._vmap_failed else self.pinned_path), None
+        key = (self._signature, torch.get_num_threads(), workload)
+        if key in self.path_cache:
+            return self.path_cache[key], None
+        best = [math.inf, math.inf]
+        results: dict[bool, T] = {}
+        if first_chunk is not None:
+            for i, use in enumerate((False, True, True, False)):
+                if i == 2 and max(best) > CLEAR_WIN * min(best):
+                    break  # one path is clearly slower: no second round
+                start = time.perf_counter()
+                try:
+                    results[use] = first_chunk(use)
+                except (RuntimeError, NotImplementedError):
+                    if not use:
+                        raise
+                    continue  # an op without a vmap rule: the loop wins
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                best[use] = min(best[use], time.perf_counter() - start)
+        times = torch.tensor([0.0 if first_chunk is None else t for t in best], dtype=torch.float64)
+        if reduce is not None:
+            times = reduce(times)
+        path: EvalPath = "vmap" if float(times[1]) < float(times[0]) else "loop"
+        self.path_cache[key] = path
+        return path, results.get(path == "vmap")
+
     # ----------------------------------------------------------------------------------------
     def _keys_from(self, ps: ParamSet, start: int, single: bool = False) -> ParamSet:
         if self.stage_names is None:
@@ -231,7 +307,7 @@ class Evaluator:
         """Per-set sums [K, 3] from outputs [K, B, ...] (or [B, ...] with K=1)."""
         k, b = out.shape[0], out.shape[1]
         flat = out.reshape(k * b, *out.shape[2:])
-        yy = y.repeat(k, *([1] * (y.dim() - 1)))
+        yy = y if k == 1 else y.repeat(k, *([1] * (y.dim() - 1)))
         if self.per_example_loss is None:
             logits = flat if flat.dtype in (torch.float32, torch.float64) else flat.float()
             losses = F.cross_entropy(logits, yy, reduction="none")
@@ -259,10 +335,12 @@ class Evaluator:
                 parts.append(self._chunk_sums(out.unsqueeze(0), y))
         return torch.cat(parts, 0)
 
-    def _pack(self, sets: Sequence[ParamSet], start: int) -> list[tuple[bool, object]]:
+    def _pack(
+        self, sets: Sequence[ParamSet], start: int, use_vmap: bool
+    ) -> list[tuple[bool, object]]:
         """Restrict sets to the suffix keys and stack them into vmap groups where allowed."""
         subs = [self._keys_from(ps, start) for ps in sets]
-        if not self.use_vmap or self._vmap_failed or len(subs) < 2:
+        if not use_vmap or len(subs) < 2:
             return [(False, s) for s in subs]
         per_group = int(min(self.vmap_max_sets, self.vmap_memory_bytes // self._set_bytes))
         if per_group < 2 or any(s.keys() != subs[0].keys() for s in subs):
@@ -278,20 +356,20 @@ class Evaluator:
 
     def run(
         self,
-        jobs: Sequence[Job],
+        groups: Sequence[ParamSetGroup],
         bases: Sequence[ParamSet] = (),
         reduce: Reduce | None = None,
         prepared: bool = False,
     ) -> tuple[list[list[Metrics]], list[Metrics]]:
-        """Evaluate all jobs (and the base sets) in one pass over the data.
+        """Evaluate all groups (and the base sets) in one pass over the data.
 
-        Returns per-job metrics and the metrics of each base set. BN policy is applied unless
+        Returns per-group metrics and the metrics of each base set. BN policy is applied unless
         ``prepared``. The CPU float64 sums [K, 3] go through ``reduce`` (e.g. an all-reduce-sum
         that moves them to the process group's device) before dividing.
         """
-        sums_jobs, sums_bases = self.run_sums(jobs, bases, prepared=prepared)
-        sizes = [s.shape[0] for s in sums_jobs]
-        total = torch.cat([*sums_jobs, sums_bases], 0)
+        sums_groups, sums_bases = self.run_sums(groups, bases, prepared=prepared, reduce=reduce)
+        sizes = [s.shape[0] for s in sums_groups]
+        total = torch.cat([*sums_groups, sums_bases], 0)
         if reduce is not None:
             total = reduce(total)
         metrics = sums_to_metrics(total)
@@ -302,84 +380,128 @@ class Evaluator:
         return out, metrics[i:]
 
     def run_sums(
-        self, jobs: Sequence[Job], bases: Sequence[ParamSet] = (), prepared: bool = False
+        self,
+        groups: Sequence[ParamSetGroup],
+        bases: Sequence[ParamSet] = (),
+        prepared: bool = False,
+        reduce: Reduce | None = None,
     ) -> tuple[list[Tensor], Tensor]:
-        """Raw float64 sums [K, 3] = (loss_sum, error_count, n) for every job and base set.
+        """Raw float64 sums [K, 3] = (loss_sum, error_count, n) for every group and base set.
 
-        Identical parameter sets within a job (e.g. every α between two children at their spawn
-        point) are evaluated once and their sums repeated: exact, not an approximation.
+        Identical parameter sets within a group (e.g. every α between two children at their
+        spawn point) are evaluated once and their sums repeated: exact, not an approximation.
+        ``reduce`` (a sum over processes) only serves to agree on the path (sums stay local).
         """
         bases, base_index = unique_sets(bases)
-        uniques = [unique_sets(j.param_sets) for j in jobs]
-        jobs = [
-            Job(u, j.start, None if j.base is None else int(base_index[j.base]))
-            for j, (u, _) in zip(jobs, uniques, strict=True)
+        uniques = [unique_sets(g.param_sets) for g in groups]
+        groups = [
+            ParamSetGroup(u, g.start, None if g.base is None else int(base_index[g.base]))
+            for g, (u, _) in zip(groups, uniques, strict=True)
         ]
-        sums_jobs, sums_bases = self._unique_run_sums(jobs, bases, prepared)
+        sums_groups, sums_bases = self._unique_run_sums(groups, bases, prepared, reduce)
         return (
-            [s[index] for s, (_, index) in zip(sums_jobs, uniques, strict=True)],
+            [s[index] for s, (_, index) in zip(sums_groups, uniques, strict=True)],
             sums_bases[base_index],
         )
 
     def _unique_run_sums(
-        self, jobs: Sequence[Job], bases: Sequence[ParamSet], prepared: bool
+        self,
+        groups: Sequence[ParamSetGroup],
+        bases: Sequence[ParamSet],
+        prepared: bool,
+        reduce: Reduce | None,
     ) -> tuple[list[Tensor], Tensor]:
         if not prepared:
             bases = self.prepare(bases) if bases else []
-            jobs = [Job(self.prepare(j.param_sets), j.start, j.base) for j in jobs]
-        for j in jobs:
-            if j.start > 0 and (self.stage_names is None or j.base is None):
-                raise ValueError("a job with start > 0 needs a base set and an nn.Sequential")
-        need: dict[int, set[int]] = {}
-        for j in jobs:
-            if j.start > 0:
-                need.setdefault(int(j.base), set()).add(j.start)  # type: ignore[arg-type]
-        if not self.use_vmap or self._vmap_failed:
-            return self._run_sums(jobs, bases, need)
+            groups = [ParamSetGroup(self.prepare(g.param_sets), g.start, g.base) for g in groups]
+        for g in groups:
+            if g.start > 0 and (self.stage_names is None or g.base is None):
+                raise ValueError("a group with start > 0 needs a base set and an nn.Sequential")
+        if self.pinned_path != "vmap" or self._vmap_failed:
+            return self._run_sums(groups, bases, reduce)
         try:
-            return self._run_sums(jobs, bases, need)
+            return self._run_sums(groups, bases, reduce)
         except (RuntimeError, NotImplementedError):
             self._vmap_failed = True  # an op without a vmap rule: fall back to the loop
-            return self._run_sums(jobs, bases, need)
+            return self._run_sums(groups, bases, reduce)
 
-    def _run_sums(self, jobs, bases, need) -> tuple[list[Tensor], Tensor]:
-        packed = [self._pack(j.param_sets, j.start) for j in jobs]
-        dev = self.device
-        acc_jobs = [
-            torch.zeros(len(j.param_sets), 3, dtype=torch.float64, device=dev) for j in jobs
-        ]
-        acc_bases = torch.zeros(len(bases), 3, dtype=torch.float64, device=dev)
+    def _run_sums(self, groups, bases, reduce) -> tuple[list[Tensor], Tensor]:
+        need: dict[int, set[int]] = {}
+        for g in groups:
+            if g.start > 0:
+                need.setdefault(int(g.base), set()).add(g.start)  # type: ignore[arg-type]
+        loop = [self._pack(g.param_sets, g.start, False) for g in groups]
+        stacked = (
+            [self._pack(g.param_sets, g.start, True) for g in groups]
+            if self.pinned_path != "loop" and not self._vmap_failed
+            else loop
+        )
         base_stage_keys = [
             [self._keys_from(b, s, single=True) for s in range(len(self.stage_names))]
             if self.stage_names is not None
             else None
             for b in bases
         ]
+
+        def chunk_sums(chunk: tuple[Tensor, Tensor], use_vmap: bool) -> Tensor:
+            return self._chunk_pass(
+                chunk, groups, stacked if use_vmap else loop, bases, base_stage_keys, need
+            )
+
+        chunks = iter(self.chunks())
+        first = next(chunks, None)
+        path: EvalPath = "loop"
+        sums = None
+        if any(is_stacked for pk in stacked for is_stacked, _ in pk):
+            workload = (tuple((g.start, len(g.param_sets)) for g in groups), len(bases))
+            run_first = None if first is None else lambda use: chunk_sums(first, use)
+            path, sums = self.choose_path(workload, run_first, reduce)
+        use_vmap = path == "vmap"
+        if first is not None and sums is None:
+            sums = chunk_sums(first, use_vmap)
+        for chunk in chunks:
+            sums += chunk_sums(chunk, use_vmap)
+        if sums is None:
+            rows = sum(len(g.param_sets) for g in groups) + len(bases)
+            sums = torch.zeros(rows, 3, dtype=torch.float64)
+        self.last_path = path
+        sums = sums.cpu()
+        out, i = [], len(bases)
+        for g in groups:
+            out.append(sums[i : i + len(g.param_sets)])
+            i += len(g.param_sets)
+        return out, sums[: len(bases)]
+
+    def _chunk_pass(self, chunk, groups, packed, bases, base_stage_keys, need) -> Tensor:
+        """Sums [bases + all groups' sets, 3] of one chunk (bases first, then groups in order)."""
+        xc, yc = chunk
+        rows = []
         with torch.no_grad():
-            for xc, yc in self.chunks():
-                acts: dict[tuple[int, int], Tensor] = {}
-                for bi, base in enumerate(bases):
-                    if self.stage_names is None:
-                        out = functional_call(self.template, base, (xc,))
-                    else:
-                        h = xc
-                        for s in range(len(self.stage_names)):
-                            if s in need.get(bi, ()):
-                                acts[(bi, s)] = h
-                            h = functional_call(self._single[s], base_stage_keys[bi][s], (h,))
-                        out = h
-                    acc_bases[bi] += self._chunk_sums(out.unsqueeze(0), yc)[0]
-                for ji, (job, pk) in enumerate(zip(jobs, packed, strict=True)):
-                    h = xc if job.start == 0 else acts[(int(job.base), job.start)]
-                    acc_jobs[ji] += self._run_sets(pk, h, yc, job.start)
-        return [a.cpu() for a in acc_jobs], acc_bases.cpu()
+            acts: dict[tuple[int, int], Tensor] = {}
+            for bi, base in enumerate(bases):
+                if self.stage_names is None:
+                    out = functional_call(self.template, base, (xc,))
+                else:
+                    h = xc
+                    for s in range(len(self.stage_names)):
+                        if s in need.get(bi, ()):
+                            acts[(bi, s)] = h
+                        h = functional_call(self._single[s], base_stage_keys[bi][s], (h,))
+                    out = h
+                rows.append(self._chunk_sums(out.unsqueeze(0), yc))
+            for group, pk in zip(groups, packed, strict=True):
+                h = xc if group.start == 0 else acts[(int(group.base), group.start)]
+                rows.append(self._run_sets(pk, h, yc, group.start))
+        if not rows:
+            return torch.zeros(0, 3, dtype=torch.float64, device=self.device)
+        return torch.cat(rows, 0)
 
     def sums(self, param_sets: Sequence[ParamSet]) -> Tensor:
         """Raw float64 sums [K, 3] = (loss_sum, error_count, n) of each parameter set."""
-        return self.run_sums([Job(param_sets)])[0][0]
+        return self.run_sums([ParamSetGroup(param_sets)])[0][0]
 
     def evaluate(
         self, param_sets: Sequence[ParamSet], reduce: Reduce | None = None
     ) -> list[Metrics]:
         """Exact mean loss L = (1/n)Σℓᵢ and error E = (1/n)Σ[argmax ≠ y] of each set."""
-        return self.run([Job(param_sets)], reduce=reduce)[0][0]
+        return self.run([ParamSetGroup(param_sets)], reduce=reduce)[0][0]

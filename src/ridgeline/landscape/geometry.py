@@ -92,6 +92,7 @@ def segment_profile(
         monotone=bool(bump <= tolerance),
         tolerance=float(tolerance),
         distance=distance(theta_start, theta_end, names),
+        eval_path=evaluator.last_path,
     )
 
 
@@ -154,4 +155,5 @@ def plane_slice(
         error=error,
         points=pts,
         bn_policy=evaluator.bn_policy.value,
+        eval_path=evaluator.last_path,
     )

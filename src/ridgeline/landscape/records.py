@@ -3,6 +3,8 @@
 ``to_dict()`` gives plain floats/ints/str/lists/dicts only; every non-finite float becomes ``None``
 and its key path is listed in ``"non_finite"`` (with its kind in ``"non_finite_values"``), so
 ``from_dict`` restores nan/inf exactly (records written before the rename used ``"nonfinite"``).
+Records of evaluations name the path the Evaluator took, ``eval_path`` = "vmap" or "loop"
+(None in records written before it was recorded).
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ class BarrierRecord(Record):
     error_barrier: BarrierValues
     bn_policy: str = "interpolate"
     n_examples: int = 0
+    eval_path: str | None = None
 
 
 @dataclass
@@ -163,6 +166,7 @@ class LayerwiseRecord(Record):
     entries: list[LayerBarrier] = field(default_factory=list)
     bn_policy: str = "interpolate"
     n_examples: int = 0
+    eval_path: str | None = None
 
 
 @dataclass
@@ -198,6 +202,7 @@ class TaylorRecord(Record):
     layers: list[LayerCurvature] = field(default_factory=list)
     cross_layer_remainder: float | None = None  # ΔᵀHΔ(θ_½) − Σ_ℓ Δ_ℓᵀH_ℓℓ(θ_½)Δ_ℓ
     n_examples: int = 0
+    eval_path: str | None = None
 
 
 @dataclass
@@ -239,6 +244,7 @@ class ProfileRecord(Record):
     monotone: bool
     tolerance: float
     distance: float
+    eval_path: str | None = None
 
 
 @dataclass
@@ -254,3 +260,4 @@ class SliceRecord(Record):
     error: list[list[float]]
     points: list[list[float]]
     bn_policy: str = "interpolate"
+    eval_path: str | None = None
