@@ -6,7 +6,6 @@ import pytest
 import torch
 from data_files import write_cifar10, write_cifar100, write_idx_dataset
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from ridgeline.data import (
     DATASETS,
@@ -201,14 +200,20 @@ def test_declared_keys_must_match():
 
 
 def test_configs_instantiate_with_matching_keys(tmp_path):
+    from importlib.resources import files
+
+    from hydra import compose, initialize_config_dir
+
+    conf = str(files("ridgeline.conf"))
     names = set()
-    for path in sorted(glob.glob("conf/data/*.yaml")):
-        data = OmegaConf.load(path)
-        cfg = OmegaConf.create({"paths": {"data_dir": str(tmp_path)}, "data": data})
-        dm = instantiate(cfg.data)
-        assert isinstance(dm, DATASETS[cfg.data.name])
-        assert dm.num_classes == cfg.data.num_classes
-        assert dm.input_shape == tuple(cfg.data.input_shape)
-        assert dm.root == str(tmp_path)
-        names.add(cfg.data.name)
+    with initialize_config_dir(config_dir=conf, version_base="1.3"):
+        for path in sorted(glob.glob(f"{conf}/data/*.yaml")):
+            option = path.rsplit("/", 1)[1].removesuffix(".yaml")
+            cfg = compose("train", overrides=[f"data={option}", f"paths.data_dir={tmp_path}"])
+            dm = instantiate(cfg.data)
+            assert isinstance(dm, DATASETS[cfg.data.name])
+            assert dm.num_classes == cfg.data.num_classes
+            assert dm.input_shape == tuple(cfg.data.input_shape)
+            assert dm.root == str(tmp_path)
+            names.add(cfg.data.name)
     assert names == set(DATASETS)

@@ -1,45 +1,54 @@
-"""The file layout checked before Lightning is imported equals torchvision's own."""
-
-import os
-from pathlib import Path
+"""Each torchvision data module reads the files where torchvision's own dataset class does, and
+a missing file is named with the folder and both fixes."""
 
 import pytest
 from torchvision import datasets
 
-from ridgeline.data import files
+import ridgeline.data as data
+from ridgeline.data import DATASETS, MissingDataError, TorchvisionDataModule
 
-CLASSES = {
-    "mnist": datasets.MNIST,
-    "fashion_mnist": datasets.FashionMNIST,
-    "cifar10": datasets.CIFAR10,
-    "cifar100": datasets.CIFAR100,
-}
+VISION = sorted(n for n, cls in DATASETS.items() if issubclass(cls, TorchvisionDataModule))
 
 
-@pytest.mark.parametrize("name", sorted(CLASSES))
-def test_layout_matches_torchvision(name):
-    cls = CLASSES[name]
+def test_the_torchvision_datasets_are_registered():
+    assert VISION == ["cifar10", "cifar100", "fashion_mnist", "mnist"]
+
+
+@pytest.mark.parametrize("name", VISION)
+def test_files_in_place_are_what_torchvision_finds(tmp_path, name):
+    """Empty files at the expected paths: the data module finds all of them, and torchvision's
+    own existence check (MNIST) or file list (CIFAR) agrees."""
+    dm = DATASETS[name](root=str(tmp_path))
+    with pytest.raises(MissingDataError):
+        dm.check_available()
+    dm.data_dir.mkdir(parents=True)
+    for f in dm.expected_files():
+        (dm.data_dir / f).touch()
+    dm.check_available()
+    cls = dm.dataset_cls
     if issubclass(cls, datasets.MNIST):
-        folder = Path(cls.__name__) / "raw"
-        names = [os.path.basename(url).removesuffix(".gz") for url, _ in cls.resources]
+        assert cls._check_exists(_bare(cls, tmp_path))
     else:
-        folder = Path(cls.base_folder)
-        names = [f for f, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
-    assert files.data_dir(name, "/r") == Path("/r") / folder
-    assert sorted(files.expected_files(name)) == sorted(names)
+        listed = [f for f, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
+        assert sorted(p.name for p in dm.data_dir.iterdir()) == sorted(listed)
 
 
-def test_check_files_names_the_path_and_both_fixes(tmp_path):
-    with pytest.raises(files.MissingDataError) as err:
-        files.check_files("cifar100", tmp_path)
+def _bare(cls, root):
+    """A torchvision MNIST-like dataset object with only its root set (no file is read)."""
+    obj = cls.__new__(cls)
+    obj.root = str(root)
+    return obj
+
+
+def test_a_missing_file_names_the_folder_and_both_fixes(tmp_path):
+    dm = DATASETS["cifar100"](root=str(tmp_path))
+    with pytest.raises(MissingDataError) as err:
+        dm.check_available()
     message = str(err.value)
     assert str(tmp_path / "cifar-100-python") in message
     assert "data.download=true" in message and "copy the cifar100 files" in message
-    files.check_files("mnist_mini", tmp_path)  # not a torchvision dataset: nothing to check
 
 
 def test_data_module_names_are_the_config_targets():
-    import ridgeline.data as data
-
-    for name, cls_name in files.DATA_MODULES.items():
-        assert getattr(data, cls_name).name == name
+    for name, cls in DATASETS.items():
+        assert getattr(data, cls.__name__) is cls and cls.name == name

@@ -81,12 +81,6 @@ def train(cfg: DictConfig) -> Path:
     from ridgeline.console import quiet_console
 
     quiet_console()  # libraries' chatter to the run's log file; ridgeline's lines and errors shown
-    # A torchvision dataset's files are checked before Lightning is imported (seconds, not ten).
-    from ridgeline.data.files import DATA_MODULES, check_files
-
-    name, target = str(cfg.data.get("name")), str(cfg.data.get("_target_", ""))
-    if not cfg.data.get("download", False) and target.endswith(f".{DATA_MODULES.get(name)}"):
-        check_files(name, str(cfg.data.get("root")))
     # Heavy imports (torch, Lightning, W&B) after Hydra has composed the config: a config that
     # Hydra rejects fails in about a second.
     import pytorch_lightning as pl

@@ -182,11 +182,23 @@ def check_model(cfg: DictConfig, settings: Settings) -> None:
 
 
 def check_components(settings: Settings) -> None:
-    """Every probe component builds from its settings, typed as its class's defaults."""
+    """Every probe component builds from its settings, typed as its class's defaults; a pair
+    component needs two children."""
+    from ridgeline.training.probes import PairComponent
+
+    pair = []
     for key, node in settings.components.items():
-        if isinstance(node, DictConfig) and "_target_" in node:
-            component = build(f"probe.{key}", node, "a probe component that accepts these settings")
-            check_arg_types(f"probe.{key}", node, type(component))
+        component = build(f"probe.{key}", node, "a probe component that accepts these settings")
+        check_arg_types(f"probe.{key}", node, type(component))
+        if isinstance(component, PairComponent):
+            pair.append(key)
+    if pair and settings.spawn.children < 2:
+        raise ConfigError(
+            "spawn.children",
+            settings.spawn.children,
+            f"at least 2 children when pair probes are on ({', '.join(pair)}); "
+            "set spawn.children=2 or switch them off with ~probe.<name>",
+        )
 
 
 def check_builds(cfg: DictConfig, settings: Settings, total: int) -> None:

@@ -26,7 +26,6 @@ from ridgeline.errors import ConfigError
 if TYPE_CHECKING:
     from ridgeline.config.plan import Settings
 
-PAIR_PROBES = ("barrier", "layerwise", "curvature", "geometry")
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
 # Lightning's precisions that ridgeline supports: the probes evaluate float32 data, so the
 # weights stay float32 (mixed precision computes in 16 bits but keeps them).
@@ -305,19 +304,11 @@ def check_spawn(spawn: Any, total: int) -> None:
         )
 
 
-def check_probe(probe: Any, components: dict[str, DictConfig], children: int) -> None:
-    """Splits drawn from the data's splits; pair probes need two children."""
+def check_splits(probe: Any) -> None:
+    """The probe's splits are drawn from the data's splits."""
     if not probe.splits or any(s not in SPLITS for s in probe.splits):
         raise ConfigError(
             "probe.splits", list(probe.splits), f"a non-empty list drawn from {', '.join(SPLITS)}"
-        )
-    pair_probes = [k for k in PAIR_PROBES if k in components]
-    if pair_probes and children < 2:
-        raise ConfigError(
-            "spawn.children",
-            children,
-            f"at least 2 children when pair probes are on ({', '.join(pair_probes)}); "
-            "set spawn.children=2 or switch them off with ~probe.<name>",
         )
 
 
@@ -359,7 +350,7 @@ def check_config(cfg: DictConfig, settings: "Settings") -> int:
         check_ranges("probe.", settings.probe)
         alpha_grid("probe.alphas", settings.probe.alphas)
         alpha_grid("probe.profile_alphas", settings.probe.profile_alphas)
-        check_probe(settings.probe, settings.components, settings.spawn.children)
+        check_splits(settings.probe)
     check_batch(settings.data.batch_size, world_size(cfg.trainer))
     return total
 

@@ -19,12 +19,17 @@ Split = tuple[Tensor, Tensor, Tensor, Tensor]
 _DEVICE_MEMORY_FRACTION = 0.5
 
 
+# Every dataset by its ``name``: a data module class registers itself when it is defined.
+DATASETS: dict[str, type["TensorDataModule"]] = {}
+
+
 class TensorDataModule(pl.LightningDataModule, ABC):
     """Train and test sets as tensors: normalised float32 x [n, C, H, W] and long y [n].
 
     Subclasses set ``name``, ``num_classes``, ``input_shape`` (and ``mean``/``std`` for
     normalisation) and implement :meth:`load`. ``name``, ``num_classes`` and ``input_shape`` are
     accepted as arguments so that a config may state them for interpolation; they must match.
+    A subclass that sets ``name`` is a dataset, registered in :data:`DATASETS` under it.
     """
 
     name: ClassVar[str]
@@ -33,6 +38,13 @@ class TensorDataModule(pl.LightningDataModule, ABC):
     mean: ClassVar[tuple[float, ...] | None] = None
     std: ClassVar[tuple[float, ...] | None] = None
     default_augment: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            if cls.name in DATASETS:
+                raise ValueError(f"dataset {cls.name!r} is already registered")
+            DATASETS[cls.name] = cls
 
     def __init__(
         self,

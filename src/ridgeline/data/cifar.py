@@ -16,6 +16,16 @@ class _CIFARDataModule(TorchvisionDataModule):
     input_shape = (3, 32, 32)
     default_augment = True
 
+    @property
+    def data_dir(self) -> Path:
+        """torchvision's ``root/<base_folder>`` (the unpacked archive)."""
+        return Path(self.root) / self.dataset_cls.base_folder
+
+    def expected_files(self) -> list[str]:
+        """The python batches and the meta file torchvision reads."""
+        cls = self.dataset_cls
+        return [name for name, _ in [*cls.train_list, *cls.test_list]] + [cls.meta["filename"]]
+
     def load(self) -> Split:
         train, test = self._dataset(train=True), self._dataset(train=False)
         return (

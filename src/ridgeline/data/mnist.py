@@ -15,6 +15,15 @@ class _IDXDataModule(TorchvisionDataModule):
     num_classes = 10
     input_shape = (1, 28, 28)
 
+    @property
+    def data_dir(self) -> Path:
+        """torchvision's raw folder, ``root/<DatasetClass>/raw``."""
+        return Path(self.root) / self.dataset_cls.__name__ / "raw"
+
+    def expected_files(self) -> list[str]:
+        """The unpacked IDX files of torchvision's resources."""
+        return [Path(url).name.removesuffix(".gz") for url, _ in self.dataset_cls.resources]
+
     def load(self) -> Split:
         train, test = self._dataset(train=True), self._dataset(train=False)
         return train.data.unsqueeze(1), train.targets, test.data.unsqueeze(1), test.targets

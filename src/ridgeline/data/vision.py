@@ -51,12 +51,12 @@ class TorchvisionDataModule(TensorDataModule):
 
     @property
     def data_dir(self) -> Path:
-        """The folder that holds the dataset's files."""
-        return files.data_dir(self.name, self.root)
+        """The folder that holds the dataset's files (where torchvision reads them)."""
+        raise NotImplementedError
 
     def expected_files(self) -> list[str]:
         """Names of the files torchvision reads from :attr:`data_dir`."""
-        return files.expected_files(self.name)
+        raise NotImplementedError
 
     def archives(self) -> list[tuple[Path, str]]:
         """The files a download fetches, with torchvision's MD5 sums."""
@@ -67,14 +67,18 @@ class TorchvisionDataModule(TensorDataModule):
         raise NotImplementedError
 
     def _missing(self) -> list[str]:
-        return files.missing_files(self.name, self.root)
+        return [f for f in self.expected_files() if not (self.data_dir / f).is_file()]
 
     def _missing_message(self, detail: str) -> str:
-        return files.missing_message(self.name, self.root, detail, self.download)
+        return files.missing_message(
+            self.name, self.data_dir, self.expected_files(), self.root, detail, self.download
+        )
 
     def check_available(self) -> None:
         """Raise MissingDataError naming the expected path and both fixes when files are absent."""
-        files.check_files(self.name, self.root)
+        missing = self._missing()
+        if missing:
+            raise MissingDataError(self._missing_message(f"missing {', '.join(missing)}"))
 
     def prepare_data(self) -> None:
         """Download when asked and needed (one process at a time, failing fast offline), then

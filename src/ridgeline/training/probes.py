@@ -80,13 +80,15 @@ class ProbeContext:
 
 
 class PairComponent:
-    """Computes part of the record of one pair (i, j) of children.
+    """Computes part of the record of one pair (i, j) of children, under its ``key``.
 
-    ``splits`` restricts a component to some of the probe's splits (None: all of them).
+    ``splits`` restricts a component to some of the probe's splits (None: all of them);
+    ``aligned`` components are computed again on (θ_A, P(θ_B)) when ``probe.align`` is set.
     """
 
     key: str = ""
     splits: list[str] | None = None
+    aligned: bool = False
 
     def compute(self, ctx: ProbeContext, i: int, j: int) -> dict[str, Any]:
         raise NotImplementedError
@@ -96,6 +98,7 @@ class BarrierProbe(PairComponent):
     """Loss/error curves over the α-grid and the midpoint, chord and endpoint-mean barriers."""
 
     key = "barrier"
+    aligned = True
 
     def __init__(self, splits: list[str] | None = None) -> None:
         self.splits = splits
@@ -112,6 +115,7 @@ class LayerwiseProbe(PairComponent):
     """Single-layer barriers into A and into B, and cumulative groups (Adilova et al. 2024)."""
 
     key = "layerwise"
+    aligned = True
 
     def __init__(
         self, curve: bool = False, cumulative: bool = True, splits: list[str] | None = None
@@ -140,6 +144,7 @@ class CurvatureProbe(PairComponent):
     """−⅛ΔᵀH(θ_½)Δ, its layer-wise blocks and cross-checks; optionally the top eigenvalue."""
 
     key = "taylor"
+    aligned = True
 
     def __init__(
         self,
@@ -234,14 +239,14 @@ class ParentProbe:
 
 
 class AlignedPair:
-    """LMC modulo permutation: θ_B's hidden units aligned to θ_A's, then the barrier, layer-wise
-    and Taylor components again on (θ_A, P(θ_B)), recorded under ``aligned`` with how it was
-    aligned (``ridgeline.landscape.alignment``). Activation matching uses the train split's
-    evaluation examples (sharded under DDP; the correlation sums go through ``reduce``).
+    """LMC modulo permutation: θ_B's hidden units aligned to θ_A's, then the ``aligned``
+    components (barrier, layer-wise, Taylor) again on (θ_A, P(θ_B)), recorded under ``aligned``
+    with how it was aligned (``ridgeline.landscape.alignment``). Activation matching uses the
+    train split's evaluation examples (sharded under DDP; the correlation sums go through
+    ``reduce``).
     """
 
     key = "aligned"
-    components = ("barrier", "layerwise", "taylor")
 
     def __init__(self, method: str, spawned: bool = False, seed: int = 0) -> None:
         self.method = method
@@ -273,7 +278,7 @@ class AlignedPair:
         pair = dataclasses.replace(ctx, states=[ctx.states[i], aligned_b])
         out: dict[str, Any] = {"alignment": how.to_dict()}
         for component in components:
-            if component.key in self.components:
+            if component.aligned:
                 out[component.key] = component.compute(pair, 0, 1)
         return out
 
