@@ -3,8 +3,9 @@
 The key is a hash of exactly the config that determines the parent's weights at its
 checkpoints: data (without evaluation settings), model, optimiser, schedule, T, precision, the
 init/data/augmentation seeds and the checkpoint steps. Spawn and probe settings are left out,
-so a grid over ``spawn.at`` × probes trains each parent once. A file lock, held by the
-training job's rank 0, makes concurrent jobs wait for the one that trains it.
+so a grid over ``spawn.at`` × probes trains each parent once. The plan
+(:func:`ridgeline.config.plan.make_plan`) computes the spec and key once per job; a file lock,
+held by the training job's rank 0, makes concurrent jobs wait for the one that trains it.
 """
 
 import contextlib

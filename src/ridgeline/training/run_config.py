@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from ridgeline.environment import run_environment
 
 if TYPE_CHECKING:
-    from ridgeline.training.phases import Phase
+    from ridgeline.config.plan import Phase
 
 
 def _multirun() -> bool:
@@ -84,7 +84,7 @@ def run_label(group: str) -> str:
 
 def run_tags(cfg: DictConfig) -> list[str]:
     """The task name and the experiment chosen (``experiment=...``), without repeats."""
-    tags = [str(cfg.get("task_name") or "")]
+    tags = [str(cfg.task_name or "")]
     if HydraConfig.initialized():
         tags.append(str(HydraConfig.get().runtime.choices.get("experiment") or ""))
     return list(dict.fromkeys(t for t in tags if t))
