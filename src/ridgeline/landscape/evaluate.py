@@ -37,8 +37,11 @@ T = TypeVar("T")
 # Measured choices of this process, keyed by model, data shape, chunk size, threads and workload
 # (the default cache of every Evaluator; pass ``path_cache={}`` for a fresh measurement).
 MEASURED_PATHS: PathCache = {}
-# A path this many times slower than the other on the first chunk is not timed a second time.
+# The second round of timings runs only when neither path took CLEAR_WIN times the other and
+# both together took under SECOND_ROUND_S seconds (short runs are the noisy ones; on long ones a
+# second round would cost more than a close call can lose).
 CLEAR_WIN = 1.5
+SECOND_ROUND_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -259,8 +262,8 @@ class Evaluator:
 
         Pinned (``use_vmap``) or remembered paths are returned as they are. Otherwise
         ``first_chunk(use_vmap)`` runs once per path, and a second round (vmap, loop) follows
-        when neither took ``CLEAR_WIN`` times the other's; the faster best time wins (a path that
-        raises loses). Under ``reduce`` (a sum over processes)
+        when the call is close and cheap (``CLEAR_WIN``, ``SECOND_ROUND_S``); the faster best
+        time wins (a path that raises loses). Under ``reduce`` (a sum over processes)
         every process adds up the same times, so all take the same path; a process with no data
         passes ``first_chunk=None`` and still takes part in that one reduction.
         """
@@ -273,8 +276,8 @@ class Evaluator:
         results: dict[bool, T] = {}
         if first_chunk is not None:
             for i, use in enumerate((False, True, True, False)):
-                if i == 2 and max(best) > CLEAR_WIN * min(best):
-                    break  # one path is clearly slower: no second round
+                if i == 2 and (max(best) > CLEAR_WIN * min(best) or sum(best) > SECOND_ROUND_S):
+                    break  # clearly decided, or a second round would cost too much
                 start = time.perf_counter()
                 try:
                     results[use] = first_chunk(use)
