@@ -1,0 +1,378 @@
+"""The claims ridgeline reproduces: each a typed record with its published statement, the
+experiment that tests it, how it is measured from the runs' records, and when it holds.
+
+Every quantity is measured per seed from ``ridgeline.load_run`` records (test split, at the
+last probe of a phase, mean over its child pairs), then summarised as mean ± s.d. over seeds.
+Error barriers are endpoint-mean (Frankle et al. 2020) in percentage points; loss barriers
+are midpoint, in nats. The criteria were fixed before the experiments ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ridgeline.landscape.records import Record
+from ridgeline.reproduce.experiments import CNN_GELU, CNN_RELU, LENET
+from ridgeline.reproduce.stats import mean_sd, pearson, slope
+from ridgeline.run import LoadedRun, ProbeRecord
+
+SPLIT = "test"
+STABLE_PP = 2.0  # Frankle et al. 2020: "stable" below a 2 % error barrier
+LAYER_BAND = 0.1  # Adilova et al. 2024: single-layer barriers within about ±0.1 nats
+Runs = dict[str, list[LoadedRun]]  # experiment -> its runs, one per seed
+
+
+@dataclass
+class Quantity(Record):
+    """One measured quantity: its value per seed and their mean ± s.d."""
+
+    name: str
+    unit: str
+    values: list[float]
+    mean: float
+    sd: float
+
+
+@dataclass
+class ClaimResult(Record):
+    """One row of the reproduction table."""
+
+    claim: str
+    source: str
+    statement: str
+    experiment: str
+    criterion: str
+    holds: bool
+    seeds: list[int]
+    quantities: list[Quantity] = field(default_factory=list)
+
+
+def quantity(name: str, unit: str, values: list[float]) -> Quantity:
+    """A quantity from its per-seed values."""
+    m, sd = mean_sd(values)
+    return Quantity(name, unit, [float(v) for v in values], m, sd)
+
+
+# --- selections from one run's records -------------------------------------------------------
+
+
+def final_pairs(run: LoadedRun, kind: str, spawn_step: int | None = None) -> list[ProbeRecord]:
+    """Pair records at the last probe of the phase of ``kind`` (and ``spawn_step``)."""
+    mine = [
+        r
+        for r in run.records
+        if r.probe == "pair"
+        and r.kind == kind
+        and (spawn_step is None or r.spawn_step == spawn_step)
+    ]
+    if not mine:
+        raise ValueError(f"{run.root}: no {kind} pair records (spawn step {spawn_step})")
+    last = max(r.step for r in mine)
+    return [r for r in mine if r.step == last]
+
+
+def spawn_steps(run: LoadedRun) -> list[int]:
+    """The run's spawn steps k, ascending."""
+    return sorted(
+        {int(r.spawn_step) for r in run.records if r.kind == "spawn" and r.probe == "pair"}
+    )
+
+
+def _avg(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def error_barrier_pp(records: list[ProbeRecord]) -> float:
+    """Mean over pairs of the test error barrier (endpoint-mean), in percentage points."""
+    return _avg([100 * r.barrier[SPLIT].error_barrier.endpoint_mean for r in records])
+
+
+def loss_barrier(records: list[ProbeRecord]) -> float:
+    """Mean over pairs of the test midpoint loss barrier (nats)."""
+    return _avg([r.barrier[SPLIT].loss_barrier.midpoint for r in records])
+
+
+def largest_layer_barrier(records: list[ProbeRecord]) -> float:
+    """Largest |single-layer midpoint loss barrier| (own endpoints; both directions, all pairs)."""
+    return max(
+        abs(e.loss_mid_own)
+        for r in records
+        for e in r.layerwise[SPLIT].entries
+        if e.kind == "layer"
+    )
+
+
+def angle(records: list[ProbeRecord]) -> float:
+    """Mean over pairs of the angle at the spawn point (degrees)."""
+    return _avg([r.geometry.angle_deg for r in records])
+
+
+def monotone_fraction(records: list[ProbeRecord]) -> float:
+    """Fraction of the children whose loss profile θ_s → child (test) is a monotone descent."""
+    flags = [p.monotone for r in records for p in r.profiles[SPLIT].values()]
+    return sum(flags) / len(flags)
+
+
+def prediction_points(run: LoadedRun) -> dict[str, list[tuple[float, float]]]:
+    """(measured, predicted) at every probe of spawned children with Δ ≠ 0, on test.
+
+    'network': B_mid against −⅛ΔᵀH(θ_½)Δ; 'layers': each single-layer midpoint barrier (rest
+    of θ_A, own endpoints) against −⅛Δ_ℓᵀH_ℓℓ(θ^{ℓ,½})Δ_ℓ.
+    """
+    net, layers = [], []
+    for r in run.records:
+        if r.probe != "pair" or r.kind != "spawn" or SPLIT not in r.taylor:
+            continue
+        taylor = r.taylor[SPLIT]
+        if not taylor.delta_norm:
+            continue
+        net.append((r.barrier[SPLIT].loss_barrier.midpoint, taylor.predicted_barrier))
+        measured = {
+            e.name: e.loss_mid_own
+            for e in r.layerwise[SPLIT].entries
+            if e.kind == "layer" and e.direction == "into_a"
+        }
+        layers += [(measured[lay.name], lay.predicted_barrier) for lay in taylor.layers]
+    return {"network": net, "layers": layers}
+
+
+# --- the claims -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A published statement, the experiment testing it, its measurement and its criterion."""
+
+    id: str
+    source: str
+    statement: str
+    experiment: str
+    criterion: str
+    measure: Callable[[Runs], list[Quantity]]
+    holds: Callable[[list[Quantity]], bool]
+
+    def evaluate(self, runs: Runs, seeds: list[int]) -> ClaimResult:
+        """Measure the claim on ``runs`` and decide it."""
+        qs = self.measure(runs)
+        return ClaimResult(
+            self.id,
+            self.source,
+            self.statement,
+            self.experiment,
+            self.criterion,
+            bool(self.holds(qs)),
+            list(seeds),
+            qs,
+        )
+
+
+def _per_seed(runs: list[LoadedRun], fn: Callable[[LoadedRun], float]) -> list[float]:
+    return [fn(run) for run in runs]
+
+
+def _lenet(runs: Runs) -> list[Quantity]:
+    lenet = runs[LENET]
+    return [
+        quantity(
+            "k = 0", "pp", _per_seed(lenet, lambda r: error_barrier_pp(final_pairs(r, "spawn", 0)))
+        ),
+        quantity(
+            "different inits",
+            "pp",
+            _per_seed(lenet, lambda r: error_barrier_pp(final_pairs(r, "independent"))),
+        ),
+    ]
+
+
+def _transition(runs: Runs) -> list[Quantity]:
+    cnn = runs[CNN_RELU]
+    qs = [
+        quantity(
+            f"k = {k}",
+            "pp",
+            _per_seed(cnn, lambda r, k=k: error_barrier_pp(final_pairs(r, "spawn", k))),
+        )
+        for k in spawn_steps(cnn[0])
+    ]
+    return [
+        *qs,
+        quantity(
+            "different inits",
+            "pp",
+            _per_seed(cnn, lambda r: error_barrier_pp(final_pairs(r, "independent"))),
+        ),
+    ]
+
+
+def _layerwise(runs: Runs) -> list[Quantity]:
+    cnn = runs[CNN_RELU]
+    return [
+        quantity(
+            "whole network",
+            "nats",
+            _per_seed(cnn, lambda r: loss_barrier(final_pairs(r, "spawn", 0))),
+        ),
+        quantity(
+            "largest |single layer|",
+            "nats",
+            _per_seed(cnn, lambda r: largest_layer_barrier(final_pairs(r, "spawn", 0))),
+        ),
+    ]
+
+
+def _fit(experiment: str, level: str) -> Callable[[Runs], list[Quantity]]:
+    def measure(runs: Runs) -> list[Quantity]:
+        points = [prediction_points(r)[level] for r in runs[experiment]]
+        return [
+            quantity("Pearson r", "", [pearson(*zip(*p, strict=True)) for p in points]),
+            quantity("slope", "", [slope(*zip(*p, strict=True)) for p in points]),
+            quantity("points per seed", "", [float(len(p)) for p in points]),
+        ]
+
+    return measure
+
+
+def _tracks(qs: list[Quantity]) -> bool:
+    r, s = qs[0].mean, qs[1].mean
+    return r >= 0.8 and 0.5 <= s <= 2.0
+
+
+def _smooth_better(runs: Runs) -> list[Quantity]:
+    def r_of(run: LoadedRun) -> float:
+        return pearson(*zip(*prediction_points(run)["network"], strict=True))
+
+    relu, gelu = _per_seed(runs[CNN_RELU], r_of), _per_seed(runs[CNN_GELU], r_of)
+    return [
+        quantity("r, ReLU", "", relu),
+        quantity("r, GELU", "", gelu),
+        quantity("r GELU − r ReLU", "", [g - r for g, r in zip(gelu, relu, strict=True)]),
+    ]
+
+
+def _mountainside(runs: Runs) -> list[Quantity]:
+    cnn = runs[CNN_RELU]
+    first, last = spawn_steps(cnn[0])[0], spawn_steps(cnn[0])[-1]
+    return [
+        quantity(
+            f"angle, k = {first}",
+            "°",
+            _per_seed(cnn, lambda r: angle(final_pairs(r, "spawn", first))),
+        ),
+        quantity(
+            f"angle, k = {last}",
+            "°",
+            _per_seed(cnn, lambda r: angle(final_pairs(r, "spawn", last))),
+        ),
+        quantity(
+            f"monotone profiles, k = {first}",
+            "fraction",
+            _per_seed(cnn, lambda r: monotone_fraction(final_pairs(r, "spawn", first))),
+        ),
+        quantity(
+            f"monotone profiles, k = {last}",
+            "fraction",
+            _per_seed(cnn, lambda r: monotone_fraction(final_pairs(r, "spawn", last))),
+        ),
+    ]
+
+
+LENET_RUN = "LeNet-300-100, plain SGD lr 0.1, batch 128, mnist_mini, T = 500; children at k = 0"
+CNN_RUN = (
+    "small CNN (16/32 channels, avg-pool), SGD lr 0.1 momentum 0.9, mnist_mini, T = 250; "
+    "children at k = 0, 10, 40"
+)
+FIT = "over every probe of spawned children with Δ ≠ 0 (at steps 125 and 250)"
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim(
+        "1",
+        "Frankle et al. 2020",
+        "LeNet-300-100 trained with SGD on MNIST is stable at initialisation (error barrier "
+        "< 2 %); children from different initialisations are not.",
+        f"{LENET} ({LENET_RUN}; and two different inits)",
+        "mean test error barrier at k = 0 < 2 pp and different inits ≥ 2 pp",
+        _lenet,
+        lambda qs: qs[0].mean < STABLE_PP <= qs[1].mean,
+    ),
+    Claim(
+        "2",
+        "Frankle et al. 2020",
+        "A conv net is unstable when its children are spawned early and stable (error barrier "
+        "< 2 %) when spawned later in training.",
+        f"{CNN_RELU} ({CNN_RUN})",
+        "mean test error barrier ≥ 2 pp at the first spawn step and < 2 pp at the last",
+        _transition,
+        lambda qs: qs[0].mean >= STABLE_PP > qs[-2].mean,
+    ),
+    Claim(
+        "3",
+        "Adilova et al. 2024",
+        "Single-layer midpoint loss barriers are near zero while the whole network's barrier "
+        "is not (children of one init, different data order).",
+        f"{CNN_RELU}, children spawned at k = 0, final probe",
+        "whole-network midpoint loss barrier > 0.1 nats and every single-layer one within "
+        "±min(0.1, half of it) nats",
+        _layerwise,
+        lambda qs: qs[0].mean > LAYER_BAND and qs[1].mean < min(LAYER_BAND, qs[0].mean / 2),
+    ),
+    Claim(
+        "4a",
+        "Singh et al. 2024",
+        "The second-order prediction −⅛ΔᵀH(θ_½)Δ tracks the measured midpoint loss barrier "
+        "(whole network), ReLU.",
+        f"{CNN_RELU}, {FIT}",
+        "Pearson r ≥ 0.8 and slope of prediction on measurement in [0.5, 2]",
+        _fit(CNN_RELU, "network"),
+        _tracks,
+    ),
+    Claim(
+        "4b",
+        "Singh et al. 2024",
+        "The layer-wise prediction −⅛Δ_ℓᵀH_ℓℓΔ_ℓ tracks the single-layer midpoint barrier, ReLU.",
+        f"{CNN_RELU}, {FIT}, every layer",
+        "Pearson r ≥ 0.8 and slope in [0.5, 2]",
+        _fit(CNN_RELU, "layers"),
+        _tracks,
+    ),
+    Claim(
+        "4c",
+        "Singh et al. 2024",
+        "The second-order prediction tracks the measured midpoint loss barrier (whole "
+        "network), smooth activation (GELU).",
+        f"{CNN_GELU} (the same CNN with GELU), {FIT}",
+        "Pearson r ≥ 0.8 and slope in [0.5, 2]",
+        _fit(CNN_GELU, "network"),
+        _tracks,
+    ),
+    Claim(
+        "4d",
+        "Singh et al. 2024",
+        "The layer-wise prediction tracks the single-layer midpoint barrier, GELU.",
+        f"{CNN_GELU}, {FIT}, every layer",
+        "Pearson r ≥ 0.8 and slope in [0.5, 2]",
+        _fit(CNN_GELU, "layers"),
+        _tracks,
+    ),
+    Claim(
+        "4e",
+        "issue 18 (independent check)",
+        "With a smooth activation the quadratic model of the path holds better than with ReLU "
+        "(ReLU changes its activation pattern along Δ).",
+        f"{CNN_RELU} against {CNN_GELU}, whole network",
+        "r(GELU) > r(ReLU) in every seed",
+        _smooth_better,
+        lambda qs: all(d > 0 for d in qs[2].values),
+    ),
+    Claim(
+        "5",
+        "Singh et al. 2024",
+        "Mountainside: children spawned later walk down one mountainside (monotone loss from "
+        "the spawn point, a smaller angle at it) than children spawned at initialisation.",
+        f"{CNN_RELU}, final probe, first against last spawn step",
+        "angle at the last spawn step < at the first, and monotone profiles at the last spawn "
+        "step at least as often as at the first",
+        _mountainside,
+        lambda qs: qs[1].mean < qs[0].mean and qs[3].mean >= qs[2].mean,
+    ),
+)
