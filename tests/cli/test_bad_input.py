@@ -16,8 +16,8 @@ from hydra.core.hydra_config import HydraConfig
 from helpers.cli import TRAIN, run_train
 from ridgeline.cli.resolvers import register_resolvers
 from ridgeline.cli.validate import validate_config
-from ridgeline.config.plan import make_plan
-from ridgeline.config.rules import check_sizes as validate_sizes
+from ridgeline.config.plan import make_plan, read_settings
+from ridgeline.config.rules import check_sizes
 from ridgeline.config.run_dir import check_run_dir
 from ridgeline.config.schema_errors import schema_error
 from ridgeline.errors import ConfigError, RidgelineError
@@ -44,6 +44,10 @@ def compose_cfg(*overrides: str):
 
 def validate_run_dir(cfg, run_dir):
     check_run_dir(cfg, make_plan(cfg), run_dir)
+
+
+def validate_sizes(cfg, n_train: int, n_test: int) -> None:
+    check_sizes(read_settings(cfg), cfg.trainer, n_train, n_test)
 
 
 def config_error(*overrides: str) -> str:

@@ -40,6 +40,6 @@ def split_sizes(datamodule) -> tuple[int, int]:
 
 def validate_run(cfg: DictConfig, plan: RunPlan, datamodule, run_dir: Path) -> None:
     """Checks that need the data or the run dir; call after check_available, before training."""
-    check_sizes(cfg, *split_sizes(datamodule))
+    check_sizes(plan.settings, cfg.trainer, *split_sizes(datamodule))
     check_writable_dirs(plan, Path(run_dir))
     check_run_dir(cfg, plan, Path(run_dir))

@@ -356,44 +356,42 @@ def check_config(cfg: DictConfig, settings: "Settings") -> int:
 
 
 # --- against the dataset --------------------------------------------------------------------
-def check_sizes(cfg: DictConfig, n_train: int, n_test: int) -> None:
+def check_sizes(settings: "Settings", trainer: DictConfig, n_train: int, n_test: int) -> None:
     """Evaluation subsets, batch size and epochs against the sizes of the splits."""
-    d, name = cfg.data, cfg.data.name
-    for key, n, split in (
-        ("eval_train_size", n_train, "train"),
-        ("eval_test_size", n_test, "test"),
+    d, probe, total = settings.data, settings.probe, trainer.max_steps
+    for key, size, n, split in (
+        ("eval_train_size", d.eval_train_size, n_train, "train"),
+        ("eval_test_size", d.eval_test_size, n_test, "test"),
     ):
-        size = d.get(key)
         if size is not None and size > n:
             raise ConfigError(
                 f"data.{key}",
                 size,
-                f"at most the size of the {name} {split} split ({n}), or null for all of it",
+                f"at most the size of the {d.name} {split} split ({n}), or null for all of it",
             )
     if d.batch_size > n_train:
         raise ConfigError(
-            "data.batch_size", d.batch_size, f"at most the {name} train split size ({n_train})"
+            "data.batch_size", d.batch_size, f"at most the {d.name} train split size ({n_train})"
         )
-    epochs = cfg.trainer.get("max_epochs", -1)
+    epochs = trainer.get("max_epochs", -1)
     per_epoch = n_train // d.batch_size
-    if epochs not in (None, -1) and epochs * per_epoch < cfg.trainer.max_steps:
+    if epochs not in (None, -1) and epochs * per_epoch < total:
         raise ConfigError(
             "trainer.max_epochs",
             epochs,
-            f"-1, or at least {math.ceil(cfg.trainer.max_steps / per_epoch)} so that "
-            f"trainer.max_steps={cfg.trainer.max_steps} are reached ({per_epoch} steps per epoch)",
+            f"-1, or at least {math.ceil(total / per_epoch)} so that "
+            f"trainer.max_steps={total} are reached ({per_epoch} steps per epoch)",
         )
-    probe = cfg.get("probe") or {}
-    if probe.get("bn_policy") == "batch":
-        chunk = int(probe.chunk_size)
-        world = world_size(cfg.trainer) or 1
+    if probe is not None and probe.bn_policy == "batch":
+        world = world_size(trainer) or 1
         for split in probe.splits:
-            n = d.get(f"eval_{split}_size") or (n_train if split == "train" else n_test)
+            size = d.eval_train_size if split == "train" else d.eval_test_size
+            n = size or (n_train if split == "train" else n_test)
             shards = [n * (r + 1) // world - n * r // world for r in range(world)]
-            if any(s % chunk == 1 or s == 1 for s in shards):
+            if any(s % probe.chunk_size == 1 or s == 1 for s in shards):
                 raise ConfigError(
                     "probe.chunk_size",
-                    chunk,
+                    probe.chunk_size,
                     f"a size that leaves no evaluation chunk of 1 example: bn_policy=batch needs "
                     f"2 or more per chunk ({split}: {n} examples over {world} process(es))",
                 )
