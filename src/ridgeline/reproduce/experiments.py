@@ -23,11 +23,13 @@ EXPERIMENTS = (LENET, CNN_RELU, CNN_GELU)
 
 # Overrides of the tiny setting (--tiny, for tests): a few steps of every experiment.
 TINY = (
-    "trainer.max_steps=30",
-    "spawn.at=[0,10]",
-    "probe.every_n_steps=15",
-    "data.eval_train_size=100",
-    "data.eval_test_size=100",
+    "trainer.max_steps=10",
+    "spawn.at=[0,5]",
+    "probe.every_n_steps=5",
+    "probe.alphas=[0,0.5,1]",
+    "probe.profile_alphas=[0,0.5,1]",
+    "data.eval_train_size=50",
+    "data.eval_test_size=50",
 )
 
 
