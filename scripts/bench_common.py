@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -19,7 +21,55 @@ def add_training_args(ap) -> None:
     ap.add_argument("--warmup", type=int, default=10, help="steps before the clock starts")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: default)")
+    add_threads_arg(ap)
+
+
+def add_threads_arg(ap, default: str = "1") -> None:
+    """``--threads 1,2``: one run per intra-op thread count, each in its own process."""
+    ap.add_argument(
+        "--threads",
+        default=default,
+        help="comma-separated torch intra-op thread counts (0: torch's default); with several, "
+        "each runs in a subprocess with OMP_NUM_THREADS set",
+    )
+
+
+def per_thread_count(threads: str) -> int:
+    """The single thread count to run in this process, after re-running for several.
+
+    With several counts in ``threads`` the script runs itself once per count in a subprocess
+    (``--threads N``, OMP_NUM_THREADS=N), prints each output and, last, each run's headline
+    prefixed by its thread count, then exits. With one count it returns it.
+    """
+    counts = [int(t) for t in threads.split(",")]
+    if len(counts) == 1:
+        return counts[0]
+    argv = list(sys.argv[1:])
+    for i, arg in enumerate(argv):
+        if arg.startswith("--threads"):
+            del argv[i : i + (1 if "=" in arg else 2)]
+            break
+    headlines = []
+    for n in counts:
+        env = dict(os.environ)
+        if n:
+            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(n)
+        else:
+            env.pop("OMP_NUM_THREADS", None)
+            env.pop("MKL_NUM_THREADS", None)
+        cmd = [sys.executable, sys.argv[0], *argv, "--threads", str(n)]
+        print(f"$ OMP_NUM_THREADS={n or 'unset'} {' '.join(cmd[1:])}", flush=True)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        print(done.stdout, end="", flush=True)
+        if done.returncode != 0:
+            print(done.stderr[-4000:])
+            raise SystemExit(f"the run with {n} threads failed (exit {done.returncode})")
+        last = [line for line in done.stdout.splitlines() if line.startswith("headline")]
+        headlines.append(f"{n or 'default'} threads: {last[-1] if last else '(no headline)'}")
+    print(load())
+    for line in headlines:
+        print(line)
+    raise SystemExit(0)
 
 
 def start(threads: int) -> None:

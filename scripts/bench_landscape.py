@@ -1,4 +1,4 @@
-"""Benchmark the landscape core against a plain-PyTorch floor (DESIGN §4).
+"""Benchmark the landscape core against a plain-PyTorch floor (docs/design.md §8).
 
 Floor(K) = K plain eval forward passes (model(x) + cross_entropy + argmax under no_grad) over the
 same tensors in the same chunks. Ratios: full-network K-point barrier curve / Floor(K); layer-wise
@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench_common import add_threads_arg, per_thread_count, start
 from ridgeline.landscape import (
     Evaluator,
     barrier_curve,
@@ -98,7 +99,9 @@ def main() -> None:
     ap.add_argument("--lw-repeats", type=int, default=3, help="repeats, layer-wise midpoint")
     ap.add_argument("--lw-curve-repeats", type=int, default=1, help="repeats, layer-wise curve")
     ap.add_argument("--variants", action="store_true", help="also time forced vmap / loop")
+    add_threads_arg(ap, "1,2")
     args = ap.parse_args()
+    start(per_thread_count(args.threads))
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(args.n_examples, 1, 28, 28, generator=g)
@@ -106,10 +109,7 @@ def main() -> None:
     k = args.points
     alphas = [i / (k - 1) for i in range(k)]
     cs = args.chunk_size
-    print(
-        f"torch {torch.__version__}, threads {torch.get_num_threads()}, n={args.n_examples}, "
-        f"K={k}, chunk={cs}, repeats={args.repeats}"
-    )
+    print(f"n={args.n_examples}, K={k}, chunk={cs}, repeats={args.repeats}")
     rows: list[tuple[str, str, float, float, float]] = []
     headline: list[str] = []
     for name in args.models.split(","):
@@ -134,9 +134,9 @@ def main() -> None:
                 1.0,
                 args.repeats,
             )
-            rows.append((name, f"curve K={k} {label} (vmap={ev.use_vmap})", t, r, ratio))
+            rows.append((name, f"curve K={k} {label} (path {ev.last_path})", t, r, ratio))
             if label == "auto":
-                headline.append(f"{name} {ratio:.3f}")
+                headline.append(f"{name} {ratio:.3f} ({ev.last_path})")
         lw_modes = [("midpoint", [0.0, 0.5, 1.0], args.lw_repeats, (True, False))]
         lw_modes.append((f"curve K={k}", alphas, args.lw_curve_repeats, (True,)))
         for mode, grid, reps, prefixes in lw_modes:

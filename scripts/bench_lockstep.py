@@ -17,7 +17,15 @@ import functools
 
 import torch
 
-from bench_common import add_training_args, start, table, throughput_row, timed_fit, timed_loop
+from bench_common import (
+    add_training_args,
+    per_thread_count,
+    start,
+    table,
+    throughput_row,
+    timed_fit,
+    timed_loop,
+)
 from ridgeline.data import MnistMiniDataModule, StreamSeeds
 from ridgeline.models import build_model
 
@@ -30,7 +38,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     add_training_args(ap)
     args = ap.parse_args()
-    start(args.threads)
+    start(per_thread_count(args.threads))
     n = args.children
     dm = MnistMiniDataModule(batch_size=args.batch_size)
     dm.setup()

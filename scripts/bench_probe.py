@@ -15,7 +15,7 @@ point) load the interpolated state into a model and loop a DataLoader; ΔᵀHΔ 
 (Hessian-vector product, then dot with Δ) per term, looping the DataLoader again.
 
 Ratios: probe / floor (≥ 1; the closer to 1 the better) and naive / probe (speed-up).
-Usage: python scripts/bench_probe.py --model mlp --n-train 1000 --n-test 1000 --repeats 3
+Usage: python scripts/bench_probe.py --models mlp,cnn_small --threads 1,2 --repeats 3 [--naive]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from bench_common import once, start, table
+from bench_common import add_threads_arg, once, per_thread_count, start, table
 from ridgeline.data import MnistMiniDataModule
 from ridgeline.landscape import Evaluator, layer_groups, lerp, lerp_groups, state_of
 from ridgeline.models import build_model
@@ -63,6 +63,18 @@ def probe_point(model, states, spawn, splits, bn, chunk, reduce=None) -> dict:
     )
     comps = [BarrierProbe(), LayerwiseProbe(False, True), CurvatureProbe(True), GeometryProbe()]
     return {c.key: c.compute(ctx, 0, 1) for c in comps}
+
+
+def recorded_paths(record: object, where: str = "") -> dict[str, str]:
+    """Every ``eval_path`` in a probe record, keyed by where it sits (component.split...)."""
+    out: dict[str, str] = {}
+    if isinstance(record, dict):
+        for key, value in record.items():
+            if key == "eval_path":
+                out[where] = value
+            else:
+                out.update(recorded_paths(value, f"{where}.{key}" if where else str(key)))
+    return out
 
 
 def floor_passes(n_layers: int) -> int:
@@ -186,46 +198,63 @@ def spawn_pair(name: str) -> tuple[nn.Module, dict, dict, dict]:
 def main() -> None:
     """Run the benchmark and print the ratio table; the last line is the headline ratio."""
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", default="mlp", help="mlp, cnn or cnn_small")
+    ap.add_argument(
+        "--models", default="mlp,cnn_small", help="comma-separated: mlp, cnn, cnn_small"
+    )
+    ap.add_argument("--naive", action="store_true", help="also time the naive implementation")
     ap.add_argument("--n-train", type=int, default=1000, help="train eval subset size")
     ap.add_argument("--n-test", type=int, default=1000)
     ap.add_argument("--chunk-size", type=int, default=1000, help="probe chunk (default config)")
     ap.add_argument("--naive-batch", type=int, default=1000, help="naive DataLoader batch size")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: default)")
+    add_threads_arg(ap, "1,2")
     args = ap.parse_args()
-    start(args.threads)
+    start(per_thread_count(args.threads))
     dm = MnistMiniDataModule(eval_train_size=args.n_train, eval_test_size=args.n_test)
     dm.setup()
     splits = {k: dm.eval_tensors(k) for k in ("train", "test")}
     bn = dm.bn_batches(8, dm.batch_size, seed=0)
-    model, s, a, b = spawn_pair(args.model)
+    rows, heads = [], []
+    for name in args.models.split(","):
+        model_rows, ratio = measure(name, splits, bn, args)
+        rows += model_rows
+        heads.append(f"{name} {ratio:.3f}")
+    table(
+        rows,
+        f"headline: probe point / floor = {', '.join(heads)} "
+        f"({args.n_train}+{args.n_test} examples)",
+    )
+
+
+def measure(name: str, splits, bn, args) -> tuple[list[tuple[str, float, float, float]], float]:
+    """Table rows of one model and its median probe / floor ratio (prints its paths)."""
+    model, s, a, b = spawn_pair(name)
     n_layers = len([gr for gr in layer_groups(model) if gr.param_names])
     passes = floor_passes(n_layers)
     cs = args.chunk_size
     run = lambda: probe_point(model, [a, b], s, splits, bn, cs)  # noqa: E731
     flo = lambda: floor(model, splits, passes, cs)  # noqa: E731
     nai = lambda: naive_probe(model, a, b, s, splits, bn, args.naive_batch)  # noqa: E731
-    run()  # warm-up
+    paths = recorded_paths(run())  # warm-up: the evaluation paths are measured here
+    print(f"{name}: evaluation paths {paths}")
     tp, tf, tn, r_floor, r_naive = [], [], [], [], []
     for r in range(args.repeats):
-        fns = [run, flo, nai] if r % 2 == 0 else [nai, flo, run]
-        t = {id(f): once(f) for f in fns}
+        fns = [run, flo] + ([nai] if args.naive else [])
+        t = {id(f): once(f) for f in (fns if r % 2 == 0 else fns[::-1])}
         tp.append(t[id(run)])
         tf.append(t[id(flo)])
-        tn.append(t[id(nai)])
         r_floor.append(tp[-1] / tf[-1])
-        r_naive.append(tn[-1] / tp[-1])
+        if args.naive:
+            tn.append(t[id(nai)])
+            r_naive.append(tn[-1] / tp[-1])
     med = statistics.median
-    rows = [
-        (f"probe point / floor of {passes} passes x 2 splits (s)", med(tp), med(tf), med(r_floor)),
-        ("naive implementation / probe point (s, speed-up)", med(tn), med(tp), med(r_naive)),
-    ]
-    table(
-        rows,
-        f"headline: probe/floor = {med(r_floor):.3f}, naive/probe = {med(r_naive):.2f} "
-        f"({args.model}, {args.n_train}+{args.n_test} examples)",
-    )
+    what = f"{name}: probe point / floor of {passes} passes x 2 splits (s)"
+    rows = [(what, med(tp), med(tf), med(r_floor))]
+    if args.naive:
+        rows.append(
+            (f"{name}: naive implementation / probe point (s)", med(tn), med(tp), med(r_naive))
+        )
+    return rows, med(r_floor)
 
 
 if __name__ == "__main__":

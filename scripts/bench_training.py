@@ -18,6 +18,7 @@ import torch
 
 from bench_common import (
     add_training_args,
+    per_thread_count,
     start,
     table,
     throughput_row,
@@ -36,7 +37,7 @@ def main() -> None:
     ap.add_argument("--steps", default="300,30", help="measured steps per model")
     add_training_args(ap)
     args = ap.parse_args()
-    start(args.threads)
+    start(per_thread_count(args.threads))
     dm = MnistMiniDataModule(batch_size=args.batch_size)
     dm.setup()
     x, y = dm.train_x, dm.train_y

@@ -1,0 +1,414 @@
+"""ridgeline-train vs the single-file PyTorch script a researcher would write for the same job.
+
+Both sides run the quickstart experiment (``ridgeline-train logger=none`` plus any overrides):
+the same data tensors, architecture, optimiser, steps, spawn steps, children and probe schedule
+and contents, read from the ``config.yaml`` ridgeline saved. The plain side is written the way
+public LMC code is written: plain training loops (the parent, then the children of each spawn
+point together) over a shuffling DataLoader; every α of a curve evaluated by interpolating the
+state dicts, loading them into a model and looping a DataLoader; each layer's midpoint evaluated
+on its own; ΔᵀHΔ by double backward (Hessian-vector product, dot with Δ). Each side runs as its
+own process, timed from outside. Then the plain evaluation runs on ridgeline's final children
+and its numbers are compared with ridgeline's final records: they must agree to float precision
+(which checks the plain script too). Only plain SGD with a constant learning rate and models
+without BatchNorm are written out on the plain side (the quickstart's setting).
+Usage: python scripts/bench_vs_plain.py --threads 1,2 [hydra overrides for both sides]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from bench_common import add_threads_arg, load, per_thread_count
+
+# ---------------------------------------------------------------------------------------------
+# The plain script (what runs in the timed plain process; also used for the comparison)
+
+
+def interpolate(a: dict, b: dict, alpha: float) -> dict:
+    """(1 − α)·a + α·b for every float entry of two state dicts."""
+    return {k: (1 - alpha) * a[k] + alpha * b[k] if a[k].is_floating_point() else a[k] for k in a}
+
+
+def evaluate(model: nn.Module, state: dict, loader: DataLoader) -> tuple[float, float]:
+    """Mean cross-entropy and error rate of ``state`` over the loader."""
+    model.load_state_dict(state)
+    model.eval()
+    loss = wrong = n = 0.0
+    with torch.no_grad():
+        for xb, yb in loader:
+            out = model(xb)
+            loss += F.cross_entropy(out, yb, reduction="sum").item()
+            wrong += (out.argmax(1) != yb).sum().item()
+            n += len(yb)
+    return loss / n, wrong / n
+
+
+def dhd(model: nn.Module, state: dict, direction: dict, loader: DataLoader) -> float:
+    """Mean ΔᵀH(θ)Δ over the loader by double backward (Δ over the keys of ``direction``)."""
+    model.load_state_dict(state)
+    model.eval()
+    params = dict(model.named_parameters())
+    keys = list(direction)
+    total = n = 0.0
+    for xb, yb in loader:
+        loss = F.cross_entropy(model(xb), yb, reduction="sum")
+        grads = torch.autograd.grad(loss, [params[k] for k in keys], create_graph=True)
+        g_dot_d = sum((g * direction[k]).sum() for g, k in zip(grads, keys, strict=True))
+        hv = torch.autograd.grad(g_dot_d, [params[k] for k in keys])
+        total += sum((h * direction[k]).sum() for h, k in zip(hv, keys, strict=True)).item()
+        n += len(yb)
+    return total / n
+
+
+def layers(model: nn.Module) -> dict[str, list[str]]:
+    """Parameter names grouped by the module that owns them, shallow to deep."""
+    out: dict[str, list[str]] = {}
+    for name, _ in model.named_parameters():
+        out.setdefault(name.rpartition(".")[0], []).append(name)
+    return out
+
+
+def barriers(alphas: list[float], values: list[float]) -> dict[str, float]:
+    """Midpoint, chord and endpoint-mean barriers of a curve over ``alphas``."""
+    v0, v1 = values[0], values[-1]
+    return {
+        "midpoint": values[alphas.index(0.5)] - (v0 + v1) / 2,
+        "chord": max(v - ((1 - a) * v0 + a * v1) for a, v in zip(alphas, values, strict=True)),
+        "endpoint_mean": max(v - (v0 + v1) / 2 for v in values),
+    }
+
+
+def pair_probe(model, a, b, spawn, spec, loaders) -> dict:
+    """Every number the probe components of ``spec`` compute for one pair of children."""
+    probe = spec["probe"]
+    out: dict = {"barrier": {}, "layerwise": {}, "taylor": {}, "profiles": {}}
+    if "barrier" in probe:
+        for split in probe["barrier"]:
+            curve = [
+                evaluate(model, interpolate(a, b, al), loaders[split]) for al in spec["alphas"]
+            ]
+            out["barrier"][split] = {
+                "loss": [c[0] for c in curve],
+                "error": [c[1] for c in curve],
+                "loss_barrier": barriers(spec["alphas"], [c[0] for c in curve]),
+                "error_barrier": barriers(spec["alphas"], [c[1] for c in curve]),
+            }
+    groups = layers(model)
+    if "layerwise" in probe:
+        for split in probe["layerwise"]["splits"]:
+            mids = {}
+            for name, keys in groups.items():
+                for direction, rest, other in (("into_a", a, b), ("into_b", b, a)):
+                    mixed = dict(rest)
+                    for k in keys:  # this layer halfway, every other layer from ``rest``
+                        mixed[k] = (rest[k] + other[k]) / 2
+                    mids[f"{name}/{direction}"] = evaluate(model, mixed, loaders[split])[0]
+            out["layerwise"][split] = mids
+    if "curvature" in probe:
+        delta = {k: b[k] - a[k] for k, _ in model.named_parameters()}
+        mid = interpolate(a, b, 0.5)
+        for split in probe["curvature"]["splits"]:
+            taylor = {"dHd_mid": dhd(model, mid, delta, loaders[split])}
+            if probe["curvature"]["endpoints"]:
+                taylor["dHd_a"] = dhd(model, a, delta, loaders[split])
+                taylor["dHd_b"] = dhd(model, b, delta, loaders[split])
+            if probe["curvature"]["layerwise"]:
+                for name, keys in groups.items():
+                    single = dict(a)
+                    for k in keys:
+                        single[k] = (a[k] + b[k]) / 2
+                    d_layer = {k: delta[k] for k in keys}
+                    taylor[f"{name}/single"] = dhd(model, single, d_layer, loaders[split])
+                    taylor[f"{name}/full"] = dhd(model, mid, d_layer, loaders[split])
+            out["taylor"][split] = taylor
+    if "geometry" in probe and spawn is not None:
+        for split in probe["geometry"]:
+            out["profiles"][split] = {
+                end: [
+                    evaluate(model, interpolate(spawn, child, al), loaders[split])[0]
+                    for al in spec["profile_alphas"]
+                ]
+                for end, child in (("a", a), ("b", b))
+            }
+    return out
+
+
+def probe_steps(start: int, total: int, every: int | None) -> set[int]:
+    """The probe schedule: the phase's first step, every ``every`` absolute steps, the end."""
+    steps = {start, total}
+    if every:
+        steps |= {t for t in range(start + 1, total + 1) if t % every == 0}
+    return steps
+
+
+def train(models, optimizers, x, y, start, total, seeds, spec, at_step) -> None:
+    """Train ``models`` side by side from step ``start`` to ``total``; ``at_step(t)`` runs
+    before step t + 1 (and at the end), with the models after t steps."""
+    loaders = [
+        DataLoader(
+            TensorDataset(x, y),
+            batch_size=spec["batch_size"],
+            shuffle=True,
+            drop_last=True,
+            generator=torch.Generator().manual_seed(s),
+        )
+        for s in seeds
+    ]
+    batches = [iter(loader) for loader in loaders]
+    for step in range(start, total):
+        at_step(step)
+        for i, (model, opt) in enumerate(zip(models, optimizers, strict=True)):
+            try:
+                xb, yb = next(batches[i])
+            except StopIteration:
+                batches[i] = iter(loaders[i])
+                xb, yb = next(batches[i])
+            model.train()
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    at_step(total)
+
+
+def plain_main(work: Path) -> None:
+    """The whole plain experiment: parent, spawned children, independent children, probes."""
+    from ridgeline.models import build_model  # the architecture only
+
+    spec = json.loads((work / "spec.json").read_text())
+    data = torch.load(work / "data.pt")
+    x, y = data["train"]
+    loaders = {
+        s: DataLoader(TensorDataset(*data[f"eval_{s}"]), batch_size=spec["eval_batch_size"])
+        for s in spec["splits"]
+    }
+    total, n_children = spec["max_steps"], spec["children"]
+
+    def new_model(seed: int) -> nn.Module:
+        torch.manual_seed(seed)
+        return build_model(**spec["model"])
+
+    def sgd(model: nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.SGD(model.parameters(), **spec["sgd"])
+
+    results = []
+    if spec["spawn_at"]:
+        parent = new_model(0)
+        theta0 = copy.deepcopy(parent.state_dict())
+        opt = sgd(parent)
+        saved = {}
+        probe_model = copy.deepcopy(parent)
+
+        probes = probe_steps(0, total, spec["every_n_steps"])
+
+        def parent_step(step: int) -> None:
+            if step in spec["spawn_at"]:
+                saved[step] = copy.deepcopy((parent.state_dict(), opt.state_dict()))
+            if step in probes and "parent" in spec["probe"]:
+                theta = copy.deepcopy(parent.state_dict())
+                for split in spec["probe"]["parent"]:
+                    for al in spec["profile_alphas"]:
+                        evaluate(probe_model, interpolate(theta0, theta, al), loaders[split])
+
+        train([parent], [opt], x, y, 0, total, [1], spec, parent_step)
+        for k in spec["spawn_at"]:
+            children = [copy.deepcopy(parent) for _ in range(n_children)]
+            optimizers = []
+            for child in children:
+                child.load_state_dict(saved[k][0])
+                optimizers.append(sgd(child))
+                if not spec["fresh_optimizer"]:
+                    optimizers[-1].load_state_dict(saved[k][1])
+            results += run_children(children, optimizers, saved[k][0], k, spec, x, y, loaders)
+    if spec["independent"]:
+        children = [new_model(100 + i) for i in range(n_children)]
+        optimizers = [sgd(c) for c in children]
+        results += run_children(children, optimizers, None, 0, spec, x, y, loaders)
+    print(f"plain script: {len(results)} pair probes")
+
+
+def run_children(children, optimizers, spawn, start, spec, x, y, loaders) -> list[dict]:
+    """Train the children of one spawn point together; every pair probed on schedule."""
+    probe_model = copy.deepcopy(children[0])
+    seeds = [10 + start * len(children) + i for i in range(len(children))]
+    out = []
+    probes = probe_steps(start, spec["max_steps"], spec["every_n_steps"])
+
+    def at_step(step: int) -> None:
+        if step not in probes:
+            return
+        states = [copy.deepcopy(c.state_dict()) for c in children]
+        for i, j in itertools.combinations(range(len(children)), 2):
+            out.append(pair_probe(probe_model, states[i], states[j], spawn, spec, loaders))
+
+    train(children, optimizers, x, y, start, spec["max_steps"], seeds, spec, at_step)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The benchmark: both sides timed, then the same final children through both evaluations
+
+
+def spec_of(config) -> dict:
+    """What the plain script needs from ridgeline's resolved config (fails on what it lacks)."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_container(config, resolve=True)
+    optim, probe = cfg["optim"], cfg["probe"] or {}
+    if not optim["_target_"].endswith("SGD") or not cfg["schedule"]["_target_"].endswith(
+        "constant"
+    ):
+        raise SystemExit("the plain script is written for SGD with a constant learning rate")
+    every = probe.get("every_n_steps")
+    splits = list(probe.get("splits", []))
+    components = {}
+    for key, node in probe.items():
+        if isinstance(node, dict) and node.get("_target_"):
+            on = node.get("splits") or splits
+            components[key] = {**node, "splits": on} if key in ("layerwise", "curvature") else on
+    alphas = [float(a) for a in probe.get("alphas", [0.0, 0.5, 1.0])]
+    return {
+        "model": {k: v for k, v in cfg["model"].items() if k != "_target_"},
+        "sgd": {k: optim[k] for k in ("lr", "momentum", "weight_decay", "nesterov") if k in optim},
+        "batch_size": cfg["data"]["batch_size"],
+        "eval_batch_size": probe.get("chunk_size", 1000),
+        "max_steps": cfg["trainer"]["max_steps"],
+        "spawn_at": sorted(cfg["spawn"]["at"]),
+        "children": cfg["spawn"]["children"],
+        "independent": cfg["spawn"]["independent"],
+        "fresh_optimizer": cfg["spawn"]["fresh_optimizer"],
+        "every_n_steps": every,
+        "alphas": alphas if 0.5 in alphas else sorted([*alphas, 0.5]),
+        "profile_alphas": [float(a) for a in probe.get("profile_alphas", [0.0, 0.5, 1.0])],
+        "splits": splits,
+        "probe": components,
+    }
+
+
+def timed(cmd: list[str], cwd: Path, env: dict) -> float:
+    """Wall time of a command (its output shown only when it fails)."""
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        print(done.stdout[-2000:], done.stderr[-4000:])
+        raise SystemExit(f"{cmd[0]} failed with exit code {done.returncode}")
+    return wall
+
+
+def largest_differences(run, spec) -> dict[str, float]:
+    """Largest |ridgeline − plain| over every pair of final children, per kind of number."""
+    from ridgeline.landscape import layer_groups
+
+    dm = run.datamodule()
+    loaders = {
+        s: DataLoader(TensorDataset(*dm.eval_tensors(s)), batch_size=spec["eval_batch_size"])
+        for s in spec["splits"]
+    }
+    model = run.model()
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise SystemExit("the plain script has no BatchNorm policy: use a model without BN")
+    names = {g.name: g for g in layer_groups(model)}
+    diff = {"barrier curves (loss)": 0.0, "barrier values (loss)": 0.0, "error": 0.0}
+    for name, phase in run.phases.items():
+        if phase.kind == "parent":
+            continue
+        children = phase.children()
+        for rec in run.final_records(name):
+            i, j = rec.pair
+            plain = pair_probe(model, children[i], children[j], None, spec, loaders)
+            for split, mine in plain["barrier"].items():
+                theirs = rec.barrier[split]
+                d = max(abs(p - q) for p, q in zip(mine["loss"], theirs.loss, strict=True))
+                diff["barrier curves (loss)"] = max(diff["barrier curves (loss)"], d)
+                e = max(abs(p - q) for p, q in zip(mine["error"], theirs.error, strict=True))
+                diff["error"] = max(diff["error"], e)
+                for key, value in mine["loss_barrier"].items():
+                    d = abs(value - getattr(theirs.loss_barrier, key))
+                    diff["barrier values (loss)"] = max(diff["barrier values (loss)"], d)
+            for split, mids in plain["layerwise"].items():
+                theirs = rec.layerwise[split]
+                for entry in theirs.entries:
+                    if entry.kind == "layer" and entry.name in names:
+                        mid = entry.loss[entry.alphas.index(0.5)]
+                        d = abs(mids[f"{entry.name}/{entry.direction}"] - mid)
+                        diff["layer-wise midpoints"] = max(diff.get("layer-wise midpoints", 0), d)
+            for split, taylor in plain["taylor"].items():
+                theirs = rec.taylor[split]
+                d = abs(taylor["dHd_mid"] - theirs.dHd_mid) / max(abs(theirs.dHd_mid), 1e-12)
+                diff["ΔᵀHΔ (relative)"] = max(diff.get("ΔᵀHΔ (relative)", 0.0), d)
+    return diff
+
+
+def bench(threads: int, overrides: list[str], keep: bool) -> None:
+    """Both sides at one thread count; prints times, the ratio and the differences."""
+    from ridgeline import load_run
+
+    env = {k: v for k, v in os.environ.items() if k != "RIDGELINE_ROOT"}
+    if threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    tmp = Path(tempfile.mkdtemp(prefix="ridgeline_vs_plain_"))
+    exe = shutil.which("ridgeline-train") or str(Path(sys.executable).with_name("ridgeline-train"))
+    cmd = [exe, "logger=none", f"hydra.run.dir={tmp / 'run'}", *overrides]
+    print(f"{load()}; OMP_NUM_THREADS={threads or 'unset'}\n$ {' '.join(cmd[:1] + cmd[2:])}")
+    t_ridgeline = timed(cmd, tmp, env)
+    run = load_run(tmp / "run")
+    spec = spec_of(run.config)
+    dm = run.datamodule()
+    data = {"train": (dm.train_x, dm.train_y)}
+    data.update({f"eval_{s}": dm.eval_tensors(s) for s in spec["splits"]})
+    torch.save(data, tmp / "data.pt")
+    (tmp / "spec.json").write_text(json.dumps(spec))
+    t_plain = timed([sys.executable, __file__, "--plain", str(tmp)], tmp, env)
+    diff = largest_differences(run, spec)
+    print(f"{'ridgeline-train logger=none (s)':44} {t_ridgeline:10.1f}")
+    print(f"{'plain single-file script (s)':44} {t_plain:10.1f}")
+    print(f"{'plain / ridgeline (time ratio)':44} {t_plain / t_ridgeline:10.2f}")
+    for what, d in diff.items():
+        print(f"{'largest difference, ' + what:44} {d:10.2e}")
+    if keep:
+        print(f"kept: {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    worst = max(diff["barrier curves (loss)"], diff["barrier values (loss)"])
+    print(
+        f"headline: plain / ridgeline = {t_plain / t_ridgeline:.2f} ({t_plain:.1f} s vs "
+        f"{t_ridgeline:.1f} s), largest loss-barrier difference on the same children "
+        f"{worst:.1e}{'' if math.isfinite(worst) else ' (non-finite)'}"
+    )
+
+
+def main() -> None:
+    """Parse the options; ``--plain DIR`` is the plain side's own process."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--plain", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary run directory")
+    add_threads_arg(ap, "1,2")
+    args, overrides = ap.parse_known_args()
+    if args.plain is not None:
+        plain_main(args.plain)
+        return
+    threads = per_thread_count(args.threads)
+    if threads:
+        torch.set_num_threads(threads)
+    bench(threads, overrides, args.keep)
+
+
+if __name__ == "__main__":
+    main()
