@@ -199,6 +199,7 @@ IN_PROCESS_CASES = [
     (["probe.bn_policy=mean"], "probe.bn_policy='mean'", "reset, interpolate, batch"),
     (["probe.bn_batches=0"], "probe.bn_batches=0", ">= 1"),
     (["probe.chunk_size=0"], "probe.chunk_size=0", ">= 1"),
+    (["probe.eval_path=fast"], "probe.eval_path='fast'", "one of auto, vmap, loop"),
     (["probe.splits=[val]"], "probe.splits=['val']", "train, test"),
     (["probe.layerwise.curve=maybe"], "probe.layerwise.curve='maybe'", "true or false"),
     (

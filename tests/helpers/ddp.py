@@ -37,6 +37,8 @@ JOB = [
     "probe.every_n_steps=10",
     "probe.splits=[test]",
     "probe.bn_policy=interpolate",
+    # Runs are compared bit for bit: a measured path (auto) may differ between processes.
+    "probe.eval_path=loop",
     "data.eval_test_size=200",
     "logger=none",
     "summary=false",

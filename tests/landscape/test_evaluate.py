@@ -15,6 +15,7 @@ from ridgeline.landscape import (
     state_of,
     sums_to_metrics,
 )
+from ridgeline.landscape.evaluate import use_vmap_of
 
 from .conftest import live, mlp, untouched
 
@@ -221,6 +222,18 @@ def test_measured_path_gives_that_paths_exact_sums_and_is_recorded(pair, data):
     rec = barrier_curve(ev, ta, tb, alphas=[0.0, 0.25, 0.5, 0.75, 1.0])
     assert rec.eval_path == ev.last_path and len(cache) == 1  # remembered, not measured again
     assert rec.loss == [m.loss for m in sums_to_metrics(by_path[ev.last_path])]
+
+
+@pytest.mark.parametrize("name,path", [("vmap", "vmap"), ("loop", "loop")])
+def test_a_pinned_eval_path_is_taken_without_measuring(pair, data, name, path):
+    cache: dict = {}
+    ev = Evaluator(pair[0], *data, chunk_size=40, use_vmap=use_vmap_of(name), path_cache=cache)
+    ta, tb = (state_of(m) for m in pair)
+    rec = barrier_curve(ev, ta, tb, alphas=[0.0, 0.5, 1.0])
+    assert rec.eval_path == path and cache == {}
+    assert use_vmap_of("auto") is None
+    with pytest.raises(ValueError, match="eval_path must be one of"):
+        use_vmap_of("fast")
 
 
 def test_chooser_keeps_the_faster_path_and_agrees_across_processes(pair, data):

@@ -21,6 +21,8 @@ OVERRIDES = [
     "probe=barrier_only",
     "probe.every_n_steps=10",
     "probe.splits=[test]",
+    # Runs are compared bit for bit: a measured path (auto) may differ between processes.
+    "probe.eval_path=loop",
     "data.eval_test_size=200",
     "print_config=false",
     "summary=false",

@@ -21,6 +21,7 @@ BN_POLICIES = "ridgeline.landscape.params:BNPolicy"
 STEPS = "a step or a list of steps (integers >= 0)"
 GRID = "a list of at least 2 numbers in [0, 1] including 0 and 1"
 ALIGNMENT_METHODS = "ridgeline.landscape.alignment:ALIGNMENT_METHODS"
+EVAL_PATHS = "ridgeline.landscape.evaluate:EVAL_PATH_CHOICES"
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,10 @@ class ProbeConfig:
         list(SPLITS), text=f"a non-empty list drawn from {', '.join(SPLITS)}"
     )
     chunk_size: int = setting(1000, low=1)
+    # How parameter sets are evaluated: auto times vmap against the loop on the first chunk and
+    # keeps the faster for the process; vmap or loop pins one. The two agree to float32 rounding,
+    # so bit-identical repeats of a run need a pinned path (records name theirs: eval_path).
+    eval_path: str = setting("auto", choices=EVAL_PATHS)
     # LMC modulo permutation: null, or how θ_B's hidden units are permuted onto θ_A's before the
     # barrier, layer-wise and Taylor components run again (recorded under "aligned").
     align: str | None = setting(None, choices=ALIGNMENT_METHODS, null="off")

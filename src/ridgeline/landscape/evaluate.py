@@ -31,6 +31,8 @@ from ridgeline.landscape.params import BNPolicy, ParamSet
 Reduce = Callable[[Tensor], Tensor]
 PerExampleLoss = Callable[[Tensor, Tensor], Tensor]
 EvalPath = Literal["vmap", "loop"]
+# probe.eval_path: "auto" measures (the module doc), "vmap" or "loop" pins that path.
+EVAL_PATH_CHOICES = ("auto", "vmap", "loop")
 PathCache = dict[Hashable, EvalPath]
 T = TypeVar("T")
 
@@ -141,6 +143,13 @@ def recompute_bn_stats(
     return out
 
 
+def use_vmap_of(eval_path: str) -> bool | None:
+    """``Evaluator(use_vmap=...)`` of an ``EVAL_PATH_CHOICES`` name: None measures, else pins."""
+    if eval_path not in EVAL_PATH_CHOICES:
+        raise ValueError(f"eval_path must be one of {EVAL_PATH_CHOICES}, got {eval_path!r}")
+    return None if eval_path == "auto" else eval_path == "vmap"
+
+
 def sums_to_metrics(sums: Tensor) -> list[Metrics]:
     """[K, 3] float64 (loss_sum, error_count, n) → exact means L = Σℓ/n, E = Σerr/n."""
     out = []
@@ -157,7 +166,8 @@ class Evaluator:
 
     The live model is deep-copied once (eval mode, no grad); it is never touched again.
     ``use_vmap``: None chooses the faster path by measurement (see the module doc), True or
-    False pins vmap or the loop. ``last_path`` is the path of the latest evaluation.
+    False pins vmap or the loop (:func:`use_vmap_of` maps ``EVAL_PATH_CHOICES`` to it).
+    ``last_path`` is the path of the latest evaluation.
     """
 
     def __init__(

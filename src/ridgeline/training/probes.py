@@ -41,7 +41,7 @@ from ridgeline.landscape import (
     state_of,
     taylor_prediction,
 )
-from ridgeline.landscape.evaluate import Reduce
+from ridgeline.landscape.evaluate import Reduce, use_vmap_of
 from ridgeline.record_store import RecordStore
 from ridgeline.run_layout import PhaseLayout, RunLayout, atomic_path
 from ridgeline.training.checkpoints import load_checkpoint
@@ -316,6 +316,7 @@ class LandscapeProbe(pl.Callback):
         self.bn_batches = settings.bn_batches
         self.splits = tuple(settings.splits)
         self.chunk_size = settings.chunk_size
+        self.use_vmap = use_vmap_of(settings.eval_path)
         self.aligned = aligned if aligned and aligned.applies_to(phase.kind) else None
         self.spawn_state: ParamSet | None = None
         self.theta0: ParamSet | None = None
@@ -379,7 +380,13 @@ class LandscapeProbe(pl.Callback):
                 _shard(y, rank, world).to(pl_module.device),
             )
             evaluators[split] = Evaluator(
-                template, x, y, chunk_size=self.chunk_size, bn_policy=self.bn_policy, bn_batches=bn
+                template,
+                x,
+                y,
+                chunk_size=self.chunk_size,
+                bn_policy=self.bn_policy,
+                bn_batches=bn,
+                use_vmap=self.use_vmap,
             )
         reduce = None
         if world > 1:
