@@ -121,7 +121,7 @@ def test_spec_ties_a_resnet_stage_and_blocks_flattened_conv_channels() -> None:
     stage1 = resnet.group("stem.conv")
     tied = {ax.name for ax in stage1.axes if ax.axis == 0}
     assert {"layer1_0.conv2.weight", "layer1_2.bn2.running_mean", "stem.bn.bias"} <= tied
-    assert stage1.activations[:2] == ("stem_relu", "layer1_0_relu_1")
+    assert stage1.activations[:2] == ("stem_act", "layer1_0_act_1")
     cnn = permutation_spec(shipped_model("cnn"))  # 64 channels of 7x7 → Linear(3136, 10)
     fc_axis = [ax for ax in cnn.group("block2.conv").axes if ax.name == "fc.weight"]
     assert [(ax.axis, ax.block) for ax in fc_axis] == [(1, 49)]
