@@ -19,7 +19,7 @@ from ridgeline import load_run
 from ridgeline.cli.reproduce import main
 
 SEEDS = [0, 1]
-EXPERIMENTS = ("repro_lenet_mnist_mini", "repro_cnn_relu", "repro_cnn_gelu")
+EXPERIMENTS = ("repro_lenet_mnist_mini", "repro_cnn_relu", "repro_cnn_gelu", "repro_cnn_maxpool")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_error_barriers_and_layerwise_numbers_are_the_records(reproduced) -> Non
         )
     holds = k0["mean"] < 2 <= indep["mean"]
     assert claim(doc, "1")["holds"] is holds
-    cnn = runs(out, "repro_cnn_relu")
+    cnn = runs(out, "repro_cnn_maxpool")  # claims 2, 3 and 5: the quickstart's CNN
     qs = claim(doc, "2")["quantities"]
     assert [q["name"] for q in qs] == ["k = 0", "k = 5", "different inits"]
     for q, k in zip(qs[:2], (0, 5), strict=True):
@@ -133,7 +133,8 @@ def test_error_barriers_and_layerwise_numbers_are_the_records(reproduced) -> Non
 
 
 @pytest.mark.parametrize(
-    ("cid", "experiment"), [("4a", "repro_cnn_relu"), ("4c", "repro_cnn_gelu")]
+    ("cid", "experiment"),
+    [("4a", "repro_cnn_maxpool"), ("4b", "repro_cnn_relu"), ("4c", "repro_cnn_gelu")],
 )
 def test_prediction_fit_is_pearson_and_slope_of_the_records(reproduced, cid, experiment) -> None:
     out, doc = reproduced
@@ -162,7 +163,7 @@ def test_markdown_csv_and_figure_agree_with_the_json(reproduced) -> None:
     out, doc = reproduced
     md = (out / "reproduce.md").read_text().splitlines()
     rows = [line for line in md[2:] if line.startswith("| ")]
-    assert len(rows) == len(doc["claims"]) >= 9
+    assert len(rows) == len(doc["claims"]) == 11
     with (out / "reproduce.csv").open() as f:
         table = list(csv.DictReader(f))
     for c, row in zip(doc["claims"], rows, strict=True):

@@ -17,9 +17,10 @@ from ridgeline.errors import RidgelineError
 
 # The experiments, in the order they run (conf/experiment/<name>.yaml).
 LENET = "repro_lenet_mnist_mini"
-CNN_RELU = "repro_cnn_relu"
-CNN_GELU = "repro_cnn_gelu"
-EXPERIMENTS = (LENET, CNN_RELU, CNN_GELU)
+CNN_MAXPOOL = "repro_cnn_maxpool"  # the quickstart's CNN: ReLU and max-pooling
+CNN_RELU = "repro_cnn_relu"  # ReLU and average pooling
+CNN_GELU = "repro_cnn_gelu"  # GELU and average pooling: smooth
+EXPERIMENTS = (LENET, CNN_RELU, CNN_GELU, CNN_MAXPOOL)
 
 # Overrides of the tiny setting (--tiny, for tests): a few steps of every experiment.
 TINY = (

@@ -1,16 +1,15 @@
 """The reproduction's figure: the second-order prediction against the measured midpoint loss
-barrier, whole network (top) and per layer (bottom), ReLU (left) beside GELU (right)."""
+barrier, whole network (top) and per layer (bottom); ReLU with max-pooling, ReLU with average
+pooling and GELU with average pooling (smooth) side by side."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ridgeline.plotting import plt, save_png
-from ridgeline.reproduce.claims import Runs, prediction_points
-from ridgeline.reproduce.experiments import CNN_GELU, CNN_RELU
+from ridgeline.reproduce.claims import FIT_MODELS, Runs, prediction_points
 from ridgeline.reproduce.stats import pearson, slope
 
-PANELS = ((CNN_RELU, "ReLU"), (CNN_GELU, "GELU"))
 LEVELS = (
     ("network", "whole network: −⅛ΔᵀH(θ$_½$)Δ", "L(θ$_½$) − ½(L$_A$ + L$_B$)"),
     ("layers", "per layer: −⅛Δ$_ℓ$ᵀH$_{ℓℓ}$(θ$^{ℓ,½}$)Δ$_ℓ$", "single-layer midpoint barrier"),
@@ -20,9 +19,9 @@ LEVELS = (
 def prediction_figure(runs: Runs, seeds: list[int], path: Path) -> Path:
     """Scatter of (measured, predicted) over every probe with Δ ≠ 0, one colour per seed; each
     panel's title gives Pearson r and the least-squares slope of all its points pooled."""
-    fig, axes = plt.subplots(2, 2, figsize=(10, 9), squeeze=False)
+    fig, axes = plt.subplots(2, len(FIT_MODELS), figsize=(5 * len(FIT_MODELS), 9), squeeze=False)
     colors = plt.get_cmap("tab10")
-    for col, (experiment, label) in enumerate(PANELS):
+    for col, (experiment, label) in enumerate(FIT_MODELS):
         points = [prediction_points(run) for run in runs[experiment]]
         for row, (level, what, measured) in enumerate(LEVELS):
             ax = axes[row][col]
@@ -52,7 +51,7 @@ def prediction_figure(runs: Runs, seeds: list[int], path: Path) -> Path:
             ax.legend(fontsize=7)
     fig.suptitle(
         "Second-order barrier prediction against measurement: ReLU against a smooth activation\n"
-        "(the same CNN with average pooling; every probe of spawned children with Δ ≠ 0)",
+        "(the same small CNN; every probe of spawned children with Δ ≠ 0)",
         fontsize=11,
     )
     fig.tight_layout()
