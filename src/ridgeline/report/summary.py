@@ -6,7 +6,7 @@ import rich
 from rich.table import Table
 
 from ridgeline.record_store import RecordStore
-from ridgeline.report.records import Record, final_records, get, mean
+from ridgeline.report.records import Record, final_records, stat
 
 # (column, record path): test/train error barrier = endpoint-mean (Frankle et al. 2020);
 # loss barrier = midpoint; predicted = −⅛ΔᵀH(θ_½)Δ on test; angle at the spawn point θ_s.
@@ -23,7 +23,8 @@ ALIGNED = {"geometry.angle_deg": None, "geometry.dist_ab": "aligned.alignment.di
 
 
 def summary_rows(records: list[Record]) -> list[dict]:
-    """One row per phase at its final probe: mean over child pairs of each column."""
+    """One row per phase at its final probe: mean and s.d. (``<column> s.d.``, None for one
+    pair) over child pairs of each column."""
     rows = []
     finals = final_records(records)
     order = sorted(
@@ -35,37 +36,47 @@ def summary_rows(records: list[Record]) -> list[dict]:
             "phase": first["phase"],
             "spawn step": "indep. init" if first["kind"] == "independent" else first["spawn_step"],
             "step": first["step"],
+            "pairs": len(recs),
         }
         for name, path in COLUMNS:
-            row[name] = mean([get(r, path) for r in recs])
+            _spread(row, name, recs, path)
         rows.append(row)
         if any(r.get("aligned") for r in recs):
             aligned = {**row, "spawn step": f"{row['spawn step']}, aligned"}
             for name, path in COLUMNS:
                 path = ALIGNED.get(path, f"aligned.{path}")
-                aligned[name] = mean([get(r, path) for r in recs]) if path else None
+                _spread(aligned, name, recs, path)
             rows.append(aligned)
     return rows
 
 
-def _fmt(value: object) -> str:
+def _spread(row: dict, name: str, recs: list[Record], path: str | None) -> None:
+    """``row[name]`` = mean over pairs, ``row[name + ' s.d.']`` = s.d. (None for one pair)."""
+    s = stat(recs, path) if path else None
+    row[name] = s.mean if s else None
+    row[f"{name} s.d."] = s.std if s and s.n > 1 else None
+
+
+def _fmt(value: object, sd: object = None) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return f"{value:.4f}" + (f" ± {sd:.4f}" if isinstance(sd, float) else "")
     return str(value)
 
 
 def print_table(rows: list[dict]) -> None:
     table = Table(
-        title="Instability: barriers between children at the end of training (mean over pairs)",
+        title="Instability: barriers between children at the end of training "
+        "(mean ± s.d. over child pairs)",
         caption="err = endpoint-mean error barrier, loss = midpoint loss barrier (nats), "
         "pred = −⅛ΔᵀH(θ_½)Δ, angle at the spawn point; aligned: θ_B's units permuted onto θ_A's",
     )
     for key in ("spawn step", *(name for name, _ in COLUMNS)):
         table.add_column(key, justify="right")
     for row in rows:
-        table.add_row(*(_fmt(row[k]) for k in ("spawn step", *(n for n, _ in COLUMNS))))
+        cells = [_fmt(row[n], row.get(f"{n} s.d.")) for n, _ in COLUMNS]
+        table.add_row(_fmt(row["spawn step"]), *cells)
     rich.print(table)
 
 
