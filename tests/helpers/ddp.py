@@ -31,6 +31,7 @@ JOB = [
     # different gradients, and 19 steps grow 1e-7 into 6e-3 (measured; README, multi-device).
     "model=mlp",
     f"spawn.at=[{SPAWN_STEP}]",
+    "spawn.children=2",  # one pair per probe (the main job has three children)
     "spawn.independent=false",
     "checkpoint_every_n_steps=5",
     "probe=barrier_only",
