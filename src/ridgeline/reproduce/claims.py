@@ -171,38 +171,29 @@ def _per_seed(runs: list[LoadedRun], fn: Callable[[LoadedRun], float]) -> list[f
     return [fn(run) for run in runs]
 
 
+def _error_barrier(
+    runs: list[LoadedRun], name: str, kind: str, spawn_step: int | None = None
+) -> Quantity:
+    """Test error barrier (pp) of one phase's final pairs, per seed."""
+    return quantity(
+        name, "pp", _per_seed(runs, lambda r: error_barrier_pp(final_pairs(r, kind, spawn_step)))
+    )
+
+
+def _independent_barrier(runs: list[LoadedRun]) -> Quantity:
+    """Test error barrier (pp) between children of different initialisations, per seed."""
+    return _error_barrier(runs, "different inits", "independent")
+
+
 def _lenet(runs: Runs) -> list[Quantity]:
     lenet = runs[LENET]
-    return [
-        quantity(
-            "k = 0", "pp", _per_seed(lenet, lambda r: error_barrier_pp(final_pairs(r, "spawn", 0)))
-        ),
-        quantity(
-            "different inits",
-            "pp",
-            _per_seed(lenet, lambda r: error_barrier_pp(final_pairs(r, "independent"))),
-        ),
-    ]
+    return [_error_barrier(lenet, "k = 0", "spawn", 0), _independent_barrier(lenet)]
 
 
 def _transition(runs: Runs) -> list[Quantity]:
     cnn = runs[CNN_MAXPOOL]
-    qs = [
-        quantity(
-            f"k = {k}",
-            "pp",
-            _per_seed(cnn, lambda r, k=k: error_barrier_pp(final_pairs(r, "spawn", k))),
-        )
-        for k in spawn_steps(cnn[0])
-    ]
-    return [
-        *qs,
-        quantity(
-            "different inits",
-            "pp",
-            _per_seed(cnn, lambda r: error_barrier_pp(final_pairs(r, "independent"))),
-        ),
-    ]
+    spawned = [_error_barrier(cnn, f"k = {k}", "spawn", k) for k in spawn_steps(cnn[0])]
+    return [*spawned, _independent_barrier(cnn)]
 
 
 def _layerwise(runs: Runs) -> list[Quantity]:
