@@ -33,7 +33,7 @@ from bench_common import add_threads_arg, once, per_thread_count, start, table
 from ridgeline.data import MnistMiniDataModule
 from ridgeline.landscape import Evaluator, layer_groups, lerp, lerp_groups, state_of
 from ridgeline.models import build_model
-from ridgeline.training.probes import (
+from ridgeline.probes import (
     BarrierProbe,
     CurvatureProbe,
     GeometryProbe,

@@ -4,7 +4,7 @@ import io
 import logging
 import warnings
 
-from ridgeline.console import WANDB_TERMINAL_LOGGER, quiet_console
+from ridgeline.tracking.console import WANDB_TERMINAL_LOGGER, quiet_console
 
 
 def test_library_lines_and_warnings_go_to_the_file_only(tmp_path):

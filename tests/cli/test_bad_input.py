@@ -14,13 +14,14 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 
 from helpers.cli import TRAIN, run_train
-from ridgeline.cli.resolvers import register_resolvers
-from ridgeline.cli.validate import validate_config
-from ridgeline.config.plan import make_plan, read_settings
+from ridgeline.config.resolvers import register_resolvers
 from ridgeline.config.rules import check_sizes
-from ridgeline.config.run_dir import check_run_dir
 from ridgeline.config.schema_errors import schema_error
+from ridgeline.config.settings import read_settings
 from ridgeline.errors import ConfigError, RidgelineError
+from ridgeline.store.plan import make_plan
+from ridgeline.store.run_dir import check_run_dir
+from ridgeline.store.validate import validate_config
 
 CONF = str(files("ridgeline.conf"))
 register_resolvers()
@@ -250,7 +251,7 @@ def test_bad_config_in_process(overrides, head, allowed):
         ],
         ["experiment=resnet20_cifar10_instability", "trainer=cpu"],
         ["threads=1", "trainer.precision=16-mixed"],
-        ["+probe.barrier2={_target_:ridgeline.training.probes.BarrierProbe}"],
+        ["+probe.barrier2={_target_:ridgeline.probes.BarrierProbe}"],
         ["+trainer.max_time=00:01:00:00"],
     ],
     ids=lambda o: " ".join(o) or "defaults",

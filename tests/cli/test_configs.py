@@ -8,8 +8,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from ridgeline.cli.resolvers import register_resolvers
-from ridgeline.cli.validate import validate_config
+from ridgeline.config.resolvers import register_resolvers
+from ridgeline.store.validate import validate_config
 
 CONF = Path(str(files("ridgeline.conf")))
 GROUPS = (

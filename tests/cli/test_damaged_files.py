@@ -12,7 +12,7 @@ from report.report_fixtures import make_run
 from ridgeline.cli.collect import main as collect_main
 from ridgeline.cli.report import main as report_main
 from ridgeline.errors import ConfigError, RidgelineError
-from ridgeline.record_store import RecordStore
+from ridgeline.store.records import RecordStore
 
 CLIS = {"report": report_main, "collect": collect_main}
 
@@ -132,15 +132,15 @@ def resumed(tmp_path):
 
 
 def validate_run_dir(cfg, run):
-    from ridgeline.config.plan import make_plan
-    from ridgeline.config.run_dir import check_run_dir
+    from ridgeline.store.plan import make_plan
+    from ridgeline.store.run_dir import check_run_dir
 
     check_run_dir(cfg, make_plan(cfg), run)
 
 
 def validate_writable(cfg, run):
-    from ridgeline.config.plan import make_plan
-    from ridgeline.config.run_dir import check_writable_dirs
+    from ridgeline.store.plan import make_plan
+    from ridgeline.store.run_dir import check_writable_dirs
 
     check_writable_dirs(make_plan(cfg), run)
 

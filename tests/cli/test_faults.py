@@ -16,9 +16,9 @@ import yaml
 from torch import nn
 
 from helpers.cli import run_train
-from ridgeline.config.run_dir import _first_difference
 from ridgeline.errors import RidgelineError, TrainingDiverged
-from ridgeline.record_store import RecordStore
+from ridgeline.store.records import RecordStore
+from ridgeline.store.run_dir import _first_difference
 
 # A small complete job: parent, children at 0 and 10, independent children, barrier probes.
 FAST = [
@@ -230,7 +230,7 @@ def test_non_finite_loss_stops_training_at_the_next_logging_step():
 
 def test_probe_on_a_nan_model_records_null_and_a_flag(tmp_path):
     from ridgeline.landscape import Evaluator, layer_groups, state_of
-    from ridgeline.training.probes import BarrierProbe, ProbeContext
+    from ridgeline.probes import BarrierProbe, ProbeContext
 
     torch.manual_seed(0)
     good = nn.Sequential(nn.Flatten(), nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
@@ -284,7 +284,7 @@ def test_record_store_writes_non_finite_as_null_plus_flag(tmp_path):
 
 
 def test_load_checkpoint_names_a_truncated_or_missing_file(tmp_path):
-    from ridgeline.training.checkpoints import load_checkpoint
+    from ridgeline.store.checkpoints import load_checkpoint
 
     path = tmp_path / "last.ckpt"
     torch.save({"state_dict": {"w": torch.ones(100)}}, path)
@@ -296,7 +296,7 @@ def test_load_checkpoint_names_a_truncated_or_missing_file(tmp_path):
 
 
 def test_atomic_checkpoint_io_leaves_the_old_file_when_killed_mid_write(tmp_path, monkeypatch):
-    from ridgeline.training.checkpoints import AtomicCheckpointIO
+    from ridgeline.store.checkpoints import AtomicCheckpointIO
 
     io, path = AtomicCheckpointIO(), tmp_path / "checkpoints" / "last.ckpt"
     io.save_checkpoint({"step": 1}, path)
@@ -317,7 +317,7 @@ def test_atomic_checkpoint_io_leaves_the_old_file_when_killed_mid_write(tmp_path
 
 
 def test_record_store_leaves_the_old_file_when_killed_mid_write(tmp_path, monkeypatch):
-    import ridgeline.record_store as record_store
+    import ridgeline.store.records as record_store
 
     store = RecordStore(tmp_path / "records.jsonl")
     store.append([{"phase": "p", "probe": "pair", "step": 0, "pair": [0, 1], "x": 1.0}])

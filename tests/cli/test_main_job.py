@@ -8,7 +8,7 @@ import pytest
 
 from helpers.cli import run_train
 from helpers.wandb_file import read_runs
-from ridgeline.record_scalars import scalar_metrics
+from ridgeline.store.scalars import scalar_metrics
 
 FAST = ["debug=fast", "logger=[wandb,csv]", "probe.curvature.layerwise=false"]
 

@@ -9,11 +9,12 @@ import pytest
 from hydra import compose, initialize_config_dir, initialize_config_module
 from omegaconf import MISSING, OmegaConf
 
-from ridgeline.cli.resolvers import register_resolvers
-from ridgeline.config.plan import make_plan, read_settings
+from ridgeline.config.resolvers import register_resolvers
 from ridgeline.config.schema import BN_POLICIES, GROUP_SCHEMAS, SCHEMAS, Allowed, TrainConfig
 from ridgeline.config.schema_errors import schema_error
+from ridgeline.config.settings import read_settings
 from ridgeline.errors import ConfigError
+from ridgeline.store.plan import make_plan
 
 CONF = Path(str(files("ridgeline.conf")))
 PATHS = ["paths.root_dir=/tmp/r", "paths.output_dir=/tmp/r/run"]

@@ -18,9 +18,9 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
 from helpers.cli import TRAIN
-from ridgeline.cli.resolvers import register_resolvers
+from ridgeline.config.resolvers import register_resolvers
 from ridgeline.landscape import BarrierRecord, Evaluator, barrier_curve, state_of
-from ridgeline.run_layout import RunLayout
+from ridgeline.store.layout import RunLayout
 
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
 SPAWN_STEP = 1

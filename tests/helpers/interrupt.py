@@ -10,8 +10,8 @@ import os
 import signal
 import sys
 
-from ridgeline.training.checkpoints import PhaseCheckpoint
-from ridgeline.training.probes import LandscapeProbe
+from ridgeline.probes import LandscapeProbe
+from ridgeline.store.checkpoints import PhaseCheckpoint
 
 
 def main() -> None:

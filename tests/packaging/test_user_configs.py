@@ -11,9 +11,9 @@ from hydra import compose, initialize_config_dir, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from ridgeline.cli.resolvers import register_resolvers
 from ridgeline.config.builds import check_model
-from ridgeline.config.plan import read_settings
+from ridgeline.config.resolvers import register_resolvers
+from ridgeline.config.settings import read_settings
 from ridgeline.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

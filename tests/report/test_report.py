@@ -12,11 +12,11 @@ from report_fixtures import close, make_run, make_sweep
 
 from helpers.wandb_file import read_runs
 from ridgeline.cli.report import main as report_main
-from ridgeline.record_scalars import scalar_metrics
-from ridgeline.record_store import RecordStore
 from ridgeline.report.build import ORDER, make_report
 from ridgeline.report.collect import collect
 from ridgeline.report.summary import summarise_run
+from ridgeline.store.records import RecordStore
+from ridgeline.store.scalars import scalar_metrics
 
 
 def _csv(path):

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from ridgeline.cli.resolvers import register_resolvers
-from ridgeline.config.plan import make_plan
-from ridgeline.run_layout import ParentStoreLayout
-from ridgeline.sweep.parent_store import parent_lock
-from ridgeline.training.ranks import Ranks
+from ridgeline.config.resolvers import register_resolvers
+from ridgeline.store.layout import ParentStoreLayout
+from ridgeline.store.parent_store import parent_lock
+from ridgeline.store.plan import make_plan
+from ridgeline.store.ranks import Ranks
 
 CONF = str(files("ridgeline.conf"))
 

@@ -12,7 +12,7 @@ import torch
 
 from helpers.ddp import TRAIN, base_env, mlp_job, numbers, run
 from helpers.processes import descendants, wait_for_record
-from ridgeline.run_layout import RunLayout
+from ridgeline.store.layout import RunLayout
 
 PHASE = "spawn_k=0000001"
 JOB = mlp_job(100)

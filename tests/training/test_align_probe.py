@@ -13,15 +13,15 @@ from torch import nn
 
 from cli.test_bad_input import compose_cfg
 from helpers.cli import run_train
-from ridgeline.cli.validate import validate_config
 from ridgeline.config.builds import check_model
-from ridgeline.config.plan import read_settings
+from ridgeline.config.settings import read_settings
 from ridgeline.errors import ConfigError
-from ridgeline.record_scalars import scalar_metrics
 from ridgeline.report import figures
 from ridgeline.report.build import _summary_table
 from ridgeline.report.summary import summary_rows
 from ridgeline.report.tables import instability_rows
+from ridgeline.store.scalars import scalar_metrics
+from ridgeline.store.validate import validate_config
 
 # The logged metrics are checked in the CSV logger's file: every logger gets the same
 # scalar_metrics keys from log_record (the W&B path is covered by the main-job test).

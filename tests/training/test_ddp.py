@@ -27,7 +27,7 @@ from helpers.ddp import (
     srun,
     train_args,
 )
-from ridgeline.run_layout import ParentStoreLayout
+from ridgeline.store.layout import ParentStoreLayout
 
 # Largest |Δ| between a 2-process and a 1-process child after 19 steps, measured on this machine
 # over all five launchers below: 1.8e-7 (float summation order of the gradient all-reduce,

@@ -14,7 +14,7 @@ from helpers.ddp import (
     train_args,
 )
 from helpers.processes import kill_tree, wait_for_record
-from ridgeline.run_layout import RunLayout
+from ridgeline.store.layout import RunLayout
 
 # Long enough that the job is still running when the test sees the step-20 record and kills it.
 LONGER = ["trainer.max_steps=100"]

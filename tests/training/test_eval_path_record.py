@@ -7,14 +7,14 @@ from torch import nn
 
 from ridgeline.landscape import Evaluator, layer_groups, state_of
 from ridgeline.landscape.evaluate import MEASURED_PATHS
-from ridgeline.run import ProbeRecord
-from ridgeline.training.probes import (
+from ridgeline.probes import (
     BarrierProbe,
     CurvatureProbe,
     GeometryProbe,
     LayerwiseProbe,
     ProbeContext,
 )
+from ridgeline.store.run import ProbeRecord
 
 
 def test_probe_records_name_the_measured_path_and_old_records_still_read():

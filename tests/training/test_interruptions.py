@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from helpers.ddp import TRAIN, base_env, mlp_job, numbers, run
-from ridgeline.run_layout import RunLayout
+from ridgeline.store.layout import RunLayout
 from ridgeline.training.preemption import EXIT_PREEMPTED
 
 PHASE = "spawn_k=0000001"

@@ -16,11 +16,11 @@ from hydra.core.hydra_config import HydraConfig
 
 from helpers.cli import TRAIN
 from helpers.wandb_file import read_runs
-from ridgeline.cli.resolvers import register_resolvers
-from ridgeline.cli.validate import validate_config
+from ridgeline.config.resolvers import register_resolvers
 from ridgeline.errors import ConfigError
 from ridgeline.report.dashboard import DashboardTarget, build_workspace
-from ridgeline.wandb_keys import PROBE_STEP, SPAWN_STEP
+from ridgeline.store.validate import validate_config
+from ridgeline.tracking.wandb_keys import PROBE_STEP, SPAWN_STEP
 
 SPAWN_STEPS = (0, 10)
 TASK = "review"

@@ -4,19 +4,19 @@ import json
 
 import torch
 
-from ridgeline.config.plan import Phase
 from ridgeline.config.schema import ProbeConfig
 from ridgeline.data import StreamSeeds
-from ridgeline.run_layout import PhaseLayout, RunLayout
-from ridgeline.training.checkpoints import StepCheckpoint, load_checkpoint
-from ridgeline.training.module import ReplicaClassifier
-from ridgeline.training.probes import (
+from ridgeline.probes import (
     BarrierProbe,
     CurvatureProbe,
     GeometryProbe,
     LandscapeProbe,
     LayerwiseProbe,
 )
+from ridgeline.store.checkpoints import StepCheckpoint, load_checkpoint
+from ridgeline.store.layout import PhaseLayout, RunLayout
+from ridgeline.store.plan import Phase
+from ridgeline.training.module import ReplicaClassifier
 from ridgeline.training.spawn import SpawnOptimizerState, parent_model_state, replicate_model
 from training.test_spawn import fit, make_dm, make_model, sgd
 

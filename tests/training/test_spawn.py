@@ -7,8 +7,8 @@ import torch
 
 from ridgeline.data import StreamSeeds, SyntheticDataModule
 from ridgeline.models import build_model
-from ridgeline.run_layout import PhaseLayout
-from ridgeline.training.checkpoints import StepCheckpoint, load_checkpoint
+from ridgeline.store.checkpoints import StepCheckpoint, load_checkpoint
+from ridgeline.store.layout import PhaseLayout
 from ridgeline.training.module import ReplicaClassifier
 from ridgeline.training.spawn import SpawnOptimizerState, parent_model_state, replicate_model
 

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ridgeline.cli.exit import is_write_error, os_error_message
+from ridgeline.config.hydra_errors import is_write_error, os_error_message
 from ridgeline.errors import RidgelineError
 from ridgeline.report.collect import collect
 from ridgeline.report.tables import leading_columns, metric_rows, write_csv

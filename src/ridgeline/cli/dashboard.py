@@ -10,7 +10,7 @@ import socket
 import sys
 from urllib.parse import urlparse
 
-from ridgeline.wandb_upload import wandb_logged_in
+from ridgeline.tracking.wandb_upload import wandb_logged_in
 
 PROG = "ridgeline-dashboard"
 

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from ridgeline.cli.exit import error
+from ridgeline.config.hydra_errors import error
 from ridgeline.errors import RidgelineError
 
 DEFAULT_OUT = "outputs/reproduce"
@@ -56,12 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         error(problem)
         return 2
     out = Path(args.out)
-    from ridgeline.environment import run_environment
     from ridgeline.reproduce.claims import CLAIMS
     from ridgeline.reproduce.experiments import EXPERIMENTS, run_experiments
     from ridgeline.reproduce.figures import prediction_figure
     from ridgeline.reproduce.table import markdown, write_table
-    from ridgeline.run import load_run
+    from ridgeline.store.run import load_run
+    from ridgeline.tracking.environment import run_environment
 
     seeds = list(range(args.seeds))
     start = time.perf_counter()

@@ -10,17 +10,17 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ridgeline.cli.config_tree import print_config_tree, save_config
-from ridgeline.cli.exit import job_errors, run_hydra_app
-from ridgeline.cli.resolvers import register_resolvers
-from ridgeline.run_layout import ParentStoreLayout, RunLayout
+from ridgeline.config.hydra_errors import job_errors, run_hydra_app
+from ridgeline.config.resolvers import register_resolvers
+from ridgeline.store.layout import ParentStoreLayout, RunLayout
+from ridgeline.tracking.config_tree import print_config_tree, save_config
 from ridgeline.training.preemption import EXIT_PREEMPTED, Preempted
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
 
-    from ridgeline.config.plan import Phase, RunPlan
-    from ridgeline.training.ranks import Ranks
+    from ridgeline.store.plan import Phase, RunPlan
+    from ridgeline.store.ranks import Ranks
 
 log = logging.getLogger("ridgeline")
 
@@ -39,7 +39,7 @@ def run_group(cfg: DictConfig, run_dir: Path) -> str:
 
 def copy_parent_records(store: ParentStoreLayout, key: str, run: RunLayout) -> None:
     """The stored parent's probe records, tagged with its key, into this run's records."""
-    from ridgeline.record_store import RecordStore
+    from ridgeline.store.records import RecordStore
 
     records = RecordStore(store.run(key).records).read()
     if records:
@@ -55,9 +55,9 @@ def train_parent(
     ranks: "Ranks",
 ) -> None:
     """Train the parent into the store unless it is there; other jobs wait for the lock."""
-    from ridgeline.sweep.parent_store import parent_lock, write_spec
+    from ridgeline.probes import build_probe_callbacks
+    from ridgeline.store.parent_store import parent_lock, write_spec
     from ridgeline.training.phases import run_phase
-    from ridgeline.training.probes import build_probe_callbacks
 
     store, key, parent = plan.store, plan.parent_key, plan.parent
     parent_run = store.run(key)
@@ -78,7 +78,7 @@ def train(cfg: DictConfig) -> Path:
     Every process of a DDP job runs this whole function: global rank 0 makes each decision that
     touches the disk and writes; the other ranks follow its decisions (``training/ranks.py``).
     """
-    from ridgeline.console import quiet_console
+    from ridgeline.tracking.console import quiet_console
 
     quiet_console()  # libraries' chatter to the run's log file; ridgeline's lines and errors shown
     # Heavy imports (torch, Lightning, W&B) after Hydra has composed the config: a config that
@@ -86,13 +86,13 @@ def train(cfg: DictConfig) -> Path:
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
-    from ridgeline.cli.validate import validate_config, validate_run
-    from ridgeline.threads import set_threads
-    from ridgeline.training.loggers import log_run_summary
+    from ridgeline.probes import build_probe_callbacks
+    from ridgeline.store.ranks import start_ranks, stop_ranks
+    from ridgeline.store.validate import validate_config, validate_run
+    from ridgeline.tracking.loggers import log_run_summary
     from ridgeline.training.phases import run_phase
     from ridgeline.training.preemption import SigtermNotice
-    from ridgeline.training.probes import build_probe_callbacks
-    from ridgeline.training.ranks import start_ranks, stop_ranks
+    from ridgeline.training.threads import set_threads
 
     plan = validate_config(cfg)
     run, top = plan.run, plan.settings.top

@@ -11,8 +11,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from ridgeline.config.plan import Settings
 from ridgeline.config.rules import plain, world_size
+from ridgeline.config.settings import Settings
 from ridgeline.errors import ConfigError, RidgelineError
 
 
@@ -184,13 +184,11 @@ def check_model(cfg: DictConfig, settings: Settings) -> None:
 def check_components(settings: Settings) -> None:
     """Every probe component builds from its settings, typed as its class's defaults; a pair
     component needs two children."""
-    from ridgeline.training.probes import PairComponent
-
     pair = []
     for key, node in settings.components.items():
         component = build(f"probe.{key}", node, "a probe component that accepts these settings")
         check_arg_types(f"probe.{key}", node, type(component))
-        if isinstance(component, PairComponent):
+        if getattr(component, "pair", False):
             pair.append(key)
     if pair and settings.spawn.children < 2:
         raise ConfigError(

@@ -24,7 +24,7 @@ from ridgeline.config.schema import GROUP_SCHEMAS, SPLITS, SeedsConfig, TrainCon
 from ridgeline.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ridgeline.config.plan import Settings
+    from ridgeline.config.settings import Settings
 
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
 # Lightning's precisions that ridgeline supports: the probes evaluate float32 data, so the

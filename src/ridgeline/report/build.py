@@ -13,7 +13,7 @@ from ridgeline.report import figures
 from ridgeline.report.collect import Collection, collect
 from ridgeline.report.records import Record
 from ridgeline.report.tables import instability_rows, write_tables
-from ridgeline.wandb_upload import WANDB_TARGET, log_tables_and_figures
+from ridgeline.tracking.wandb_upload import WANDB_TARGET, log_tables_and_figures
 
 WANDB_CHOICES = ("auto", "on", "off")
 

@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from ridgeline.errors import RidgelineError
-from ridgeline.record_store import RecordStore
 from ridgeline.report.records import Record
+from ridgeline.store.records import RecordStore
 
 RECORDS = Path("landscape") / "records.jsonl"
 # Config keys never used to tell jobs apart (they differ by construction, or describe the

@@ -1,7 +1,8 @@
 """A W&B workspace whose panels are the paper's figures, live over any run or sweep.
 
 Built with W&B's ``wandb-workspaces`` library from the keys the training runs log (probe
-scalars as in ``ridgeline.record_scalars``, ``ridgeline.wandb_keys``, the nested config). Panels:
+scalars as in ``ridgeline.store.scalars``, ``ridgeline.tracking.wandb_keys``, the nested
+config). Panels:
 final barrier against spawn step (grouped by seed), barrier over training per spawn step,
 predicted against measured barrier, angle at the spawn point against k, layer-wise tables.
 """
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import wandb_workspaces.reports.v2 as wr
 import wandb_workspaces.workspaces as ws
 
-from ridgeline.wandb_keys import (
+from ridgeline.tracking.wandb_keys import (
     FINAL,
     INSTABILITY,
     LAYERWISE_HEATMAP,

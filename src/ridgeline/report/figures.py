@@ -15,14 +15,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ridgeline.plotting import (
-    heatmap,
-    plt,
-    save_png,
-    spawn_colors,
-    spawn_step_axis,
-    zero_centred_norm,
-)
 from ridgeline.report.records import (
     Record,
     by_series,
@@ -32,6 +24,14 @@ from ridgeline.report.records import (
     mean,
     pair_records,
     stat,
+)
+from ridgeline.tracking.plotting import (
+    heatmap,
+    plt,
+    save_png,
+    spawn_colors,
+    spawn_step_axis,
+    zero_centred_norm,
 )
 
 STABLE_LINE = 0.02  # Frankle et al. 2020: error barrier below 2 % = stable

@@ -5,8 +5,8 @@ from pathlib import Path
 import rich
 from rich.table import Table
 
-from ridgeline.record_store import RecordStore
 from ridgeline.report.records import Record, final_records, stat
+from ridgeline.store.records import RecordStore
 
 # (column, record path): test/train error barrier = endpoint-mean (Frankle et al. 2020);
 # loss barrier = midpoint; predicted = −⅛ΔᵀH(θ_½)Δ on test; angle at the spawn point θ_s.

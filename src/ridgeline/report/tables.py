@@ -1,7 +1,7 @@
 """CSV tables of every number behind the report's figures (long format, one row per point).
 
 - ``metrics.csv``: one row per job × probe point × pair, with the varying config keys of a sweep
-  (``config.<key>``) and every :func:`ridgeline.record_scalars.scalar_metrics` column.
+  (``config.<key>``) and every :func:`ridgeline.store.scalars.scalar_metrics` column.
 - ``curves.csv``: one row per curve point: barrier curves over α (``curve=barrier``, and
   ``barrier_aligned`` after permutation alignment), loss profiles spawn point → child
   (``profile_a``/``profile_b``) and parent θ_0 → θ_t (``parent``).
@@ -16,10 +16,10 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from ridgeline.record_scalars import scalar_metrics
 from ridgeline.report.collect import Collection, job_columns
 from ridgeline.report.records import Record, by_series, finals, get, stat
-from ridgeline.run_layout import atomic_path
+from ridgeline.store.layout import atomic_path
+from ridgeline.store.scalars import scalar_metrics
 
 ID_COLUMNS = ("job", "phase", "kind", "probe", "step", "spawn_step", "pair", "bn_policy")
 INSTABILITY_COLUMNS = (

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ridgeline.landscape.records import Record
 from ridgeline.reproduce.experiments import CNN_GELU, CNN_MAXPOOL, CNN_RELU, LENET
 from ridgeline.reproduce.stats import mean_sd, pearson, slope
-from ridgeline.run import LoadedRun, ProbeRecord
+from ridgeline.store.run import LoadedRun, ProbeRecord
 
 SPLIT = "test"
 STABLE_PP = 2.0  # Frankle et al. 2020: "stable" below a 2 % error barrier

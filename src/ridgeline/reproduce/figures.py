@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ridgeline.plotting import plt, save_png
 from ridgeline.reproduce.claims import FIT_MODELS, Runs, prediction_points
 from ridgeline.reproduce.stats import pearson, slope
+from ridgeline.tracking.plotting import plt, save_png
 
 LEVELS = (
     ("network", "whole network: −⅛ΔᵀH(θ$_½$)Δ", "L(θ$_½$) − ½(L$_A$ + L$_B$)"),

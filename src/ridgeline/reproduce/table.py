@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from ridgeline.reproduce.claims import ClaimResult, Quantity
-from ridgeline.run_layout import atomic_write_text
+from ridgeline.store.layout import atomic_write_text
 
 DIGITS = {"pp": 2, "nats": 3, "°": 1, "fraction": 2, "": 2}
 

@@ -213,7 +213,7 @@ def format_mlp_table(res: MlpToy) -> str:
 def mlp_figure(res: MlpToy, path: Path) -> Path:
     """Mean test loss along θ_α per k (left), loss barrier and prediction (middle) and error
     barrier (right) vs k, mean ± s.d. over the pairs with single pairs as light dots."""
-    from ridgeline.plotting import plt, save_png, spawn_colors, spawn_step_axis
+    from ridgeline.tracking.plotting import plt, save_png, spawn_colors, spawn_step_axis
 
     st = res.settings
     n = st["n_pairs"]

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from ridgeline.plotting import plt, save_png, spawn_colors, spawn_step_axis
 from ridgeline.toy.scalar import ToyRun
+from ridgeline.tracking.plotting import plt, save_png, spawn_colors, spawn_step_axis
 
 
 def scalar_figure(run: ToyRun, path: Path, extent: float = 2.0) -> Path:

@@ -16,7 +16,8 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from ridgeline.errors import TrainingDiverged, kept_checkpoint
+from ridgeline.errors import TrainingDiverged
+from ridgeline.store.checkpoints import kept_checkpoint
 from ridgeline.training.schedules import Schedule, constant, shifted
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]

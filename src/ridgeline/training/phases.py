@@ -17,19 +17,19 @@ from omegaconf import DictConfig
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch import nn
 
-from ridgeline.config.plan import Phase, RunPlan
-from ridgeline.run_layout import PhaseLayout, RunLayout, atomic_write_text
-from ridgeline.training.checkpoints import (
+from ridgeline.store.checkpoints import (
     AtomicCheckpointIO,
     PhaseCheckpoint,
     StepCheckpoint,
     load_checkpoint,
 )
-from ridgeline.training.loggers import build_loggers, finish_loggers
+from ridgeline.store.layout import PhaseLayout, RunLayout, atomic_write_text
+from ridgeline.store.plan import Phase, RunPlan
+from ridgeline.store.ranks import Ranks, cluster_plugins
+from ridgeline.tracking.loggers import build_loggers, finish_loggers
 from ridgeline.training.module import ReplicaClassifier
 from ridgeline.training.preemption import Preempted
 from ridgeline.training.progress import progress_callbacks
-from ridgeline.training.ranks import Ranks, cluster_plugins
 from ridgeline.training.spawn import SpawnOptimizerState, parent_model_state, replicate_model
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """SIGTERM (SLURM's preemption and time limit): save what can be resumed, say so, exit non-zero.
 
 Inside ``fit``, Lightning turns SIGTERM into a ``SIGTERMException`` at the end of the current
-step; :class:`~ridgeline.training.checkpoints.PhaseCheckpoint` then saves ``last.ckpt`` and the
+step; :class:`~ridgeline.store.checkpoints.PhaseCheckpoint` then saves ``last.ckpt`` and the
 phase raises :class:`Preempted`. Between phases (or during an end-of-phase probe, which Lightning
 lets finish), the handler installed here only notes the signal; the next phase start raises
 :class:`Preempted` on every rank. The handler chains to the one it replaces, so submitit's own

@@ -17,7 +17,7 @@ from pytorch_lightning.callbacks.progress.rich_progress import (
 from rich.progress import TextColumn
 
 if TYPE_CHECKING:
-    from ridgeline.training.phases import Phase
+    from ridgeline.store.plan import Phase
 
 TRAIN_PREFIX = "train/"
 

@@ -5,7 +5,7 @@ import os
 
 from omegaconf import OmegaConf
 
-from ridgeline.training.steps import log_spaced_steps
+from ridgeline.config.steps import log_spaced_steps
 
 
 def linspace(lo: float, hi: float, count: int) -> list[float]:

@@ -14,10 +14,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ridgeline.environment import run_environment
+from ridgeline.tracking.environment import run_environment
 
 if TYPE_CHECKING:
-    from ridgeline.config.plan import Phase
+    from ridgeline.store.plan import Phase
 
 
 def _multirun() -> bool:

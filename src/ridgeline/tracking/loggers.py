@@ -9,14 +9,19 @@ from omegaconf import DictConfig, open_dict
 from pytorch_lightning.loggers import Logger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from ridgeline.console import route_wandb_terminal
-from ridgeline.training.run_config import run_config, run_label, run_tags
-from ridgeline.wandb_keys import SUMMARY_TABLE
-from ridgeline.wandb_osh_sync import OSH_KEYS, SyncTrigger, sync_trigger
-from ridgeline.wandb_upload import log_tables_and_figures, offline_mode, run_id, wandb_nodes
+from ridgeline.tracking.console import route_wandb_terminal
+from ridgeline.tracking.run_config import run_config, run_label, run_tags
+from ridgeline.tracking.wandb_keys import SUMMARY_TABLE
+from ridgeline.tracking.wandb_osh import OSH_KEYS, SyncTrigger, sync_trigger
+from ridgeline.tracking.wandb_upload import (
+    log_tables_and_figures,
+    offline_mode,
+    run_id,
+    wandb_nodes,
+)
 
 if TYPE_CHECKING:
-    from ridgeline.training.phases import Phase
+    from ridgeline.store.plan import Phase
 
 # The wandb-osh trigger of each W&B logger built with ``osh: true``.
 _SYNC_TRIGGERS: "WeakKeyDictionary[Logger, SyncTrigger]" = WeakKeyDictionary()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ridgeline.errors import RidgelineError
-from ridgeline.run_layout import atomic_write_text
+from ridgeline.store.layout import atomic_write_text
 
 KEY_FIELDS = ("phase", "probe", "step", "pair")
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -9,7 +10,7 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import Checkpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from ridgeline.run_layout import PhaseLayout, atomic_path
+from ridgeline.store.layout import PhaseLayout, atomic_path
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -93,3 +94,18 @@ def load_checkpoint(path: str | Path) -> dict:
             f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {exc}); "
             "delete it and re-run to recreate it"
         ) from None
+
+
+def kept_checkpoint(module: Any) -> str:
+    """Which checkpoint a diverged phase keeps, and where: its last.ckpt and the step it holds."""
+    trainer = getattr(module, "_trainer", None)
+    if trainer is None:
+        return "No checkpoint of this phase was written."
+    last = PhaseLayout(Path(trainer.default_root_dir)).last_checkpoint  # the phase's directory
+    if not last.is_file():
+        return f"No checkpoint of this phase was written yet ({last} does not exist)."
+    try:  # mmap: reads the step, not the weights
+        step = torch.load(last, map_location="cpu", mmap=True, weights_only=False)["global_step"]
+    except Exception:
+        return f"The last good checkpoint is kept: {last}."
+    return f"The last good checkpoint is kept: {last} (step {module.step_offset + int(step)})."

@@ -5,7 +5,7 @@
   built once (:mod:`ridgeline.config.builds`); returns the :class:`RunPlan`.
 - :func:`validate_run` needs the data and the run dir: sizes against the splits
   (:func:`~ridgeline.config.rules.check_sizes`) and the run dir's policy
-  (:mod:`ridgeline.config.run_dir`).
+  (:mod:`ridgeline.store.run_dir`).
 
 Each failure raises a ConfigError naming the key, the value and what is allowed (or a
 RidgelineError naming the file); ``ridgeline-train`` prints it as one line and exits 2.
@@ -16,9 +16,10 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from ridgeline.config.builds import check_builds
-from ridgeline.config.plan import RunPlan, make_plan, read_settings
 from ridgeline.config.rules import check_config, check_keys, check_sizes
-from ridgeline.config.run_dir import check_run_dir, check_writable_dirs
+from ridgeline.config.settings import read_settings
+from ridgeline.store.plan import RunPlan, make_plan
+from ridgeline.store.run_dir import check_run_dir, check_writable_dirs
 
 
 def validate_config(cfg: DictConfig) -> RunPlan:

@@ -17,7 +17,7 @@ from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from ridgeline.run_layout import atomic_path  # noqa: E402
+from ridgeline.store.layout import atomic_path  # noqa: E402
 
 __all__ = ["heatmap", "plt", "save_png", "spawn_colors", "spawn_step_axis", "zero_centred_norm"]
 

@@ -7,8 +7,8 @@ import rich.syntax
 import rich.tree
 from omegaconf import DictConfig, OmegaConf
 
-from ridgeline.environment import run_environment
-from ridgeline.run_layout import RunLayout, atomic_write_text
+from ridgeline.store.layout import RunLayout, atomic_write_text
+from ridgeline.tracking.environment import run_environment
 
 ORDER = ("data", "model", "optim", "schedule", "spawn", "probe", "trainer", "logger", "paths")
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ridgeline.console import route_wandb_terminal
-from ridgeline.wandb_osh_sync import sync_trigger
+from ridgeline.tracking.console import route_wandb_terminal
+from ridgeline.tracking.wandb_osh import sync_trigger
 
 WANDB_TARGET = "WandbLogger"
 

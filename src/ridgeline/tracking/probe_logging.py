@@ -14,9 +14,9 @@ from weakref import WeakKeyDictionary
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import Logger, WandbLogger
 
-from ridgeline.record_scalars import scalar_metrics
-from ridgeline.training.loggers import request_sync
-from ridgeline.wandb_keys import (
+from ridgeline.store.scalars import scalar_metrics
+from ridgeline.tracking.loggers import request_sync
+from ridgeline.tracking.wandb_keys import (
     FINAL,
     INSTABILITY,
     LAYERWISE_HEATMAP,
@@ -26,7 +26,7 @@ from ridgeline.wandb_keys import (
 )
 
 if TYPE_CHECKING:
-    from ridgeline.training.phases import Phase
+    from ridgeline.store.plan import Phase
 
 LAYERWISE_COLUMNS = (
     "step",
@@ -99,7 +99,7 @@ def layerwise_heatmap(
 ) -> Path | None:
     """The single-layer midpoint loss barriers of :func:`layerwise_rows` (into A, own endpoints)
     as a layer × probe step image, mean over pairs; None when there are none."""
-    from ridgeline.plotting import heatmap, plt, save_png, zero_centred_norm
+    from ridgeline.tracking.plotting import heatmap, plt, save_png, zero_centred_norm
 
     values: dict[tuple[str, int], list[float]] = {}
     layers: list[str] = []

@@ -8,11 +8,11 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ridgeline.config.plan import RunPlan
 from ridgeline.config.rules import plain
 from ridgeline.errors import ConfigError, RidgelineError
-from ridgeline.record_store import RecordStore
-from ridgeline.run_layout import RunLayout
+from ridgeline.store.layout import RunLayout
+from ridgeline.store.plan import RunPlan
+from ridgeline.store.records import RecordStore
 
 # Keys that may change between the runs of one run dir without changing its results.
 RERUN_FREE_KEYS = (

@@ -1,0 +1,108 @@
+"""The config groups typed by the schema: :func:`read_settings` turns each group into its
+schema's dataclass (a user's preset without a schema entry included), once per job."""
+
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from ridgeline.config.schema import (
+    GROUP_SCHEMAS,
+    DataConfig,
+    OptimConfig,
+    PathsConfig,
+    ProbeConfig,
+    ScheduleConfig,
+    SpawnConfig,
+    TrainConfig,
+)
+from ridgeline.config.schema_errors import schema_error
+
+OPEN_KEYS = {"model", "trainer", "logger", "local"}  # groups without a ridgeline schema
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The config groups as their schema's dataclasses; ``components`` are the probe's."""
+
+    top: TrainConfig
+    data: DataConfig
+    optim: OptimConfig
+    schedule: ScheduleConfig
+    spawn: SpawnConfig
+    paths: PathsConfig
+    probe: ProbeConfig | None
+    components: dict[str, DictConfig] = field(default_factory=dict)
+
+
+def read_group(cfg: DictConfig, key: str, schema: type, values: Any = None) -> Any:
+    """``cfg[key]`` (or ``values`` given for it) as a ``schema`` instance: its own preset's
+    schema when it is a typed node; a user's preset that does not start from the schema is
+    read through it (its defaults filled in, its types checked: a ConfigError names the key).
+    ``key`` "" reads the top-level keys."""
+    node = (cfg[key] if key else cfg) if values is None else values
+    own = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
+    schema = own if isinstance(own, type) and issubclass(own, schema) else schema
+    if OmegaConf.is_config(node):
+        node = OmegaConf.to_container(node, resolve=True)
+    # Merged where the schema's own interpolations (e.g. ${paths.data_dir}) resolve.
+    context = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    OmegaConf.set_struct(context, False)
+    try:
+        base = OmegaConf.structured(schema)
+        OmegaConf.set_struct(base, False)
+        if key:
+            context[key] = base
+            context[key].merge_with(node)
+        else:
+            base.merge_with(node)
+            context.merge_with(base)
+        group = context[key] if key else context
+        read = {name: _plain(group[name]) for name in node if name in schema.__dataclass_fields__}
+        read |= {
+            f.name: _plain(group[f.name]) for f in fields(schema) if key and f.name not in read
+        }
+    except Exception as exc:
+        error = schema_error(exc)
+        if error is None:
+            raise
+        raise error from None
+    return _instance(schema, read)
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def _instance(schema: type, values: dict) -> Any:
+    """``schema(**values)`` with nested dataclasses built too; keys beyond the schema dropped,
+    keys not given left at their defaults."""
+    return schema(**{
+        f.name: _instance(f.type, values[f.name]) if is_dataclass(f.type) else values[f.name]
+        for f in fields(schema) if f.name in values
+    })  # fmt: skip
+
+
+def read_settings(cfg: DictConfig) -> Settings:
+    """Every group of ``cfg`` typed by the schema; the probe's components kept as nodes."""
+    names = [f.name for f in fields(TrainConfig) if f.name not in OPEN_KEYS | set(GROUP_SCHEMAS)]
+    top = {k: cfg[k] for k in names if k in cfg}
+    probe, components = cfg.get("probe"), {}
+    if probe:
+        known = {f.name for f in fields(ProbeConfig)}
+        components = {
+            str(k): v
+            for k, v in probe.items()
+            if k not in known and isinstance(v, DictConfig) and "_target_" in v
+        }
+        probe = {k: v for k, v in OmegaConf.to_container(probe, resolve=True).items() if k in known}
+    return Settings(
+        top=read_group(cfg, "", TrainConfig, OmegaConf.masked_copy(cfg, list(top))),
+        data=read_group(cfg, "data", DataConfig),
+        optim=read_group(cfg, "optim", OptimConfig),
+        schedule=read_group(cfg, "schedule", ScheduleConfig),
+        spawn=read_group(cfg, "spawn", SpawnConfig),
+        paths=read_group(cfg, "paths", PathsConfig),
+        probe=read_group(cfg, "probe", ProbeConfig, probe) if probe else None,
+        components=components,
+    )

@@ -1,0 +1,49 @@
+"""The ``curvature`` component: the Taylor barrier prediction −⅛ΔᵀH(θ_½)Δ and its blocks."""
+
+from typing import Any
+
+from ridgeline.landscape import (
+    model_top_eigenvalue,
+    taylor_prediction,
+)
+from ridgeline.probes.component import PairComponent, ProbeContext
+
+
+class CurvatureProbe(PairComponent):
+    """−⅛ΔᵀH(θ_½)Δ, its layer-wise blocks and cross-checks; optionally the top eigenvalue."""
+
+    key = "taylor"
+    aligned = True
+
+    def __init__(
+        self,
+        layerwise: bool = True,
+        endpoints: bool = True,
+        top_eigenvalue: bool = False,
+        splits: list[str] | None = None,
+    ) -> None:
+        self.layerwise = layerwise
+        self.endpoints = endpoints
+        self.top_eigenvalue = top_eigenvalue
+        self.splits = splits
+
+    def compute(self, ctx: ProbeContext, i: int, j: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        a, b = ctx.states[i], ctx.states[j]
+        for split, ev in ctx.splits(self.splits).items():
+            rec = taylor_prediction(
+                ev,
+                a,
+                b,
+                groups=ctx.groups,
+                layerwise=self.layerwise,
+                endpoints=self.endpoints,
+                reduce=ctx.reduce,
+            ).to_dict()
+            if self.top_eigenvalue:
+                mid = {k: 0.5 * (a[k] + b[k]) if a[k].is_floating_point() else a[k] for k in a}
+                rec["top_eigenvalue_mid"] = model_top_eigenvalue(
+                    ev, mid, reduce=ctx.reduce
+                ).to_dict()
+            out[split] = rec
+        return out

@@ -1,0 +1,53 @@
+"""A store of parent runs shared by every job of a sweep that needs the same parent.
+
+The key (:mod:`ridgeline.config.parent_key`) is a hash of the config that determines the
+parent's weights. The plan
+(:func:`ridgeline.store.plan.make_plan`) computes the spec and key once per job; a file lock,
+held by the training job's rank 0, makes concurrent jobs wait for the one that trains it.
+"""
+
+import contextlib
+import fcntl
+import json
+from collections.abc import Iterator
+
+from ridgeline.store.layout import ParentStoreLayout, atomic_write_text
+from ridgeline.store.ranks import Ranks
+
+# How often a job waiting for another job's parent checks the lock.
+LOCK_POLL_SECONDS = 2.0
+
+
+@contextlib.contextmanager
+def parent_lock(store: ParentStoreLayout, key: str, ranks: Ranks) -> Iterator[None]:
+    """Exclusive lock on one parent, held by this job's rank 0 while its ranks train it.
+
+    Other *jobs* wait until it is released; this job's other ranks never touch the lock and wait
+    for rank 0 to hold it (see :meth:`Ranks.poll_until`).
+    """
+    handle = None
+    if ranks.is_zero:
+        store.root.mkdir(parents=True, exist_ok=True)
+        handle = store.lock(key).open("a")
+
+    def acquire() -> bool:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    try:
+        ranks.poll_until(
+            acquire, LOCK_POLL_SECONDS, f"parent {key} is being trained by another job; waiting"
+        )
+        yield
+    finally:
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+
+def write_spec(store: ParentStoreLayout, key: str, spec: dict) -> None:
+    """Record what the parent is, next to its checkpoints."""
+    atomic_write_text(store.spec(key), json.dumps(spec, indent=2, sort_keys=True))

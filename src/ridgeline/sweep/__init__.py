@@ -1,1 +1,0 @@
-"""Sweeps: the shared parent store and the collection of a sweep's records."""

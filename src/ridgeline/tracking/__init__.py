@@ -1,0 +1,1 @@
+"""Where numbers go besides the records: W&B, CSV, the console, figures, the environment."""
