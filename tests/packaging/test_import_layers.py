@@ -1,4 +1,4 @@
-"""The package's imports go one way, down the layers of docs/design.md §8, with no circle."""
+"""The package's imports go one way, down the layers of docs/design.md §9, with no circle."""
 
 import ast
 import functools
