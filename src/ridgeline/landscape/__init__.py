@@ -166,3 +166,14 @@ __all__ = [
     "weight_matching",
     "with_midpoint",
 ]
+
+# REPAIR policy (Jordan et al. 2023), issue 24 part 5
+from ridgeline.landscape.evaluate import (  # noqa: E402
+    ChannelStats,
+    Endpoints,
+    channel_stats,
+    repair,
+    repair_layers,
+)
+
+__all__ += ["ChannelStats", "Endpoints", "channel_stats", "repair", "repair_layers"]

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from torch import Tensor
 
-from ridgeline.landscape.evaluate import Evaluator, Metrics, ParamSetGroup, Reduce
+from ridgeline.landscape.evaluate import Endpoints, Evaluator, Metrics, ParamSetGroup, Reduce
 from ridgeline.landscape.params import LayerGroup, layer_groups, lerp, lerp_groups
 from ridgeline.landscape.records import (
     BarrierRecord,
@@ -80,7 +80,10 @@ def barrier_curve(
 ) -> BarrierRecord:
     """Loss/error on θ_α = (1−α)θ_A + αθ_B over the grid (½ added if missing) + barriers."""
     al = with_midpoint(alphas)
-    metrics = evaluator.evaluate([lerp(theta_a, theta_b, a) for a in al], reduce=reduce)
+    ends = Endpoints(dict(theta_a), dict(theta_b), al)  # the targets of bn_policy='repair'
+    metrics = evaluator.evaluate(
+        [lerp(theta_a, theta_b, a) for a in al], reduce=reduce, endpoints=ends
+    )
     loss = [m.loss for m in metrics]
     error = [m.error for m in metrics]
     return BarrierRecord(

@@ -14,6 +14,7 @@ data and remembered for that workload (``PathCache``), and records name the path
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -54,6 +55,18 @@ class Metrics:
     error: float
 
 
+@dataclass(frozen=True)
+class Endpoints:
+    """The endpoints θ_A, θ_B of a list of sets and each set's α: set i ≈ (1−αᵢ)θ_A + αᵢθ_B.
+
+    The ``repair`` policy takes its targets (1−αᵢ)·stat(θ_A) + αᵢ·stat(θ_B) from them.
+    """
+
+    theta_a: ParamSet
+    theta_b: ParamSet
+    alphas: Sequence[float]
+
+
 @dataclass
 class ParamSetGroup:
     """Parameter sets that share their stages before ``start`` with base set ``base``.
@@ -65,6 +78,8 @@ class ParamSetGroup:
     param_sets: Sequence[ParamSet]
     start: int = 0
     base: int | None = None
+    # where each set lies between two endpoints (the REPAIR policy's targets; ignored otherwise)
+    endpoints: Endpoints | None = None
 
 
 def same_set(a: ParamSet, b: ParamSet) -> bool:
@@ -143,6 +158,161 @@ def recompute_bn_stats(
     return out
 
 
+REPAIR_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+class _Stop(Exception):
+    """Raised by a statistics hook to end a forward pass once the wanted layer has run."""
+
+
+def repair_layers(model: nn.Module) -> list[str]:
+    """Module paths REPAIR corrects: every Linear/Conv layer in module order but the last one.
+
+    The last is the classifier's output layer (its logits feed no nonlinearity).
+    """
+    return [p for p, m in model.named_modules() if isinstance(m, REPAIR_MODULES)][:-1]
+
+
+def _tensor_name(layer: str, name: str) -> str:
+    return f"{layer}.{name}" if layer else name
+
+
+@dataclass
+class ChannelStats:
+    """Exact per-channel mean and population std (ddof 0) of a layer's output, in float64."""
+
+    mean: Tensor
+    std: Tensor
+    count: int
+
+
+def channel_stats(
+    model: nn.Module,
+    param_set: ParamSet,
+    batches: Iterable[object],
+    layers: Sequence[str],
+    stop: bool = False,
+) -> dict[str, ChannelStats]:
+    """Mean and std of each output channel of ``layers`` over all examples (and positions).
+
+    μ_c = (1/N)Σ z_c, σ_c = ((1/N)Σ (z_c − μ_c)²)^½ over all N = examples × positions of the
+    batches, merged exactly in float64 (Chan et al.'s pairwise update). The model runs under
+    ``functional_call`` with ``param_set`` (no copy of the live model is changed). ``stop``
+    ends each forward pass after the last of ``layers`` (a single layer: only its prefix runs).
+    """
+    modules = dict(model.named_modules())
+    acc: dict[str, list] = {name: [0, None, None] for name in layers}
+    seen: set[str] = set()
+    last = layers[-1] if layers else None
+
+    def hook(name: str, channel_dim: int):
+        def fn(_module: nn.Module, _inp: object, out: Tensor) -> None:
+            if name in seen:
+                raise RuntimeError(f"REPAIR: layer {name!r} runs twice in one forward pass")
+            seen.add(name)
+            z = out.detach().double().movedim(channel_dim, 0)
+            z = z.reshape(z.shape[0], -1)
+            nb = z.shape[1]
+            mb = z.mean(1)
+            m2b = ((z - mb[:, None]) ** 2).sum(1)
+            n, mean, m2 = acc[name]
+            if mean is None:
+                acc[name] = [nb, mb, m2b]
+            else:
+                d = mb - mean
+                tot = n + nb
+                acc[name] = [tot, mean + d * (nb / tot), m2 + m2b + d * d * (n * nb / tot)]
+            if stop and name == last:
+                raise _Stop
+
+        return fn
+
+    handles = []
+    for name in layers:
+        m = modules[name]
+        if not isinstance(m, REPAIR_MODULES):
+            raise TypeError(f"REPAIR corrects Linear/Conv layers; {name!r} is {type(m).__name__}")
+        handles.append(m.register_forward_hook(hook(name, -1 if isinstance(m, nn.Linear) else 1)))
+    params = list(model.parameters())
+    device = params[0].device if params else torch.device("cpu")
+    try:
+        with torch.no_grad():
+            for b in batches:
+                seen.clear()
+                with contextlib.suppress(_Stop):
+                    functional_call(model, param_set, (_first_tensor(b).to(device),))
+    finally:
+        for h in handles:
+            h.remove()
+    out: dict[str, ChannelStats] = {}
+    for name, (n, mean, m2) in acc.items():
+        if mean is None:
+            raise ValueError(f"REPAIR: layer {name!r} never ran on the batches")
+        out[name] = ChannelStats(mean, (m2 / n).clamp_min(0.0).sqrt(), int(n))
+    return out
+
+
+def repair(
+    model: nn.Module,
+    endpoints: Endpoints,
+    param_sets: Sequence[ParamSet],
+    batches: Iterable[object],
+    layers: Sequence[str] | None = None,
+) -> list[ParamSet]:
+    """REPAIR (Jordan et al. 2023): per-channel statistics of each set set to the endpoints' lerp.
+
+    For each layer in forward order, with μ, σ the set's channel statistics on ``batches`` (its
+    earlier layers already corrected) and μ_t = (1−α)μ_A + αμ_B, σ_t = (1−α)σ_A + ασ_B the
+    target: w' = s·w, b' = s·(b − μ) + μ_t, s = σ_t/σ (s = 1 for a constant channel, σ = 0).
+    Returns plain parameter sets; θ_A, θ_B and the live model are not changed.
+    """
+    alphas = [float(a) for a in endpoints.alphas]
+    if len(alphas) != len(param_sets):
+        raise ValueError(f"{len(alphas)} alphas for {len(param_sets)} parameter sets")
+    inputs = [_first_tensor(b) for b in batches]
+    if not inputs:
+        raise ValueError("the repair policy needs at least one training batch")
+    work = copy.deepcopy(model).eval().requires_grad_(False)
+    names = repair_layers(work) if layers is None else list(layers)
+    for name in names:
+        if _tensor_name(name, "bias") not in dict(work.named_parameters()):
+            raise ValueError(f"REPAIR folds the mean shift into a bias; layer {name!r} has none")
+    stats_a = channel_stats(work, dict(endpoints.theta_a), inputs, names)
+    stats_b = channel_stats(work, dict(endpoints.theta_b), inputs, names)
+    out: list[ParamSet] = []
+    for ps, alpha in zip(param_sets, alphas, strict=True):
+        new = dict(ps)
+        for name in names:
+            st = channel_stats(work, new, inputs, [name], stop=True)[name]
+            a, b = stats_a[name], stats_b[name]
+            mu_t = (1 - alpha) * a.mean + alpha * b.mean
+            sd_t = (1 - alpha) * a.std + alpha * b.std
+            s = torch.where(st.std > 0, sd_t / st.std.where(st.std > 0, 1.0), 1.0)
+            wk, bk = _tensor_name(name, "weight"), _tensor_name(name, "bias")
+            w, bias = new[wk], new[bk]
+            shape = (-1,) + (1,) * (w.dim() - 1)
+            s_dev = s.to(w.device)
+            new[wk] = (w.double() * s_dev.view(shape)).to(w.dtype)
+            new[bk] = (s_dev * (bias.double() - st.mean.to(w.device)) + mu_t.to(w.device)).to(
+                bias.dtype
+            )
+        out.append(new)
+    return out
+
+
+def _unique_endpoints(endpoints: Endpoints | None, index: Tensor, n: int) -> Endpoints | None:
+    """The endpoints of the distinct sets: each keeps the α of its first occurrence."""
+    if endpoints is None:
+        return None
+    if len(endpoints.alphas) != len(index):
+        raise ValueError(f"{len(endpoints.alphas)} alphas for {len(index)} parameter sets")
+    alphas: list[float | None] = [None] * n
+    for i, j in enumerate(index.tolist()):
+        if alphas[j] is None:
+            alphas[j] = float(endpoints.alphas[i])
+    return Endpoints(endpoints.theta_a, endpoints.theta_b, alphas)  # type: ignore[arg-type]
+
+
 def use_vmap_of(eval_path: str) -> bool | None:
     """``Evaluator(use_vmap=...)`` of an ``EVAL_PATH_CHOICES`` name: None measures, else pins."""
     if eval_path not in EVAL_PATH_CHOICES:
@@ -168,6 +338,10 @@ class Evaluator:
     ``use_vmap``: None chooses the faster path by measurement (see the module doc), True or
     False pins vmap or the loop (:func:`use_vmap_of` maps ``EVAL_PATH_CHOICES`` to it).
     ``last_path`` is the path of the latest evaluation.
+    ``bn_policy='repair'`` (BN-free models) applies :func:`repair` on ``bn_batches`` to every
+    group, which must say where its sets lie (``ParamSetGroup.endpoints``, or ``endpoints=`` of
+    :meth:`evaluate`); base sets are evaluated as they are. ``repair_layers`` overrides the
+    corrected layers (default :func:`repair_layers`).
     """
 
     def __init__(
@@ -184,6 +358,7 @@ class Evaluator:
         prefix_reuse: bool = True,
         per_example_loss: PerExampleLoss | None = None,
         path_cache: PathCache | None = None,
+        repair_layers: Sequence[str] | None = None,
     ) -> None:
         """Set up evaluation of cross-entropy (or ``per_example_loss``) over ``x, y`` in chunks."""
         if chunk_size < 1:
@@ -194,6 +369,12 @@ class Evaluator:
         self.bn_batches = list(bn_batches) if bn_batches is not None else None
         if self.bn_policy is BNPolicy.RESET and _bn_modules(model) and not self.bn_batches:
             raise ValueError("bn_policy='reset' needs bn_batches (training input batches)")
+        if self.bn_policy is BNPolicy.REPAIR:
+            if _bn_modules(model):
+                raise ValueError("bn_policy='repair' is for BN-free models; use 'reset' with BN")
+            if not self.bn_batches:
+                raise ValueError("bn_policy='repair' needs bn_batches (training input batches)")
+        self.repair_layers = None if repair_layers is None else list(repair_layers)
         self.source = copy.deepcopy(model).requires_grad_(False)
         self.template = copy.deepcopy(self.source).eval()
         if self.bn_policy is BNPolicy.BATCH:
@@ -247,11 +428,25 @@ class Evaluator:
             return 0
         return self._stage_index[name.split(".", 1)[0]]
 
-    def prepare(self, param_sets: Sequence[ParamSet]) -> list[ParamSet]:
-        """Apply the BN policy to parameter sets (``reset`` recomputes running statistics)."""
+    def prepare(
+        self, param_sets: Sequence[ParamSet], endpoints: Endpoints | None = None
+    ) -> list[ParamSet]:
+        """Apply the BN policy to parameter sets.
+
+        ``reset`` recomputes running statistics; ``repair`` corrects each set towards the
+        statistics of ``endpoints`` (required then, see :func:`repair`).
+        """
         if self.bn_policy is BNPolicy.RESET and _bn_modules(self.source):
             assert self.bn_batches is not None
             return recompute_bn_stats(self.source, param_sets, self.bn_batches)
+        if self.bn_policy is BNPolicy.REPAIR and param_sets:
+            if endpoints is None:
+                raise ValueError(
+                    "bn_policy='repair' needs the endpoints and α of every evaluated set "
+                    "(ParamSetGroup.endpoints or Evaluator.evaluate(..., endpoints=...))"
+                )
+            assert self.bn_batches is not None
+            return repair(self.source, endpoints, param_sets, self.bn_batches, self.repair_layers)
         return list(param_sets)
 
     def chunks(self) -> Iterable[tuple[Tensor, Tensor]]:
@@ -408,8 +603,13 @@ class Evaluator:
         bases, base_index = unique_sets(bases)
         uniques = [unique_sets(g.param_sets) for g in groups]
         groups = [
-            ParamSetGroup(u, g.start, None if g.base is None else int(base_index[g.base]))
-            for g, (u, _) in zip(groups, uniques, strict=True)
+            ParamSetGroup(
+                u,
+                g.start,
+                None if g.base is None else int(base_index[g.base]),
+                _unique_endpoints(g.endpoints, index, len(u)),
+            )
+            for g, (u, index) in zip(groups, uniques, strict=True)
         ]
         sums_groups, sums_bases = self._unique_run_sums(groups, bases, prepared, reduce)
         return (
@@ -425,8 +625,15 @@ class Evaluator:
         reduce: Reduce | None,
     ) -> tuple[list[Tensor], Tensor]:
         if not prepared:
-            bases = self.prepare(bases) if bases else []
-            groups = [ParamSetGroup(self.prepare(g.param_sets), g.start, g.base) for g in groups]
+            if self.bn_policy is BNPolicy.REPAIR and any(g.start > 0 for g in groups):
+                raise ValueError("bn_policy='repair' changes every stage: no prefix reuse")
+            bases = list(bases)
+            if bases and self.bn_policy is not BNPolicy.REPAIR:
+                bases = self.prepare(bases)
+            groups = [
+                ParamSetGroup(self.prepare(g.param_sets, g.endpoints), g.start, g.base)
+                for g in groups
+            ]
         for g in groups:
             if g.start > 0 and (self.stage_names is None or g.base is None):
                 raise ValueError("a group with start > 0 needs a base set and an nn.Sequential")
@@ -509,12 +716,18 @@ class Evaluator:
             return torch.zeros(0, 3, dtype=torch.float64, device=self.device)
         return torch.cat(rows, 0)
 
-    def sums(self, param_sets: Sequence[ParamSet]) -> Tensor:
+    def sums(self, param_sets: Sequence[ParamSet], endpoints: Endpoints | None = None) -> Tensor:
         """Raw float64 sums [K, 3] = (loss_sum, error_count, n) of each parameter set."""
-        return self.run_sums([ParamSetGroup(param_sets)])[0][0]
+        return self.run_sums([ParamSetGroup(param_sets, endpoints=endpoints)])[0][0]
 
     def evaluate(
-        self, param_sets: Sequence[ParamSet], reduce: Reduce | None = None
+        self,
+        param_sets: Sequence[ParamSet],
+        reduce: Reduce | None = None,
+        endpoints: Endpoints | None = None,
     ) -> list[Metrics]:
-        """Exact mean loss L = (1/n)Σℓᵢ and error E = (1/n)Σ[argmax ≠ y] of each set."""
-        return self.run([ParamSetGroup(param_sets)], reduce=reduce)[0][0]
+        """Exact mean loss L = (1/n)Σℓᵢ and error E = (1/n)Σ[argmax ≠ y] of each set.
+
+        ``endpoints`` says where the sets lie (needed by the ``repair`` policy only).
+        """
+        return self.run([ParamSetGroup(param_sets, endpoints=endpoints)], reduce=reduce)[0][0]

@@ -19,11 +19,18 @@ ParamSet = dict[str, Tensor]
 
 
 class BNPolicy(str, Enum):
-    """How an interpolated network gets its BatchNorm running statistics (docs/design.md §7)."""
+    """How an interpolated network gets its normalisation statistics (docs/design.md §7).
+
+    ``reset``/``interpolate``/``batch`` concern BatchNorm running statistics; ``repair``
+    (BN-free nets only) corrects pre-activation statistics in the weights (``evaluate.repair``).
+    """
 
     RESET = "reset"  # recompute on training batches (cumulative average, momentum=None)
     INTERPOLATE = "interpolate"  # lerp the running statistics like the weights
     BATCH = "batch"  # use the evaluation chunk's batch statistics
+    # BN-free nets (Jordan et al. 2023): rescale each Linear/Conv output channel so its mean and
+    # std over training batches are (1−α)·stat_A + α·stat_B, folded into weight and bias
+    REPAIR = "repair"
 
 
 @dataclass(frozen=True)
