@@ -177,3 +177,33 @@ from ridgeline.landscape.evaluate import (  # noqa: E402
 )
 
 __all__ += ["ChannelStats", "Endpoints", "channel_stats", "repair", "repair_layers"]
+
+# Bent paths (Garipov et al. 2018), issue 24 part 4
+from ridgeline.landscape.curves import (  # noqa: E402
+    CURVE_KINDS,
+    CurveFit,
+    connect,
+    curve_barrier,
+    curve_barrier_fn,
+    curve_coefficients,
+    curve_point,
+    curve_points,
+    fit_curve,
+    network_curve_loss,
+)
+from ridgeline.landscape.records import CurveFitRecord, CurveRecord  # noqa: E402
+
+__all__ += [
+    "CURVE_KINDS",
+    "CurveFit",
+    "CurveFitRecord",
+    "CurveRecord",
+    "connect",
+    "curve_barrier",
+    "curve_barrier_fn",
+    "curve_coefficients",
+    "curve_point",
+    "curve_points",
+    "fit_curve",
+    "network_curve_loss",
+]

@@ -261,3 +261,53 @@ class SliceRecord(Record):
     points: list[list[float]]
     bn_policy: str = "interpolate"
     eval_path: str | None = None
+
+
+@dataclass
+class CurveFitRecord(Record):
+    """How a bend θ_bend was trained on E_{t~U[0,1]} L(φ(t)) (Garipov et al. 2018).
+
+    ``initial_objective`` / ``final_objective``: mean training objective over the first / last
+    ``window`` steps; ``bend_offset`` = ‖θ_bend − θ_½‖ and ``delta_norm`` = ‖θ_B − θ_A‖ over
+    the trained tensors.
+    """
+
+    kind: str  # "bezier" or "polychain"
+    steps: int
+    optimizer: str
+    lr: float
+    schedule: str  # "constant" or "cosine"
+    t_per_step: int
+    n_batches: int
+    seed: int
+    init_noise: float
+    window: int
+    initial_objective: float
+    final_objective: float
+    bend_offset: float
+    delta_norm: float
+    seconds: float = 0.0
+
+
+@dataclass
+class CurveRecord(Record):
+    """Loss and error along a fitted curve φ(t) and along the line θ_t, with both barriers.
+
+    Barriers as in docs/design.md §2 over the t grid: chord = max_t f(φ(t)) − ((1−t)f_A + t f_B).
+    ``error`` fields are None where the loss has no error rate (a toy loss function).
+    """
+
+    kind: str
+    ts: list[float]
+    loss: list[float]
+    line_loss: list[float]
+    loss_barrier: BarrierValues
+    line_loss_barrier: BarrierValues
+    fit: CurveFitRecord
+    error: list[float] | None = None
+    line_error: list[float] | None = None
+    error_barrier: BarrierValues | None = None
+    line_error_barrier: BarrierValues | None = None
+    bn_policy: str | None = None
+    n_examples: int = 0
+    eval_path: str | None = None
