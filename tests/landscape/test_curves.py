@@ -8,15 +8,18 @@ import torch.nn.functional as F
 
 from ridgeline.landscape import (
     CurveRecord,
+    Endpoints,
     Evaluator,
     barrier_curve,
     connect,
+    curve_barrier,
     curve_barrier_fn,
     curve_coefficients,
     curve_point,
     curve_points,
     fit_curve,
     lerp,
+    repair,
     state_of,
 )
 from ridgeline.toy.scalar import loss_fn as scalar_loss
@@ -195,3 +198,33 @@ def test_curve_record_round_trip_with_missing_error_and_nan():
     back = CurveRecord.from_dict(d)
     assert back.loss[1] != back.loss[1] and back.loss[0] == rec.loss[0]
     assert back.fit == rec.fit and back.error is None
+
+
+def test_curve_through_a_repair_and_a_reset_evaluator(pair, data):
+    x, y = data
+    g = torch.Generator().manual_seed(4)
+    train = [(torch.randn(32, 12, generator=g), torch.randint(0, 4, (32,), generator=g))]
+    inputs = [xb for xb, _ in train]
+    # BN-free pair under REPAIR: each curve point gets the targets (1−t)·stat_A + t·stat_B
+    torch.manual_seed(5)
+    a, b = mlp(bn=False), mlp(bn=False)
+    ta, tb = state_of(a), state_of(b)
+    ev = Evaluator(a, x, y, bn_policy="repair", bn_batches=inputs)
+    fit = fit_curve(
+        lambda ps, _i: sum((v**2).sum() for v in ps.values()), ta, tb, steps=20, lr=0.01
+    )
+    ts = [0.0, 0.25, 0.5, 0.75, 1.0]
+    rec = curve_barrier(ev, ta, tb, fit, ts)
+    pts = curve_points(ta, fit.bend, tb, ts, "bezier")
+    ref = Evaluator(a, x, y).evaluate(repair(a, Endpoints(ta, tb, ts), pts, inputs))
+    assert rec.loss == pytest.approx([m.loss for m in ref], abs=1e-6)
+    assert rec.bn_policy == "repair"
+    # BN pair: the fit uses batch statistics; the live model and its running stats stay as they are
+    bn_a, bn_b = pair
+    ev_bn = Evaluator(bn_a, x, y, bn_policy="reset", bn_batches=inputs)
+    with untouched(live(bn_a)):
+        fit_bn, rec_bn = connect(bn_a, state_of(bn_a), state_of(bn_b), train, ev_bn, steps=10)
+    assert rec_bn.bn_policy == "reset" and len(rec_bn.loss) == len(rec_bn.ts)
+    assert all(m == m for m in rec_bn.loss)  # finite evaluation along the curve
+    for k in ("2.running_mean", "2.running_var"):  # buffers are not trained: they stay at θ_½
+        torch.testing.assert_close(fit_bn.bend[k], lerp(state_of(bn_a), state_of(bn_b), 0.5)[k])

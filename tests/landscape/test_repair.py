@@ -213,6 +213,8 @@ def test_repair_refusals(pair, data):
         ev.evaluate([ps, ps], endpoints=Endpoints(ps, ps, [0.0]))
     with pytest.raises(ValueError, match="prefix"):
         ev.run([ParamSetGroup([ps], start=2, base=0, endpoints=Endpoints(ps, ps, [0.0]))], [ps])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        ev.evaluate([ps], endpoints=Endpoints(ps, ps, [1.5]))
     no_bias = nn.Sequential(nn.Linear(12, 4, bias=False), nn.ReLU(), nn.Linear(4, 4))
     nb = state_of(no_bias)
     with pytest.raises(ValueError, match="bias"):

@@ -269,6 +269,8 @@ def repair(
     alphas = [float(a) for a in endpoints.alphas]
     if len(alphas) != len(param_sets):
         raise ValueError(f"{len(alphas)} alphas for {len(param_sets)} parameter sets")
+    if not all(0.0 <= a <= 1.0 for a in alphas):
+        raise ValueError(f"REPAIR interpolates endpoint statistics: α must lie in [0, 1], {alphas}")
     inputs = [_first_tensor(b) for b in batches]
     if not inputs:
         raise ValueError("the repair policy needs at least one training batch")
