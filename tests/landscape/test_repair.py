@@ -219,3 +219,33 @@ def test_repair_refusals(pair, data):
     nb = state_of(no_bias)
     with pytest.raises(ValueError, match="bias"):
         repair(no_bias, Endpoints(nb, nb, [0.5]), [nb], [x[:10]])
+
+
+class _Reversed(nn.Module):
+    """Registers its layers in the opposite order of the forward pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(6, 3)
+        self.second = nn.Linear(7, 6)
+        self.first = nn.Linear(5, 7)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.second(torch.relu(self.first(x)))))
+
+
+def test_layers_are_corrected_in_call_order_not_registration_order():
+    torch.manual_seed(0)
+    a, b = _Reversed().to(D), _Reversed().to(D)
+    ta, tb = state_of(a), state_of(b)
+    xs = batches(6)
+    x = torch.cat(xs)
+    (fixed,) = repair(a, Endpoints(ta, tb, [0.5]), [lerp(ta, tb, 0.5)], xs, ["second", "first"])
+
+    def pre2(p):
+        h = torch.relu(x @ p["first.weight"].T + p["first.bias"])
+        return h @ p["second.weight"].T + p["second.bias"]
+
+    (mu_a, sd_a), (mu_b, sd_b), (mu_r, sd_r) = stats(pre2(ta)), stats(pre2(tb)), stats(pre2(fixed))
+    torch.testing.assert_close(mu_r, 0.5 * (mu_a + mu_b), rtol=0, atol=1e-12)
+    torch.testing.assert_close(sd_r, 0.5 * (sd_a + sd_b), rtol=0, atol=1e-12)

@@ -252,6 +252,30 @@ def channel_stats(
     return out
 
 
+def _call_order(model: nn.Module, ps: ParamSet, x: Tensor, layers: Sequence[str]) -> list[str]:
+    """``layers`` sorted by when they first run in a forward pass (the order REPAIR corrects)."""
+    modules = dict(model.named_modules())
+    order: list[str] = []
+    handles = [
+        modules[name].register_forward_hook(
+            lambda _m, _i, _o, name=name: order.append(name) if name not in order else None
+        )
+        for name in layers
+    ]
+    params = list(model.parameters())
+    device = params[0].device if params else torch.device("cpu")
+    try:
+        with torch.no_grad():
+            functional_call(model, ps, (x[:1].to(device),))
+    finally:
+        for h in handles:
+            h.remove()
+    missing = [name for name in layers if name not in order]
+    if missing:
+        raise ValueError(f"REPAIR: layer(s) {missing} never run in a forward pass")
+    return order
+
+
 def repair(
     model: nn.Module,
     endpoints: Endpoints,
@@ -261,10 +285,10 @@ def repair(
 ) -> list[ParamSet]:
     """REPAIR (Jordan et al. 2023): per-channel statistics of each set set to the endpoints' lerp.
 
-    For each layer in forward order, with μ, σ the set's channel statistics on ``batches`` (its
-    earlier layers already corrected) and μ_t = (1−α)μ_A + αμ_B, σ_t = (1−α)σ_A + ασ_B the
-    target: w' = s·w, b' = s·(b − μ) + μ_t, s = σ_t/σ (s = 1 for a constant channel, σ = 0).
-    Returns plain parameter sets; θ_A, θ_B and the live model are not changed.
+    For each layer in forward (call) order, with μ, σ the set's channel statistics on
+    ``batches`` (its earlier layers already corrected) and the target μ_t = (1−α)μ_A + αμ_B,
+    σ_t = (1−α)σ_A + ασ_B: w' = s·w, b' = s·(b − μ) + μ_t, s = σ_t/σ (s = 1 for a constant
+    channel, σ = 0). Returns plain parameter sets; θ_A, θ_B and the live model are not changed.
     """
     alphas = [float(a) for a in endpoints.alphas]
     if len(alphas) != len(param_sets):
@@ -279,6 +303,7 @@ def repair(
     for name in names:
         if _tensor_name(name, "bias") not in dict(work.named_parameters()):
             raise ValueError(f"REPAIR folds the mean shift into a bias; layer {name!r} has none")
+    names = _call_order(work, dict(endpoints.theta_a), inputs[0], names)
     stats_a = channel_stats(work, dict(endpoints.theta_a), inputs, names)
     stats_b = channel_stats(work, dict(endpoints.theta_b), inputs, names)
     out: list[ParamSet] = []
