@@ -249,3 +249,25 @@ def test_layers_are_corrected_in_call_order_not_registration_order():
     (mu_a, sd_a), (mu_b, sd_b), (mu_r, sd_r) = stats(pre2(ta)), stats(pre2(tb)), stats(pre2(fixed))
     torch.testing.assert_close(mu_r, 0.5 * (mu_a + mu_b), rtol=0, atol=1e-12)
     torch.testing.assert_close(sd_r, 0.5 * (sd_a + sd_b), rtol=0, atol=1e-12)
+
+
+def test_nested_stages_reach_their_targets():
+    def nested(seed: int) -> nn.Sequential:
+        torch.manual_seed(seed)
+        block = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 6))
+        return nn.Sequential(block, nn.ReLU(), nn.Linear(6, 3)).to(D)
+
+    a, b = nested(0), nested(1)
+    assert repair_layers(a) == ["0.0", "0.2"]
+    ta, tb = state_of(a), state_of(b)
+    xs = batches(7)
+    x = torch.cat(xs)
+    (fixed,) = repair(a, Endpoints(ta, tb, [0.7]), [lerp(ta, tb, 0.7)], xs)
+
+    def pre2(p):
+        h = torch.relu(x @ p["0.0.weight"].T + p["0.0.bias"])
+        return h @ p["0.2.weight"].T + p["0.2.bias"]
+
+    (mu_a, sd_a), (mu_b, sd_b), (mu_r, sd_r) = stats(pre2(ta)), stats(pre2(tb)), stats(pre2(fixed))
+    torch.testing.assert_close(mu_r, 0.3 * mu_a + 0.7 * mu_b, rtol=0, atol=1e-12)
+    torch.testing.assert_close(sd_r, 0.3 * sd_a + 0.7 * sd_b, rtol=0, atol=1e-12)

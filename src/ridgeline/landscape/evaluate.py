@@ -306,25 +306,55 @@ def repair(
     names = _call_order(work, dict(endpoints.theta_a), inputs[0], names)
     stats_a = channel_stats(work, dict(endpoints.theta_a), inputs, names)
     stats_b = channel_stats(work, dict(endpoints.theta_b), inputs, names)
+    # an nn.Sequential runs stage by stage: each stage's inputs over all batches are kept, so a
+    # layer's statistics cost a pass through its own stage only (not through all before it)
+    stages: list[tuple[str, nn.Module]] = (
+        list(work._modules.items()) if isinstance(work, nn.Sequential) else [("", work)]
+    )
+    params = list(work.parameters())
+    device = params[0].device if params else torch.device("cpu")
     out: list[ParamSet] = []
     for ps, alpha in zip(param_sets, alphas, strict=True):
         new = dict(ps)
-        for name in names:
-            st = channel_stats(work, new, inputs, [name], stop=True)[name]
-            a, b = stats_a[name], stats_b[name]
-            mu_t = (1 - alpha) * a.mean + alpha * b.mean
-            sd_t = (1 - alpha) * a.std + alpha * b.std
-            s = torch.where(st.std > 0, sd_t / st.std.where(st.std > 0, 1.0), 1.0)
-            wk, bk = _tensor_name(name, "weight"), _tensor_name(name, "bias")
-            w, bias = new[wk], new[bk]
-            shape = (-1,) + (1,) * (w.dim() - 1)
-            s_dev = s.to(w.device)
-            new[wk] = (w.double() * s_dev.view(shape)).to(w.dtype)
-            new[bk] = (s_dev * (bias.double() - st.mean.to(w.device)) + mu_t.to(w.device)).to(
-                bias.dtype
-            )
+        acts = [x.to(device) for x in inputs]
+        todo = list(names)
+        for prefix, stage in stages:
+            if not todo:
+                break
+            in_stage = [n for n in todo if not prefix or n == prefix or n.startswith(prefix + ".")]
+            for name in in_stage:
+                local = name if not prefix else ("" if name == prefix else name[len(prefix) + 1 :])
+                st = channel_stats(stage, _sub_set(new, prefix), acts, [local], stop=True)[local]
+                _fold(new, name, st, stats_a[name], stats_b[name], alpha)
+                todo.remove(name)
+            if todo and prefix:
+                sub = _sub_set(new, prefix)
+                with torch.no_grad():
+                    acts = [functional_call(stage, sub, (h,)) for h in acts]
         out.append(new)
     return out
+
+
+def _sub_set(ps: ParamSet, prefix: str) -> ParamSet:
+    """The tensors of stage ``prefix`` named relative to it (all of ``ps`` for prefix '')."""
+    if not prefix:
+        return ps
+    cut = len(prefix) + 1
+    return {k[cut:]: v for k, v in ps.items() if k.startswith(prefix + ".")}
+
+
+def _fold(
+    ps: ParamSet, name: str, st: ChannelStats, a: ChannelStats, b: ChannelStats, alpha: float
+) -> None:
+    """w' = s·w, b' = s·(b − μ) + μ_t with s = σ_t/σ, the targets lerped from A's and B's stats."""
+    mu_t = (1 - alpha) * a.mean + alpha * b.mean
+    sd_t = (1 - alpha) * a.std + alpha * b.std
+    s = torch.where(st.std > 0, sd_t / st.std.where(st.std > 0, 1.0), 1.0)
+    wk, bk = _tensor_name(name, "weight"), _tensor_name(name, "bias")
+    w, bias = ps[wk], ps[bk]
+    s_dev = s.to(w.device)
+    ps[wk] = (w.double() * s_dev.view((-1,) + (1,) * (w.dim() - 1))).to(w.dtype)
+    ps[bk] = (s_dev * (bias.double() - st.mean.to(w.device)) + mu_t.to(w.device)).to(bias.dtype)
 
 
 def _unique_endpoints(endpoints: Endpoints | None, index: Tensor, n: int) -> Endpoints | None:
