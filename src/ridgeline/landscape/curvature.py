@@ -256,11 +256,78 @@ def _prefix_input(
     return cache[key]
 
 
-def _affine_stage(evaluator: Evaluator, stage: int) -> bool:
-    """True when top-level stage ``stage`` is a Linear or Conv (output affine in W, b jointly)."""
-    if evaluator.stage_names is None or stage >= len(evaluator.stage_names) - 1:
-        return False
-    return isinstance(evaluator._single[stage][0], (nn.Linear, nn.modules.conv._ConvNd))
+_AFFINE = (nn.Linear, nn.modules.conv._ConvNd)
+
+
+@dataclass
+class _AffineHead:
+    """The affine module that opens a top-level stage (a Linear/Conv, or a Sequential's first).
+
+    ``names``: its tensor names in the model; ``local``: the same names inside ``module``.
+    ``rest``: the remainder of the stage after it (None when the stage is the module itself),
+    run with the stage's other tensors (``rest_prefix`` strips the stage name off theirs).
+    """
+
+    module: nn.Module
+    names: list[str]
+    local: list[str]
+    rest: nn.Module | None
+    rest_prefix: str
+
+
+def _affine_head(evaluator: Evaluator, stage: int) -> _AffineHead | None:
+    """The affine opening of top-level stage ``stage``: its output is affine in (W, b) jointly.
+
+    A stage that is a Linear or Conv, or an nn.Sequential whose first child is one (a conv
+    block: conv, activation, pooling), so the output of that module along θ + sΔ with a fixed
+    input is exactly z + s·ż.
+    """
+    if evaluator.stage_names is None:
+        return None
+    mod = evaluator._single[stage][0]
+    name = evaluator.stage_names[stage]
+    if isinstance(mod, _AFFINE):
+        local = [k for k, _ in mod.named_parameters()]
+        return _AffineHead(mod, [f"{name}.{k}" for k in local], local, None, "")
+    if isinstance(mod, nn.Sequential) and len(mod) > 1 and isinstance(mod[0], _AFFINE):
+        child = next(iter(mod._modules))
+        local = [k for k, _ in mod[0].named_parameters()]
+        return _AffineHead(
+            mod[0], [f"{name}.{child}.{k}" for k in local], local, mod[1:], f"{name}."
+        )
+    return None
+
+
+# Modules whose output is piecewise linear in their input (their parameters held fixed), in
+# eval mode: a chain of them moves its output along a straight line when its input does.
+_PIECEWISE_LINEAR = (
+    nn.Linear,
+    nn.modules.conv._ConvNd,
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.ReLU6,
+    nn.Hardtanh,
+    nn.modules.pooling._MaxPoolNd,
+    nn.modules.pooling._AvgPoolNd,
+    nn.modules.pooling._AdaptiveAvgPoolNd,
+    nn.modules.pooling._AdaptiveMaxPoolNd,
+    nn.Flatten,
+    nn.Identity,
+)
+
+
+def _piecewise_linear(module: nn.Module | None) -> bool:
+    """True when ``module`` (None: the identity) is a tree of nn.Sequentials whose leaves are
+    piecewise-linear in their input in eval mode (BatchNorm with running statistics counts)."""
+    if module is None:
+        return True
+    if isinstance(module, nn.Sequential):  # (a slice of one is a new, train-mode container)
+        return all(_piecewise_linear(m) for m in module)
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        return not module.training and module.running_mean is not None
+    if isinstance(module, nn.modules.dropout._DropoutNd):
+        return not module.training
+    return isinstance(module, _PIECEWISE_LINEAR)
 
 
 def _loss_sum(evaluator: Evaluator, out: Tensor, yc: Tensor) -> Tensor:
@@ -303,23 +370,41 @@ def _task_sums(
         for t in task.tangents
     ]
     h_dot: list[Tensor | None] = [None] * len(full)
-    if _affine_stage(evaluator, start):
-        first = [k for k in suffix if evaluator.stage_of(k) == start]
-        if first and all(k in keys for k in first):
-            stage = evaluator._single[start]
-            with torch.no_grad():
-                h_dot = [functional_call(stage, {k: t[k] for k in first}, (h,)) for t in full]
-                h = functional_call(stage, {k: suffix[k] for k in first}, (h,))
-            start += 1
-            keys = [k for k in keys if k not in first]
-            full = [{k: t[k] for k in keys} for t in full]
-            suffix = {k: v for k, v in suffix.items() if k not in first}
-    module = evaluator._module_from(start)
+    rest: nn.Module | None = None
+    rest_prefix = ""
+    head = _affine_head(evaluator, start)
+    if head is not None and head.names and all(k in keys for k in head.names):
+        local = dict(zip(head.names, head.local, strict=True))
+        with torch.no_grad():
+            h_dot = [
+                functional_call(head.module, {local[k]: t[k] for k in head.names}, (h,))
+                for t in full
+            ]
+            h = functional_call(head.module, {local[k]: suffix[k] for k in head.names}, (h,))
+        rest, rest_prefix = head.rest, head.rest_prefix
+        start += 1
+        keys = [k for k in keys if k not in local]
+        full = [{k: t[k] for k in keys} for t in full]
+        suffix = {k: v for k, v in suffix.items() if k not in local}
+    later = (
+        None
+        if evaluator.stage_names is not None and start >= len(evaluator.stage_names)
+        else evaluator._module_from(start)
+    )
     fixed = {k: v for k, v in suffix.items() if k not in keys}
     primal = {k: suffix[k] for k in keys}
+    linear_rest = _piecewise_linear(rest) and _piecewise_linear(later)
+
+    def forward(ps: ParamSet, inp: Tensor) -> Tensor:
+        if rest is not None:  # the rest of the stage whose affine head ran already
+            n = len(rest_prefix)
+            own = {k[n:]: v for k, v in ps.items() if k.startswith(rest_prefix)}
+            inp = functional_call(rest, own, (inp,))
+            ps = {k: v for k, v in ps.items() if not k.startswith(rest_prefix)}
+        return inp if later is None else functional_call(later, ps, (inp,))
 
     def f(p: ParamSet, inp: Tensor) -> Tensor:
-        return _loss_sum(evaluator, functional_call(module, {**fixed, **p}, (inp,)), yc)
+        return _loss_sum(evaluator, forward({**fixed, **p}, inp), yc)
 
     def one(t: ParamSet, t_in: Tensor | None) -> Tensor:
         if t_in is None and not primal:  # an empty direction: no derivative to take
@@ -328,6 +413,17 @@ def _task_sums(
         if t_in is None:
             g = lambda p: jvp(lambda q: f(q, h), (p,), (t,))  # noqa: E731
             (value, d1), (_, d2) = jvp(g, (primal,), (t,))
+        elif not primal and linear_rest:
+            # only the input moves and the rest is piecewise linear in it: the logits move
+            # along o + s·ȯ exactly, so one first-order jvp gives ȯ and the nested jvp runs on
+            # the loss of the logits alone
+            out, out_dot = jvp(lambda i: forward(fixed, i), (h,), (t_in,))
+            loss = lambda o: _loss_sum(evaluator, o, yc)  # noqa: E731
+            g0 = lambda o: jvp(loss, (o,), (out_dot,))  # noqa: E731
+            (value, d1), (_, d2) = jvp(g0, (out,), (out_dot,))
+        elif not primal:  # only the input moves (a tangent in the affine head alone)
+            g1 = lambda i: jvp(lambda j: f({}, j), (i,), (t_in,))  # noqa: E731
+            (value, d1), (_, d2) = jvp(g1, (h,), (t_in,))
         else:
             g2 = lambda p, i: jvp(f, (p, i), (t, t_in))  # noqa: E731
             (value, d1), (_, d2) = jvp(g2, (primal, h), (t, t_in))
@@ -441,17 +537,13 @@ def taylor_prediction(
         singles = evaluator.prepare(
             [lerp_groups(theta_a, theta_b, 0.5, [g.name], groups, rest="a") for g, _ in layers]
         )
-        at_mid: dict[int, _Task] = {first: tasks[0]}
         for (g, dl), single in zip(layers, singles, strict=True):
+            # Δ_ℓ alone, at θ_½ and at θ^{ℓ,½}: both start at ℓ's stage (the prefix runs once
+            # per point), and with ℓ an affine head only the input of the rest moves
             start = min(evaluator.stage_of(k) for k in dl)
-            if start not in at_mid:
-                at_mid[start] = _Task(mid, [])
-                tasks.append(at_mid[start])
-            at_mid[start].tangents.append(dl)
-            single_task = _Task(single, [dl], start)
-            tasks.append(single_task)
-            row = len(at_mid[start].tangents) - 1
-            layer_rows.append((g, dl, at_mid[start], row, single_task))
+            mid_task, single_task = _Task(mid, [dl], start), _Task(single, [dl], start)
+            tasks += [mid_task, single_task]
+            layer_rows.append((g, dl, mid_task, 0, single_task))
     res, path = _run_tasks(evaluator, tasks, reduce)
     by_id = {id(t): r for t, r in zip(tasks, res, strict=True)}
     l_mid, g_mid, h_mid = res[0][0]
