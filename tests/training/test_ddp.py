@@ -58,6 +58,10 @@ def check_job(root, run_dir, single_root):
     # the parent trained once, in the store, and its records were copied into the run
     assert sum(r["phase"] == "parent" for r in ddp.values()) == 3
 
+    # every record counts the whole split (data.eval_test_size=200), not one rank's share
+    counts = {r["barrier"]["test"]["n_examples"] for r in ddp.values() if "barrier" in r}
+    assert counts == {200}, counts
+
     # exact: probe numbers are a one-process evaluation of the same weights
     final = ddp[(PHASE, 20, "[0, 1]")]["barrier"]["test"]
     reference = single_process_barrier(root, run_dir)

@@ -416,6 +416,7 @@ class Evaluator:
         per_example_loss: PerExampleLoss | None = None,
         path_cache: PathCache | None = None,
         repair_layers: Sequence[str] | None = None,
+        n_total: int | None = None,
     ) -> None:
         """Set up evaluation of cross-entropy (or ``per_example_loss``) over ``x, y`` in chunks."""
         if chunk_size < 1:
@@ -439,6 +440,8 @@ class Evaluator:
                 bn.train()
                 bn.track_running_stats = False
         self.x, self.y = x, y
+        # the whole split's size when x, y are one process's shard of it (records count it)
+        self.n_total = int(x.shape[0]) if n_total is None else int(n_total)
         self.chunk_size = int(chunk_size)
         params = list(self.template.parameters())
         self.device = params[0].device if params else x.device
@@ -476,8 +479,8 @@ class Evaluator:
 
     @property
     def n(self) -> int:
-        """Number of evaluation examples held by this evaluator (this process's shard)."""
-        return int(self.x.shape[0])
+        """Number of evaluation examples of the split (over all processes when sharded)."""
+        return self.n_total
 
     def stage_of(self, name: str) -> int:
         """Top-level stage index of a tensor name (0 when the model is not an nn.Sequential)."""
@@ -508,7 +511,7 @@ class Evaluator:
 
     def chunks(self) -> Iterable[tuple[Tensor, Tensor]]:
         """The evaluation data as (x, y) chunks of ``chunk_size`` on the model's device."""
-        for i in range(0, self.n, self.chunk_size):
+        for i in range(0, int(self.x.shape[0]), self.chunk_size):
             yield (
                 self.x[i : i + self.chunk_size].to(self.device, non_blocking=True),
                 self.y[i : i + self.chunk_size].to(self.device, non_blocking=True),

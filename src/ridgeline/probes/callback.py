@@ -135,6 +135,7 @@ class LandscapeProbe(pl.Callback):
         evaluators = {}
         for split in self.splits:
             x, y = dm.eval_tensors(split)
+            n_total = len(x)  # records count the whole split; this rank evaluates its shard
             x, y = (
                 _shard(x, rank, world).to(pl_module.device),
                 _shard(y, rank, world).to(pl_module.device),
@@ -147,6 +148,7 @@ class LandscapeProbe(pl.Callback):
                 bn_policy=self.bn_policy,
                 bn_batches=bn,
                 use_vmap=self.use_vmap,
+                n_total=n_total,
             )
         reduce = None
         if world > 1:
