@@ -251,3 +251,29 @@ def test_taylor_at_the_spawn_point_and_with_one_moved_layer(kind, pair, data):
     for lc in rec.layers:
         assert (lc.dHd_single_mid, lc.dHd_full_mid) == approx(ref[lc.name])
         assert (lc.dHd_full_mid == 0.0) == (lc.delta_norm == 0.0)
+
+
+def test_power_iteration_converged_means_the_residual_bounds_the_error():
+    # Known spectrum with the two largest eigenvalues close (10 and 9.8): the Rayleigh quotient
+    # changes by less than tol per iteration long before it is within tol of 10 (the old rule
+    # stopped at iteration 17 reporting converged at relative error 2.8e-3 with tol 1e-4).
+    from ridgeline.landscape import power_iteration
+
+    g = torch.Generator().manual_seed(0)
+    n, tol = 40, 1e-4
+    q, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+    spectrum = torch.cat(
+        [
+            torch.tensor([10.0, 9.8], dtype=torch.float64),
+            5 * torch.rand(n - 2, generator=g, dtype=torch.float64),
+        ]
+    )
+    h = q @ torch.diag(spectrum) @ q.T
+    like = {"w": torch.zeros(n, dtype=torch.float64)}
+    rec = power_iteration(lambda v: {"w": h @ v["w"]}, like, iters=5000, tol=tol, seed=0)
+    assert rec.converged
+    assert rec.residual <= tol
+    assert abs(rec.eigenvalue - 10.0) / 10.0 <= tol
+    assert rec.iterations > 17  # the old stopping rule's iteration: the residual needs more
+    short = power_iteration(lambda v: {"w": h @ v["w"]}, like, iters=17, tol=tol, seed=0)
+    assert not short.converged and short.residual > tol
