@@ -23,7 +23,7 @@ import torch.multiprocessing as mp
 
 from bench_common import load, table
 from bench_probe import probe_point, spawn_pair
-from ridgeline.data import MnistMiniDataModule
+from ridgeline.config.builds import data_module
 
 
 def _shard(x: torch.Tensor, rank: int, world: int) -> torch.Tensor:
@@ -41,7 +41,7 @@ def _worker(rank: int, world: int, args: argparse.Namespace, init: str, out: dic
     torch.set_num_threads(args.threads)
     if world > 1:
         dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
-    dm = MnistMiniDataModule(eval_train_size=args.n_train, eval_test_size=args.n_test)
+    dm = data_module("mnist_mini", eval_train_size=args.n_train, eval_test_size=args.n_test)
     dm.setup()
     splits = {}
     for k in ("train", "test"):

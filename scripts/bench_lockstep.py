@@ -26,7 +26,8 @@ from bench_common import (
     timed_fit,
     timed_loop,
 )
-from ridgeline.data import MnistMiniDataModule, StreamSeeds
+from ridgeline.config.builds import data_module
+from ridgeline.data import StreamSeeds
 from ridgeline.models import build_model
 
 
@@ -40,10 +41,10 @@ def main() -> None:
     args = ap.parse_args()
     start(per_thread_count(args.threads))
     n = args.children
-    dm = MnistMiniDataModule(batch_size=args.batch_size)
+    dm = data_module("mnist_mini", batch_size=args.batch_size)
     dm.setup()
     dm.set_streams([StreamSeeds(i, i) for i in range(n)])
-    single = MnistMiniDataModule(batch_size=args.batch_size)
+    single = data_module("mnist_mini", batch_size=args.batch_size)
     single.setup()
     x, y = dm.train_x, dm.train_y
     opt = functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9, weight_decay=1e-4)

@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from bench_common import add_threads_arg, once, per_thread_count, start, table
-from ridgeline.data import MnistMiniDataModule
+from ridgeline.config.builds import data_module
 from ridgeline.landscape import Evaluator, layer_groups, lerp, lerp_groups, state_of
 from ridgeline.models import build_model
 from ridgeline.probes import (
@@ -210,7 +210,7 @@ def main() -> None:
     add_threads_arg(ap, "1,2")
     args = ap.parse_args()
     start(per_thread_count(args.threads))
-    dm = MnistMiniDataModule(eval_train_size=args.n_train, eval_test_size=args.n_test)
+    dm = data_module("mnist_mini", eval_train_size=args.n_train, eval_test_size=args.n_test)
     dm.setup()
     splits = {k: dm.eval_tensors(k) for k in ("train", "test")}
     bn = dm.bn_batches(8, dm.batch_size, seed=0)

@@ -26,7 +26,7 @@ from bench_common import (
     timed_fit,
     timed_loop,
 )
-from ridgeline.data import MnistMiniDataModule
+from ridgeline.config.builds import data_module
 from ridgeline.models import build_model
 
 
@@ -38,7 +38,7 @@ def main() -> None:
     add_training_args(ap)
     args = ap.parse_args()
     start(per_thread_count(args.threads))
-    dm = MnistMiniDataModule(batch_size=args.batch_size)
+    dm = data_module("mnist_mini", batch_size=args.batch_size)
     dm.setup()
     x, y = dm.train_x, dm.train_y
     opt = functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9, weight_decay=1e-4)

@@ -150,8 +150,62 @@ IN_PROCESS_CASES = [
     (["trainer.devices=0"], "trainer.devices=0", "an int >= 1"),
     (["trainer.precision=8"], "trainer.precision=8", "32-true"),
     (["trainer.log_every_n_steps=0"], "trainer.log_every_n_steps=0", ">= 1"),
-    (["seed=null"], "seed=None", "an integer >= 0"),
-    (["seed=-1"], "seed=-1", "an integer >= 0"),
+    (["seed=null"], "seed=None", "an integer in [0, 4294967295]"),
+    (["seed=-1"], "seed=-1", "an integer in [0, 4294967295]"),
+    # seeds are unsigned 32-bit (Lightning's seed_everything refuses larger ones)
+    (["seed=4294967296"], "seed=4294967296", "an integer in [0, 4294967295]"),
+    (["seeds.aug=4294967296"], "seeds.aug=4294967296", "an integer in [0, 4294967295]"),
+    (["data.eval_seed=99999999999"], "data.eval_seed=99999999999", "[0, 4294967295]"),
+    (["data.split_seed=4294967296"], "data.split_seed=4294967296", "[0, 4294967295]"),
+    # devices the machine lacks, and device lists where Lightning takes a count
+    (["trainer.accelerator=mps"], "trainer.accelerator='mps'", "no MPS (Apple GPU) device"),
+    (["trainer.devices=[0,1]"], "trainer.devices=[0, 1]", "e.g. trainer.devices=2"),
+    (
+        ["trainer.accelerator=auto", "trainer.devices=[0]"],
+        "trainer.devices=[0]",
+        "a list of device ids is for GPUs",
+    ),
+    (["trainer.accelerator=cuda"], "trainer.accelerator='cuda'", "no CUDA device is visible"),
+    # fast_dev_run switches off checkpoints and loggers: rejected with the fix
+    (["+trainer.fast_dev_run=true"], "trainer.fast_dev_run=True", "trainer.max_steps"),
+    (["+trainer.fast_dev_run=3"], "trainer.fast_dev_run=3", "limit_val_batches"),
+    # loggers: an importable Lightning logger, and its own arguments
+    (
+        ["+logger.x={_target_:nosuch.Thing}"],
+        "logger.x._target_='nosuch.Thing'",
+        "an importable Lightning logger class",
+    ),
+    (
+        ["+logger.x={_target_:pytorch_lightning.loggers.NoSuchLogger}"],
+        "logger.x._target_='pytorch_lightning.loggers.NoSuchLogger'",
+        "has no attribute 'NoSuchLogger'",
+    ),
+    (["+logger.x={_target_:os.path.join}"], "logger.x._target_='os.path.join'", "a subclass of"),
+    (["logger=csv", "+logger.csv.nme=x"], "logger.csv.nme='x'", "(did you mean name?)"),
+    # a probe component's splits are the probe's; aligning spawned children needs a method
+    (["+probe.barrier.splits=[val]"], "probe.barrier.splits=['val']", "probe.splits=['train',"),
+    (
+        ["probe.splits=[test]", "+probe.layerwise.splits=[train]"],
+        "probe.layerwise.splits=['train']",
+        "drawn from probe.splits=['test']",
+    ),
+    (["+probe.geometry.splits=[]"], "probe.geometry.splits=[]", "a non-empty list"),
+    (["probe.align_spawned=true"], "probe.align_spawned=True", "set probe.align"),
+    # the resolvers' arguments
+    (
+        ["probe.alphas=${linspace:0,1,1}"],
+        "probe.alphas='${linspace:0,1,1}'",
+        "an integer count >= 2; got 0.0, 1.0, 1",
+    ),
+    (["probe.alphas=${linspace:0,1,x}"], "probe.alphas='${linspace:0,1,x}'", "'x' is not"),
+    (["probe.profile_alphas=${linspace:1,0,5}"], "profile_alphas='${linspace:1,0,5}'", "lo < hi"),
+    (["probe.alphas=${linspace:0,1}"], "probe.alphas='${linspace:0,1}'", "got 2 argument(s)"),
+    (["spawn.at=${logspace:10,1,5}"], "spawn.at='${logspace:10,1,5}'", "1 <= first <= last"),
+    (["spawn.at=${logspace:1,100,2.5}"], "spawn.at='${logspace:1,100,2.5}'", "2.5 is not an"),
+    (["spawn.at=${logspace:0,100,3}"], "spawn.at='${logspace:0,100,3}'", "got 0, 100, 3"),
+    # sizes a data module knows without loading
+    (["data.n_test=5000"], "data.n_test=5000", "an integer from 1 to 4999"),
+    (["data.n_test=100000"], "data.n_test=100000", "mnist_mini has 5000 digits"),
     (["checkpoint_every_n_steps=0"], "checkpoint_every_n_steps=0", ">= 1"),
     (["print_config=maybe"], "print_config='maybe'", "true or false"),
     (["optim.lr=0"], "optim.lr=0", "a positive number"),
@@ -219,6 +273,8 @@ IN_PROCESS_CASES = [
     (["+probe.every_n_step=5"], "probe.every_n_step=5", "did you mean probe.every_n_steps?"),
     (["+print_conf=false"], "print_conf=False", "did you mean print_config?"),
     (["threads=0"], "threads=0", "an integer >= 1, or null (torch's default)"),
+    (["threads=100000000"], "threads=100000000", "CPU cores this process may use"),
+    (["threads=9999999999999"], "threads=9999999999999", "or null for torch's default"),
 ]
 
 
@@ -253,6 +309,14 @@ def test_bad_config_in_process(overrides, head, allowed):
         ["threads=1", "trainer.precision=16-mixed"],
         ["+probe.barrier2={_target_:ridgeline.probes.BarrierProbe}"],
         ["+trainer.max_time=00:01:00:00"],
+        ["seed=4294967295"],
+        ["trainer.devices=2", "data.batch_size=128"],
+        ["+trainer.fast_dev_run=false"],
+        ["logger=csv"],
+        ["+probe.barrier.splits=[test]"],
+        ["probe.align=weight", "probe.align_spawned=true"],
+        ["probe.alphas=${linspace:0,1,5}", "spawn.at=${logspace:1,100,3}"],
+        ["threads=2"],
     ],
     ids=lambda o: " ".join(o) or "defaults",
 )

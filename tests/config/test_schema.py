@@ -68,10 +68,75 @@ def test_presets_write_only_what_differs_from_the_schema(group, option):
         assert default == MISSING or value != default, f"{preset.name}: {key} repeats {value}"
 
 
+def _probe_sections() -> list[tuple[str, dict]]:
+    """(file, its probe settings) of every probe preset and every experiment."""
+    sections = [(f"probe/{p.name}", OmegaConf.load(p)) for p in sorted((CONF / "probe").glob("*"))]
+    for path in sorted((CONF / "experiment").glob("*.yaml")):
+        node = OmegaConf.load(path)
+        if "probe" in node:
+            sections.append((f"experiment/{path.name}", node.probe))
+    return [(name, OmegaConf.to_container(n, resolve=False)) for name, n in sections]
+
+
+def _component_classes() -> dict[str, type]:
+    """Each component key of the default probe preset -> its class."""
+    from hydra.utils import get_class
+
+    default = OmegaConf.load(CONF / "probe" / "default.yaml")
+    return {k: get_class(v["_target_"]) for k, v in default.items() if "_target_" in (v or {})}
+
+
+def repeated_defaults(section: dict) -> list[str]:
+    """``probe.<key>.<option>=value`` for every component option in ``section`` that repeats
+    its class's default (and every option the class does not take)."""
+    import inspect
+
+    from hydra.utils import get_class
+
+    classes, found = _component_classes(), []
+    for key, options in section.items():
+        if not isinstance(options, dict) or key == "defaults":
+            continue
+        cls = get_class(options["_target_"]) if "_target_" in options else classes[key]
+        params = inspect.signature(cls).parameters
+        for option, value in options.items():
+            if option.startswith("_"):
+                continue
+            if option not in params or value == params[option].default:
+                found.append(f"probe.{key}.{option}={value!r}")
+    return found
+
+
+@pytest.mark.parametrize("name,section", _probe_sections(), ids=lambda v: str(v)[:40])
+def test_probe_components_write_only_what_differs_from_their_class(name, section):
+    """A component's defaults are its class's arguments, written there once: no preset or
+    experiment repeats one (a changed class default would silently not apply there)."""
+    assert repeated_defaults(section) == [], name
+
+
+def test_a_repeated_component_default_is_found():
+    section = {"layerwise": {"curve": False, "cumulative": False}, "geometry": {"plane": True}}
+    assert repeated_defaults(section) == ["probe.layerwise.curve=False"]
+    assert repeated_defaults({"x": {"_target_": "ridgeline.probes.BarrierProbe", "splits": None}})
+
+
+def test_probe_components_take_no_probe_setting():
+    """A component's argument never shares a name with a probe setting (ProbeConfig), except
+    ``splits``, which restricts the probe's: one name, one meaning, one default."""
+    import inspect
+
+    from ridgeline.config.schema import ProbeConfig
+
+    settings = set(ProbeConfig.__dataclass_fields__)
+    for key, cls in _component_classes().items():
+        shared = (set(inspect.signature(cls).parameters) & settings) - {"splits"}
+        assert not shared, f"probe.{key} ({cls.__name__}) also takes probe settings {shared}"
+
+
 @pytest.mark.parametrize(
     "override,message",
     [
-        ("seed=null", "seed=None is not valid: an integer >= 0"),
+        ("seed=null", "seed=None is not valid: an integer in [0, 4294967295]"),
         ("print_config=maybe", "print_config='maybe' is not valid: true or false"),
         (
             "probe.every_n_steps=2.5",
@@ -109,7 +174,7 @@ def test_a_schema_error_is_one_line_with_key_value_and_what_is_allowed(conf_dir,
         (Allowed(low=0.0, open_low=True, open_high=True), float, "a number in (0.0, inf)"),
         (Allowed(low=1, null="none"), int, "an integer >= 1, or null (none)"),
         (Allowed(choices=("a", "b"), null="off"), str, "null (off) or one of a, b"),
-        (Allowed(choices=BN_POLICIES), str, "one of reset, interpolate, batch"),
+        (Allowed(choices=BN_POLICIES), str, "one of reset, interpolate, batch, repair"),
     ],
 )  # fmt: skip
 def test_allowed_values_in_words(allowed, kind, text):

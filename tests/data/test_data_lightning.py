@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from ridgeline.data import StreamSeeds, SyntheticDataModule
+from ridgeline.config.builds import data_module
+from ridgeline.data import StreamSeeds
 
 
 class Recorder(pl.LightningModule):
@@ -31,7 +32,7 @@ class Recorder(pl.LightningModule):
 
 
 def fit(tmp_path, ckpt_path=None):
-    dm = SyntheticDataModule(n_train=40, n_test=10, dim=4, num_classes=3, batch_size=8)
+    dm = data_module("synthetic", n_train=40, n_test=10, dim=4, num_classes=3, batch_size=8)
     dm.set_streams([StreamSeeds(0, 0), StreamSeeds(1, 1)])
     module = Recorder()
     checkpoint = ModelCheckpoint(tmp_path / "ckpt", every_n_train_steps=7, save_top_k=-1)

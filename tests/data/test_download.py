@@ -21,7 +21,8 @@ import torch
 from data_files import write_cifar10, write_idx_dataset
 from torchvision import datasets
 
-from ridgeline.data import CIFAR10DataModule, DamagedDataError, MissingDataError, MNISTDataModule
+from ridgeline.config.builds import data_module
+from ridgeline.data import DamagedDataError, MissingDataError
 
 IDX_FILES = [
     "train-images-idx3-ubyte",
@@ -77,7 +78,7 @@ def patch_mnist(monkeypatch, url: str, resources: list[tuple[str, str]]) -> None
 def test_mnist_download_fetches_the_served_files(tmp_path, monkeypatch):
     source, served, resources, labels = mnist_archives(tmp_path)
     root = tmp_path / "data"
-    dm = MNISTDataModule(root=str(root), download=True, eval_train_size=None)
+    dm = data_module("mnist", root=str(root), download=True, eval_train_size=None)
     with pytest.raises(MissingDataError):
         dm.check_available()  # nothing there before the download
     with serve(served) as url:
@@ -91,7 +92,7 @@ def test_mnist_download_fetches_the_served_files(tmp_path, monkeypatch):
     image_3 = torch.full((1, 28, 28), (30 / 255 - dm.mean[0]) / dm.std[0])
     assert torch.allclose(dm.train_x[3], image_3)
     # Present files are not fetched again: the server is gone now.
-    MNISTDataModule(root=str(root), download=True).prepare_data()
+    data_module("mnist", root=str(root), download=True).prepare_data()
 
 
 def test_cifar10_download_fetches_and_unpacks_the_archive(tmp_path, monkeypatch):
@@ -109,7 +110,7 @@ def test_cifar10_download_fetches_and_unpacks_the_archive(tmp_path, monkeypatch)
     monkeypatch.setattr(cls, "test_list", [[n, md5(folder / n)] for n, _ in cls.test_list])
     monkeypatch.setattr(cls, "meta", {**cls.meta, "md5": md5(folder / "batches.meta")})
     root = tmp_path / "data"
-    dm = CIFAR10DataModule(root=str(root), download=True, eval_train_size=None)
+    dm = data_module("cifar10", root=str(root), download=True, eval_train_size=None)
     with serve(served) as url:
         monkeypatch.setattr(cls, "url", url + archive.name)
         dm.prepare_data()
@@ -120,7 +121,7 @@ def test_cifar10_download_fetches_and_unpacks_the_archive(tmp_path, monkeypatch)
     # A batch damaged on disk later is named, with its size and the checksum it misses.
     batch = root / "cifar-10-batches-py" / "data_batch_3"
     batch.write_bytes(batch.read_bytes()[:-100])
-    again = CIFAR10DataModule(root=str(root))
+    again = data_module("cifar10", root=str(root))
     with pytest.raises(DamagedDataError) as info:
         again.setup()
     message = str(info.value)
@@ -133,7 +134,7 @@ def test_a_damaged_download_is_named_and_deleted(tmp_path, monkeypatch):
     truncated = served / resources[0][0]
     truncated.write_bytes(truncated.read_bytes()[:-50])  # its MD5 is still the whole file's
     root = tmp_path / "data"
-    dm = MNISTDataModule(root=str(root), download=True)
+    dm = data_module("mnist", root=str(root), download=True)
     with serve(served) as url:
         patch_mnist(monkeypatch, url, resources)
         with pytest.raises(MissingDataError) as info:
@@ -151,7 +152,7 @@ def test_download_without_network_says_so(tmp_path, monkeypatch):
     with serve(tmp_path) as url:  # a server that has none of the files: 404 for each
         patch_mnist(monkeypatch, url, [(f"{n}.gz", "0" * 32) for n in IDX_FILES])
         with pytest.raises(MissingDataError) as info:
-            MNISTDataModule(root=str(tmp_path / "data"), download=True).prepare_data()
+            data_module("mnist", root=str(tmp_path / "data"), download=True).prepare_data()
     message = str(info.value)
     assert "download failed" in message and "train-images-idx3-ubyte.gz" in message
     assert "404" in message and "Check that this machine reaches the download server" in message
@@ -173,7 +174,7 @@ def test_a_damaged_idx_file_is_named(tmp_path, damage, problem):
     good = path.read_bytes()
     path.write_bytes(damage(good))
     with pytest.raises(DamagedDataError) as info:
-        MNISTDataModule(root=str(tmp_path)).setup()
+        data_module("mnist", root=str(tmp_path)).setup()
     message = str(info.value)
     assert f"mnist file {path} is damaged" in message and problem in message
     if "implies" in problem:

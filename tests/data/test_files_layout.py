@@ -5,6 +5,7 @@ import pytest
 from torchvision import datasets
 
 import ridgeline.data as data
+from ridgeline.config.builds import data_module
 from ridgeline.data import DATASETS, MissingDataError, TorchvisionDataModule
 
 VISION = sorted(n for n, cls in DATASETS.items() if issubclass(cls, TorchvisionDataModule))
@@ -18,7 +19,7 @@ def test_the_torchvision_datasets_are_registered():
 def test_files_in_place_are_what_torchvision_finds(tmp_path, name):
     """Empty files at the expected paths: the data module finds all of them, and torchvision's
     own existence check (MNIST) or file list (CIFAR) agrees."""
-    dm = DATASETS[name](root=str(tmp_path))
+    dm = data_module(name, root=str(tmp_path))
     with pytest.raises(MissingDataError):
         dm.check_available()
     dm.data_dir.mkdir(parents=True)
@@ -41,7 +42,7 @@ def _bare(cls, root):
 
 
 def test_a_missing_file_names_the_folder_and_both_fixes(tmp_path):
-    dm = DATASETS["cifar100"](root=str(tmp_path))
+    dm = data_module("cifar100", root=str(tmp_path))
     with pytest.raises(MissingDataError) as err:
         dm.check_available()
     message = str(err.value)

@@ -5,7 +5,8 @@ import functools
 import pytorch_lightning as pl
 import torch
 
-from ridgeline.data import StreamSeeds, SyntheticDataModule
+from ridgeline.config.builds import data_module
+from ridgeline.data import StreamSeeds
 from ridgeline.models import build_model
 from ridgeline.store.checkpoints import StepCheckpoint, load_checkpoint
 from ridgeline.store.layout import PhaseLayout
@@ -16,8 +17,14 @@ SHAPE = (1, 1, 16)
 
 
 def make_dm(batch_size=32):
-    return SyntheticDataModule(
-        n_train=256, n_test=64, dim=16, num_classes=4, batch_size=batch_size, eval_train_size=64
+    return data_module(
+        "synthetic",
+        n_train=256,
+        n_test=64,
+        dim=16,
+        num_classes=4,
+        batch_size=batch_size,
+        eval_train_size=64,
     )
 
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ridgeline.errors import ConfigError
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -23,13 +25,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def spawn_steps_of(text: str, total: int) -> list[int]:
+    """``--spawn-steps``: a non-empty comma-separated list of steps in [0, --steps)."""
+    allowed = (
+        f"spawn steps as a comma-separated list of integers from 0 to {total - 1} (< --steps), "
+        "e.g. 0,5,10"
+    )
+    items = [k.strip() for k in text.split(",") if k.strip()]
+    if not items or not all(k.isdigit() for k in items):
+        raise ConfigError("--spawn-steps", text, allowed)
+    steps = [int(k) for k in items]
+    if max(steps) >= total:
+        raise ConfigError("--spawn-steps", text, allowed)
+    return steps
+
+
+def check_args(args: argparse.Namespace) -> list[int]:
+    """Every flag before any compute: the spawn steps, counts, and a writable --out."""
+    from ridgeline.store.run_dir import check_writable
+
+    for flag, value in (("--steps", args.steps), ("--pairs", args.pairs)):
+        if value < 1:
+            raise ConfigError(flag, value, "an integer >= 1")
+    steps = spawn_steps_of(args.spawn_steps, args.steps)
+    check_writable("--out", args.out)
+    return steps
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from ridgeline.toy.plots import scalar_figure
     from ridgeline.toy.scalar import format_table, run_toy
 
     try:
-        spawn_steps = [int(k) for k in args.spawn_steps.split(",") if k.strip()]
+        spawn_steps = check_args(args)
         run = run_toy(
             spawn_steps=spawn_steps,
             total_steps=args.steps,

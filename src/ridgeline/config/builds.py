@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from ridgeline.config.rules import plain, world_size
+from ridgeline.config.rules import check_component_splits, plain, world_size
 from ridgeline.config.settings import Settings
 from ridgeline.errors import ConfigError, RidgelineError
 
@@ -39,6 +39,33 @@ def build(key: str, node: DictConfig, what: str) -> Any:
             raise RidgelineError(str(cause)) from None
         target = node.get("_target_", "?")
         raise ConfigError(key, target, f"{what} ({type(cause).__name__}: {cause})") from None
+
+
+def data_config(preset: str, **overrides: Any) -> DictConfig:
+    """The data preset ``conf/data/<preset>.yaml`` over its schema with ``overrides``, resolved
+    as a job in the current directory resolves it: every default the schema's."""
+    import os
+    from importlib.resources import files
+
+    from omegaconf import OmegaConf
+
+    from ridgeline.config.schema import SCHEMAS, PathsConfig
+
+    node = OmegaConf.create(files("ridgeline.conf").joinpath("data", f"{preset}.yaml").read_text())
+    (entry,) = [str(d) for d in node.pop("defaults") if d != "_self_"]
+    schema = SCHEMAS[entry.removeprefix("/schema/").removesuffix("@_here_")]
+    job = OmegaConf.create({"paths": {"root_dir": os.getcwd(), "data_dir": PathsConfig.data_dir}})
+    job.data = OmegaConf.merge(OmegaConf.structured(schema), node, overrides)
+    return OmegaConf.create(OmegaConf.to_container(job.data, resolve=True))
+
+
+def data_module(preset: str, **overrides: Any) -> Any:
+    """The data module of ``preset`` (e.g. ``"synthetic"``) with ``overrides``, built as a job
+    builds it: for tests, scripts and toys that need a data module without a config."""
+    from ridgeline.config.rules import locate
+
+    settings = dict(data_config(preset, **overrides))
+    return locate(settings.pop("_target_"))(**settings)
 
 
 def check_arg_types(key: str, node: DictConfig, cls: type) -> None:
@@ -188,6 +215,7 @@ def check_components(settings: Settings) -> None:
     for key, node in settings.components.items():
         component = build(f"probe.{key}", node, "a probe component that accepts these settings")
         check_arg_types(f"probe.{key}", node, type(component))
+        check_component_splits(key, getattr(component, "splits", None), settings.probe)
         if getattr(component, "pair", False):
             pair.append(key)
     if pair and settings.spawn.children < 2:

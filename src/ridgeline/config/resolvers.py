@@ -7,13 +7,46 @@ from omegaconf import OmegaConf
 
 from ridgeline.config.steps import log_spaced_steps
 
+LINSPACE = "${linspace:lo,hi,count} with numbers lo < hi and an integer count >= 2"
+LOGSPACE = "${logspace:first,last,count} with integers 1 <= first <= last and count >= 1"
 
-def linspace(lo: float, hi: float, count: int) -> list[float]:
+
+class ResolverError(ValueError):
+    """Bad arguments of a resolver; the message says what it takes (read by schema_errors)."""
+
+
+def _arguments(usage: str, args: tuple, kinds: tuple[type, ...]) -> list:
+    """``args`` as ``kinds`` (an int is a whole number: 3 or 3.0, not 2.5 or 'x')."""
+    if len(args) != len(kinds):
+        raise ResolverError(f"{usage}; got {len(args)} argument(s)")
+    out = []
+    for arg, kind in zip(args, kinds, strict=True):
+        try:
+            value = float(arg) if not isinstance(arg, bool) else None
+        except (TypeError, ValueError):
+            value = None
+        if value is None or value != value or (kind is int and not value.is_integer()):
+            raise ResolverError(
+                f"{usage}; {arg!r} is not {'an integer' if kind is int else 'a number'}"
+            )
+        out.append(int(value) if kind is int else value)
+    return out
+
+
+def linspace(*args: object) -> list[float]:
     """``count`` evenly spaced values from lo to hi, both included (an α-grid)."""
-    count = int(count)
-    if count < 2:
-        raise ValueError(f"linspace needs count >= 2, got {count}")
+    lo, hi, count = _arguments(LINSPACE, args, (float, float, int))
+    if count < 2 or not lo < hi:
+        raise ResolverError(f"{LINSPACE}; got {lo}, {hi}, {count}")
     return [round(lo + (hi - lo) * i / (count - 1), 10) for i in range(count)]
+
+
+def logspace(*args: object) -> list[int]:
+    """0 and ``count`` log-spaced integer steps from first to last (spawn points)."""
+    first, last, count = _arguments(LOGSPACE, args, (int, int, int))
+    if first < 1 or last < first or count < 1:
+        raise ResolverError(f"{LOGSPACE}; got {first}, {last}, {count}")
+    return log_spaced_steps(first, last, count)
 
 
 def launch_id(default: str) -> str:
@@ -35,10 +68,7 @@ def launch_id(default: str) -> str:
 def register_resolvers() -> None:
     """Register once; safe to call again."""
     if not OmegaConf.has_resolver("logspace"):
-        OmegaConf.register_new_resolver(
-            "logspace",
-            lambda first, last, count: log_spaced_steps(int(first), int(last), int(count)),
-        )
+        OmegaConf.register_new_resolver("logspace", logspace)
     if not OmegaConf.has_resolver("linspace"):
         OmegaConf.register_new_resolver("linspace", linspace)
     if not OmegaConf.has_resolver("launch_id"):

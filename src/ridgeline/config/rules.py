@@ -35,6 +35,9 @@ UNSUPPORTED_PRECISIONS = (
     "64-true", "64", "16-true", "bf16-true", "transformer-engine", "transformer-engine-float16",
 )  # fmt: skip
 STRATEGIES = ("auto",)  # strategies besides Lightning's registered names
+# threads above this many times the CPU cores this process may use are a typo: more threads than
+# cores are allowed (to repeat a run's thread count, and so its bits, on a smaller machine).
+THREADS_PER_CORE = 4
 
 
 def warn(message: str) -> None:
@@ -185,6 +188,7 @@ def check_trainer(t: DictConfig) -> int:
         raise ConfigError(
             "trainer.max_epochs", plain(epochs), "-1 (stop at trainer.max_steps) or an int >= 1"
         )
+    check_fast_dev_run(t.get("fast_dev_run"))
     accelerator = t.get("accelerator", "auto")
     if accelerator not in ACCELERATORS:
         raise ConfigError("trainer.accelerator", plain(accelerator), f"one of {ACCELERATORS}")
@@ -193,20 +197,7 @@ def check_trainer(t: DictConfig) -> int:
     if not (devices == "auto" or (is_int(devices) and devices >= 1) or listed):
         raise ConfigError("trainer.devices", plain(devices), "an int >= 1, a list of ids or auto")
     at_least("trainer.num_nodes", t.get("num_nodes", 1), 1)
-    if accelerator in ("gpu", "cuda"):
-        import torch
-
-        available = torch.cuda.device_count()
-        if available == 0:
-            raise ConfigError(
-                "trainer.accelerator",
-                accelerator,
-                "cpu on this machine: no CUDA device is visible (use trainer=cpu)",
-            )
-        if is_int(devices) and devices > available:
-            raise ConfigError(
-                "trainer.devices", devices, f"at most {available} (the CUDA devices visible)"
-            )
+    check_devices(accelerator, devices)
     precision = str(t.get("precision", "32-true"))
     if precision in UNSUPPORTED_PRECISIONS:
         raise ConfigError(
@@ -227,10 +218,149 @@ def check_trainer(t: DictConfig) -> int:
     return total
 
 
+def check_fast_dev_run(value: object) -> None:
+    """Lightning's ``fast_dev_run`` switches off checkpoints and loggers: no phase could resume
+    or spawn children, no record would be logged."""
+    if value not in (None, False, 0):
+        raise ConfigError(
+            "trainer.fast_dev_run",
+            plain(value),
+            "false: it switches off Lightning's checkpoints and loggers, which the phases need; "
+            "for a quick run set trainer.max_steps (e.g. trainer.max_steps=20, or debug=fast) "
+            "and trainer.limit_val_batches",
+        )
+
+
+def resolved_accelerator(accelerator: str) -> str:
+    """What Lightning runs on: ``cuda``, ``mps`` or ``cpu`` (``auto`` takes the first there)."""
+    import torch
+
+    if accelerator in ("gpu", "cuda"):
+        return "cuda"
+    if accelerator == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if torch.backends.mps.is_available() else "cpu"
+    return accelerator
+
+
+def check_devices(accelerator: str, devices: object) -> None:
+    """The accelerator exists on this machine and ``devices`` suits it."""
+    import torch
+
+    kind = resolved_accelerator(accelerator)
+    if kind == "cuda":
+        available = torch.cuda.device_count()
+        if available == 0:
+            raise ConfigError(
+                "trainer.accelerator",
+                accelerator,
+                "cpu on this machine: no CUDA device is visible (use trainer=cpu)",
+            )
+        if is_int(devices) and devices > available:
+            raise ConfigError(
+                "trainer.devices", devices, f"at most {available} (the CUDA devices visible)"
+            )
+        if isinstance(devices, (list, ListConfig)) and any(d >= available for d in devices):
+            raise ConfigError(
+                "trainer.devices",
+                plain(devices),
+                f"ids from 0 to {available - 1} (the CUDA devices visible)",
+            )
+    elif kind == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(
+            "trainer.accelerator",
+            accelerator,
+            "cpu on this machine: no MPS (Apple GPU) device is available (use trainer=cpu)",
+        )
+    elif kind == "cpu" and isinstance(devices, (list, ListConfig)):
+        raise ConfigError(
+            "trainer.devices",
+            plain(devices),
+            f"a number of processes on the CPU, e.g. trainer.devices={len(devices)}: a list of "
+            "device ids is for GPUs",
+        )
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+def check_threads(threads: int | None) -> None:
+    cores = usable_cores()
+    if threads is not None and threads > THREADS_PER_CORE * cores:
+        raise ConfigError(
+            "threads",
+            threads,
+            f"an integer from 1 to {THREADS_PER_CORE * cores} ({THREADS_PER_CORE} x the {cores} "
+            "CPU cores this process may use), or null for torch's default",
+        )
+
+
 # --- across groups --------------------------------------------------------------------------
+def locate(path: str) -> Any:
+    """The object a dotted ``_target_`` names (module, then attributes), as Hydra finds it."""
+    import importlib
+
+    parts = path.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(f"no module of {path!r} can be imported")
+
+
+def check_logger_target(name: str, node: DictConfig) -> None:
+    """A logger's ``_target_`` is an importable Lightning logger; its keys are its arguments."""
+    import inspect
+
+    from pytorch_lightning.loggers import Logger
+
+    target = node.get("_target_")
+    try:
+        cls = locate(str(target))
+    except Exception as exc:
+        raise ConfigError(
+            f"logger.{name}._target_",
+            plain(target),
+            "an importable Lightning logger class, e.g. pytorch_lightning.loggers.CSVLogger "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})",
+        ) from None
+    if not (isinstance(cls, type) and issubclass(cls, Logger)):
+        raise ConfigError(
+            f"logger.{name}._target_",
+            plain(target),
+            "a subclass of pytorch_lightning.loggers.Logger, e.g. pytorch_lightning.loggers."
+            "CSVLogger",
+        )
+    params = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    for key in node:
+        if not str(key).startswith("_") and key not in params:
+            raise ConfigError(
+                f"logger.{name}.{key}",
+                plain(node[key]),
+                f"not an argument of {target}{closest(str(key), list(params))}",
+            )
+
+
 def check_logger(cfg: DictConfig) -> None:
-    """ridgeline's own W&B logger keys: ``osh`` (wandb-osh sync triggers) and its command dir."""
+    """Each logger's ``_target_`` and arguments; ridgeline's own W&B logger keys: ``osh``
+    (wandb-osh sync triggers) and its command dir."""
     for name, node in (cfg.get("logger") or {}).items():
+        if isinstance(node, DictConfig) and "_target_" in node:
+            check_logger_target(str(name), node)
         if isinstance(node, DictConfig) and "osh" in node:
             if not isinstance(node.get("osh"), bool):
                 raise ConfigError(f"logger.{name}.osh", plain(node.get("osh")), "true or false")
@@ -305,10 +435,32 @@ def check_spawn(spawn: Any, total: int) -> None:
 
 
 def check_splits(probe: Any) -> None:
-    """The probe's splits are drawn from the data's splits."""
+    """The probe's splits are drawn from the data's splits; aligning spawned children needs an
+    alignment method."""
     if not probe.splits or any(s not in SPLITS for s in probe.splits):
         raise ConfigError(
             "probe.splits", list(probe.splits), f"a non-empty list drawn from {', '.join(SPLITS)}"
+        )
+    if probe.align_spawned and not probe.align:
+        raise ConfigError(
+            "probe.align_spawned",
+            probe.align_spawned,
+            "false while probe.align is null: set probe.align (e.g. probe.align=weight) to "
+            "align children at all",
+        )
+
+
+def check_component_splits(key: str, splits: object, probe: Any) -> None:
+    """A component's ``splits`` (null: all of the probe's) are among ``probe.splits``."""
+    if splits is None:
+        return
+    listed = list(splits) if isinstance(splits, (list, tuple, ListConfig)) else None
+    if not listed or any(s not in probe.splits for s in listed):
+        raise ConfigError(
+            f"probe.{key}.splits",
+            plain(splits),
+            f"null (all of probe.splits) or a non-empty list drawn from probe.splits="
+            f"{list(probe.splits)}",
         )
 
 
@@ -340,6 +492,7 @@ def check_config(cfg: DictConfig, settings: "Settings") -> int:
     """Every rule that needs only the config and the typed settings; returns T."""
     total = check_trainer(cfg.trainer)
     check_ranges("", settings.top)
+    check_threads(settings.top.threads)
     check_logger(cfg)
     for group in ("optim", "schedule", "spawn", "data"):
         check_ranges(f"{group}.", getattr(settings, group))

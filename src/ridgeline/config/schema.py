@@ -19,6 +19,8 @@ SPLITS = ("train", "test")  # the evaluation splits every data module provides
 # Choices kept by the landscape core, named here so that composing a config never imports torch.
 BN_POLICIES = "ridgeline.landscape.params:BNPolicy"
 STEPS = "a step or a list of steps (integers >= 0)"
+# Seeds are unsigned 32-bit integers: Lightning's seed_everything and numpy refuse larger ones.
+SEED_MAX = 2**32 - 1
 GRID = "a list of at least 2 numbers in [0, 1] including 0 and 1"
 ALIGNMENT_METHODS = "ridgeline.landscape.alignment:ALIGNMENT_METHODS"
 EVAL_PATHS = "ridgeline.landscape.evaluate:EVAL_PATH_CHOICES"
@@ -67,6 +69,8 @@ class Allowed:
             return f"null ({self.null}) or {listed}" if self.null else listed
         elif kind is bool:
             text = "true or false"
+        elif kind is int and self.low is not None and math.isfinite(self.high):
+            text = f"an integer in [{int(self.low)}, {int(self.high)}]"
         elif kind is int:
             text = "an integer" + (f" >= {int(self.low)}" if self.low is not None else "")
         elif self.low is not None:
@@ -103,9 +107,9 @@ def _members(annotation: Any) -> tuple:
 class SeedsConfig:
     """Seeds of the initialisation, the data order and the augmentation (default: ``seed``)."""
 
-    init: int = setting(SI("${seed}"), low=0)
-    data: int = setting(SI("${seed}"), low=0)
-    aug: int = setting(SI("${seed}"), low=0)
+    init: int = setting(SI("${seed}"), low=0, high=SEED_MAX)
+    data: int = setting(SI("${seed}"), low=0, high=SEED_MAX)
+    aug: int = setting(SI("${seed}"), low=0, high=SEED_MAX)
 
 
 @dataclass
@@ -114,7 +118,7 @@ class TrainConfig:
 
     task_name: str = "train"
     # Base seed; init, data order and augmentation seeds derive from it unless set apart.
-    seed: int = setting(0, low=0)
+    seed: int = setting(0, low=0, high=SEED_MAX)
     seeds: SeedsConfig = field(default_factory=SeedsConfig)
     # Lightning checkpoint (last.ckpt) of every phase for resuming after a kill or preemption.
     checkpoint_every_n_steps: int = setting(100, low=1)
@@ -156,7 +160,7 @@ class DataConfig:
     eval_train_size: int | None = setting(10000, low=1, null="the whole train split")
     # First eval_test_size test examples for the probes (null: all).
     eval_test_size: int | None = setting(None, low=1, null="the whole test split")
-    eval_seed: int = setting(0, low=0)
+    eval_seed: int = setting(0, low=0, high=SEED_MAX)
     # Random crop (zero padding 4) + horizontal flip, batched on tensors.
     augment: bool | None = setting(False, null="the dataset's default")
     # Keep the tensors on the training device when they fit.
@@ -169,7 +173,7 @@ class MnistMiniDataConfig(DataConfig):
 
     eval_train_size: int | None = setting(1000, low=1, null="the whole train split")
     # Seed of the permutation splitting the 5,000 digits into train and test.
-    split_seed: int = setting(0, low=0)
+    split_seed: int = setting(0, low=0, high=SEED_MAX)
     n_test: int = setting(1000, low=1)
 
 
@@ -186,7 +190,7 @@ class SyntheticDataConfig(DataConfig):
     # Gaussian clusters per class (> 1: interleaved clusters, a task not linearly separable);
     # its range is the data module's to check.
     clusters_per_class: int = 1
-    generator_seed: int = setting(0, low=0)
+    generator_seed: int = setting(0, low=0, high=SEED_MAX)
 
 
 # --- optimiser and schedule -----------------------------------------------------------------

@@ -56,13 +56,23 @@ def _typed_value(key: str, overrides: list[str], message: str) -> Any:
     return quoted.group(1) if quoted else "?"
 
 
-def schema_error(exc: BaseException, overrides: list[str] = ()) -> ConfigError | None:
-    """The :class:`ConfigError` for a type or choice error of the schema; None for others."""
+def schema_error(
+    exc: BaseException, overrides: list[str] = (), cfg: Any = None
+) -> ConfigError | None:
+    """The :class:`ConfigError` for a type or choice error of the schema, or for a resolver's
+    bad arguments (the value as written: in ``overrides``, else in ``cfg``); None for others."""
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
     cause = _cause(exc)
     if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
         return _unknown_key(cause, list(overrides))
+    resolver = _resolver_error(cause)
+    if resolver is not None:
+        key = str(cause.full_key)
+        value = _typed_value(key, list(overrides), "")
+        if value == "?" and cfg is not None:
+            value = _written(cfg, key)
+        return ConfigError(key, value, str(resolver))
     if not isinstance(cause, ValidationError):
         return None
     full_key = str(cause.full_key)
@@ -77,6 +87,29 @@ def schema_error(exc: BaseException, overrides: list[str] = ()) -> ConfigError |
         kind = _element_kind(*found) if found else None
         text += f"; {value[int(element.group(1))]!r} is not {_ELEMENT.get(kind, 'allowed')}"
     return ConfigError(key, value, text.rstrip("."))
+
+
+def _written(cfg: Any, key: str) -> Any:
+    """The unresolved value of dotted ``key`` in ``cfg`` (an interpolation as written)."""
+    from omegaconf import OmegaConf
+
+    node: Any = OmegaConf.to_container(cfg, resolve=False)
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return "?"
+        node = node[part]
+    return node
+
+
+def _resolver_error(cause: BaseException | None) -> BaseException | None:
+    """The ResolverError (a resolver's bad arguments) behind an interpolation error, if any."""
+    from ridgeline.config.resolvers import ResolverError
+
+    while cause is not None:
+        if isinstance(cause, ResolverError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _unknown_key(cause: BaseException, overrides: list[str]) -> ConfigError | None:

@@ -84,7 +84,18 @@ def _instance(schema: type, values: dict) -> Any:
 
 
 def read_settings(cfg: DictConfig) -> Settings:
-    """Every group of ``cfg`` typed by the schema; the probe's components kept as nodes."""
+    """Every group of ``cfg`` typed by the schema; the probe's components kept as nodes. A value
+    the schema refuses, or an interpolation that cannot resolve, is a ConfigError naming it."""
+    try:
+        return _read_settings(cfg)
+    except Exception as exc:
+        error = schema_error(exc, cfg=cfg)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _read_settings(cfg: DictConfig) -> Settings:
     names = [f.name for f in fields(TrainConfig) if f.name not in OPEN_KEYS | set(GROUP_SCHEMAS)]
     top = {k: cfg[k] for k in names if k in cfg}
     probe, components = cfg.get("probe"), {}

@@ -30,6 +30,10 @@ class TensorDataModule(pl.LightningDataModule, ABC):
     normalisation) and implement :meth:`load`. ``name``, ``num_classes`` and ``input_shape`` are
     accepted as arguments so that a config may state them for interpolation; they must match.
     A subclass that sets ``name`` is a dataset, registered in :data:`DATASETS` under it.
+
+    The settings have no defaults here: their defaults are the schema's
+    (:mod:`ridgeline.config.schema`, written once); build a module outside a job with
+    :func:`ridgeline.config.builds.data_module` (a preset with overrides).
     """
 
     name: ClassVar[str]
@@ -48,15 +52,16 @@ class TensorDataModule(pl.LightningDataModule, ABC):
 
     def __init__(
         self,
-        root: str = "data",
-        download: bool = False,
-        batch_size: int = 128,
-        eval_batch_size: int = 1000,
-        eval_train_size: int | None = 1000,
-        eval_test_size: int | None = None,
-        eval_seed: int = 0,
-        augment: bool | None = None,
-        device_resident: bool = True,
+        *,
+        root: str,
+        download: bool,
+        batch_size: int,
+        eval_batch_size: int,
+        eval_train_size: int | None,
+        eval_test_size: int | None,
+        eval_seed: int,
+        augment: bool | None,
+        device_resident: bool,
         name: str | None = None,
         num_classes: int | None = None,
         input_shape: Sequence[int] | None = None,

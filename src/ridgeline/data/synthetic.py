@@ -21,13 +21,14 @@ class SyntheticDataModule(TensorDataModule):
 
     def __init__(
         self,
-        n_train: int = 2048,
-        n_test: int = 512,
-        dim: int = 32,
-        num_classes: int = 4,
-        noise: float = 1.0,
-        generator_seed: int = 0,
-        clusters_per_class: int = 1,
+        *,
+        n_train: int,
+        n_test: int,
+        dim: int,
+        num_classes: int,
+        noise: float,
+        generator_seed: int,
+        clusters_per_class: int,
         **kwargs: object,
     ) -> None:
         if n_train < 1 or n_test < 1 or dim < 1 or num_classes < 2:

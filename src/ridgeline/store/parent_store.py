@@ -11,6 +11,7 @@ import fcntl
 import json
 from collections.abc import Iterator
 
+from ridgeline.errors import RidgelineError
 from ridgeline.store.layout import ParentStoreLayout, atomic_write_text
 from ridgeline.store.ranks import Ranks
 
@@ -28,7 +29,13 @@ def parent_lock(store: ParentStoreLayout, key: str, ranks: Ranks) -> Iterator[No
     handle = None
     if ranks.is_zero:
         store.root.mkdir(parents=True, exist_ok=True)
-        handle = store.lock(key).open("a")
+        try:
+            handle = store.lock(key).open("a")
+        except IsADirectoryError:
+            raise RidgelineError(
+                f"the parent lock {store.lock(key)} is a directory; remove it (or choose "
+                "another paths.parent_dir)"
+            ) from None
 
     def acquire() -> bool:
         try:

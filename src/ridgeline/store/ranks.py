@@ -9,19 +9,29 @@ same order, and only rank 0 writes. ``ddp_spawn`` is one program whose workers e
 ``fit``: there the program itself is the only rank that decides.
 """
 
+import errno
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import torch.distributed as dist
 from omegaconf import DictConfig
 
-from ridgeline.errors import ConfigError
+from ridgeline.errors import ConfigError, RidgelineError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Seconds the processes of a job wait for each other when the process group forms (the
+# rendezvous); collectives afterwards keep Lightning's timeout. A node that never comes, or a
+# MASTER_PORT served by another job, then fails within this bound instead of hanging for
+# Lightning's 30 minutes. RIDGELINE_RENDEZVOUS_TIMEOUT (seconds) overrides it.
+RENDEZVOUS_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -163,12 +173,78 @@ def start_ranks(trainer_cfg: DictConfig) -> Ranks:
             "rank; let submitit start one task per device (hydra/launcher=local or slurm with "
             "hydra.launcher.tasks_per_node=<trainer.devices>), or use trainer.strategy=ddp_spawn",
         )
-    launcher.launch(strategy.setup_distributed)
+    environment = strategy.cluster_environment
+    if not environment.creates_processes_externally:
+        _check_nodes(strategy.num_nodes)
+        if environment.node_rank() == 0 and "LOCAL_RANK" not in os.environ:
+            _check_port()  # the launching process, before it starts the others
+    _join(launcher, strategy)
     ranks = Ranks(global_rank=strategy.global_rank, world_size=strategy.world_size)
     if not ranks.is_zero:
         _quiet_non_zero_rank()
     log.info("rank %d of %d: process group up", ranks.global_rank, ranks.world_size)
     return ranks
+
+
+def rendezvous_seconds() -> float:
+    return float(os.environ.get("RIDGELINE_RENDEZVOUS_TIMEOUT", RENDEZVOUS_SECONDS))
+
+
+def _check_nodes(num_nodes: int) -> None:
+    """More than one node under Lightning's own launcher: the other nodes must be started by
+    the user with NODE_RANK and MASTER_ADDR (else this one would wait for nodes that never
+    come)."""
+    if num_nodes > 1 and not ("NODE_RANK" in os.environ and "MASTER_ADDR" in os.environ):
+        raise ConfigError(
+            "trainer.num_nodes",
+            num_nodes,
+            "1 on one machine (trainer.devices=N runs N processes here); more nodes need a "
+            "launcher that starts a process per device on each node (SLURM's srun, torchrun, "
+            "submitit), or the same command on each node with NODE_RANK and MASTER_ADDR set",
+        )
+
+
+def _check_port() -> None:
+    """A MASTER_PORT given by the user is free on this machine (the first rank listens on it)."""
+    port = os.environ.get("MASTER_PORT")
+    if port is None:
+        return  # Lightning picks a free one
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("MASTER_PORT", port, "a port number from 1 to 65535, or unset")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("", int(port)))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise ConfigError(
+                "MASTER_PORT",
+                int(port),
+                "a free port: another process listens on it; choose another, or unset "
+                "MASTER_PORT to let Lightning pick a free one",
+            ) from None
+
+
+def _join(launcher: Any, strategy: Any) -> None:
+    """Start the other processes (Lightning's launcher) and form the process group, waiting at
+    most :func:`rendezvous_seconds`; the group then keeps Lightning's collective timeout."""
+    collective_timeout, seconds = strategy._timeout, rendezvous_seconds()
+    strategy._timeout = timedelta(seconds=seconds)
+    try:
+        launcher.launch(strategy.setup_distributed)
+    except (dist.DistError, RuntimeError) as exc:
+        where = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
+        reason = " ".join(str(exc).split())[:200]
+        raise RidgelineError(
+            f"the {strategy.world_size} processes of this job did not all join the process "
+            f"group at {where} within {seconds:.0f} s ({type(exc).__name__}: {reason}); check "
+            "that trainer.num_nodes and trainer.devices match the processes the launcher "
+            "started and that MASTER_PORT is free (RIDGELINE_RENDEZVOUS_TIMEOUT sets the wait)"
+        ) from None
+    finally:
+        strategy._timeout = collective_timeout
+    if collective_timeout is not None and dist.is_initialized():
+        dist.distributed_c10d._set_pg_timeout(collective_timeout)
 
 
 def stop_ranks(ranks: Ranks) -> None:

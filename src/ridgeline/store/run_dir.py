@@ -148,3 +148,16 @@ def check_writable_dirs(plan: RunPlan, run_dir: Path) -> None:
         if (run_dir / sub).exists():
             check_writable("hydra.run.dir", run_dir / sub)
     check_writable("paths.parent_dir", plan.store.root)
+    check_lock_file(plan)
+
+
+def check_lock_file(plan: RunPlan) -> None:
+    """The parent's lock, ``<paths.parent_dir>/<key>.lock``, is a file or absent."""
+    lock = plan.store.lock(plan.parent_key)
+    if lock.exists() and not lock.is_file():
+        raise ConfigError(
+            "paths.parent_dir",
+            str(plan.store.root),
+            f"a parent store where the lock file {lock} can be made; a directory is there: "
+            "remove it, or choose another paths.parent_dir",
+        )

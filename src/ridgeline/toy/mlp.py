@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ridgeline.data import SyntheticDataModule
+from ridgeline.config.builds import data_module
 from ridgeline.landscape import Evaluator, barrier_curve, state_of, taylor_prediction
 from ridgeline.models import build_model
 from ridgeline.toy.spawn_plan import check_spawn_plan
@@ -131,7 +131,8 @@ def run_mlp_toy(
 
 
 def _run(s: dict) -> MlpToy:
-    dm = SyntheticDataModule(
+    dm = data_module(
+        "synthetic",
         n_train=1024,
         n_test=512,
         dim=s["dim"],
