@@ -100,3 +100,29 @@ def test_cpu_trainers_instantiate(option):
     trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
     assert trainer.max_steps == cfg.trainer.max_steps
     assert trainer.num_devices == cfg.trainer.devices
+
+
+def readme_command(section: str) -> list[str]:
+    """The overrides of the first ``ridgeline-train`` command in README section ``section``
+    (continuation lines joined, the trailing comment dropped)."""
+    import re
+    import shlex
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    text = readme[readme.index(section) :]
+    match = re.search(r"^ +ridgeline-train (.*?)(?<!\\)$", text, re.M | re.S)
+    assert match, f"no ridgeline-train command under {section!r}"
+    line = match.group(1).replace("\\\n", " ").split("#")[0]
+    return shlex.split(line)
+
+
+@pytest.mark.parametrize("method", ["weight", "activation"])
+def test_the_readme_lmc_modulo_permutation_command_validates(method):
+    """The README's command, as written (spawn.at=null: independent children only)."""
+    overrides = readme_command("## LMC modulo permutation")
+    assert "spawn.at=null" in overrides and "probe.align=weight" in overrides, overrides
+    overrides = [o.replace("probe.align=weight", f"probe.align={method}") for o in overrides]
+    paths = ["paths.root_dir=/tmp/ridgeline-cfg", "paths.output_dir=/tmp/ridgeline-cfg/run"]
+    plan = validate_config(compose("train", overrides=[*overrides, *paths]))
+    assert [p.kind for p in plan.phases] == ["independent"]
+    assert plan.probe.align == method

@@ -256,8 +256,9 @@ class SpawnConfig:
     """Instability analysis (Frankle et al. 2020): N children spawned from the parent at each
     step k in ``at`` (iterations; 0 = at initialisation); each trains to trainer.max_steps."""
 
-    # One step or a list of steps (integers >= 0, < trainer.max_steps).
-    at: Any = setting([0, 10, 50, 200], text=STEPS)
+    # One step or a list of steps (integers >= 0, < trainer.max_steps); null or []: none (the
+    # independent children only, with spawn.independent=true).
+    at: Any = setting([0, 10, 50, 200], text=STEPS, null="no spawn step")
     # Steps at which the parent saves checkpoints (null: the spawn steps). In a sweep over
     # spawn.at set it to the whole list once, so every job shares one stored parent.
     parent_checkpoints: Any = setting(None, text=STEPS, null="the spawn steps")
