@@ -24,10 +24,17 @@ def user_config_dir() -> str | None:
     chosen = os.environ.get(USER_CONFIG_ENV)
     if chosen is None:
         return os.path.abspath(USER_CONFIG_DIR) if os.path.isdir(USER_CONFIG_DIR) else None
+    allowed = "a directory of your own configs (or unset)"
+    if not os.path.exists(chosen):
+        raise ConfigError(USER_CONFIG_ENV, chosen, f"{allowed}; this one does not exist")
     if not os.path.isdir(chosen):
+        raise ConfigError(USER_CONFIG_ENV, chosen, f"{allowed}; this is a file, not a directory")
+    try:
+        os.listdir(chosen)
+    except OSError as exc:
         raise ConfigError(
-            USER_CONFIG_ENV, chosen, "a directory of your own configs (this one does not exist)"
-        )
+            USER_CONFIG_ENV, chosen, f"{allowed} that you can read ({exc.strerror or exc})"
+        ) from None
     return os.path.abspath(chosen)
 
 

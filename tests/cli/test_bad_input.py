@@ -412,3 +412,82 @@ def test_missing_parent_checkpoint_of_a_finished_parent(tmp_path):
         validate_run_dir(cfg, tmp_path / "run")
     assert "step=0000000.ckpt is missing" in str(info.value)
     assert f"delete {parent}" in str(info.value)
+
+
+# --- in-process: the environment, the parent store and the ranks ---------------------------
+def test_a_parent_lock_that_is_a_directory_is_named(tmp_path):
+    from ridgeline.store.run_dir import check_writable_dirs
+
+    cfg = compose_cfg(f"paths.parent_dir={tmp_path / 'parents'}")
+    plan = make_plan(cfg)
+    check_writable_dirs(plan, tmp_path / "run")
+    plan.store.lock(plan.parent_key).mkdir(parents=True)
+    with pytest.raises(ConfigError) as info:
+        check_writable_dirs(plan, tmp_path / "run")
+    message = str(info.value)
+    assert message.startswith(f"paths.parent_dir='{tmp_path / 'parents'}' is not valid")
+    assert f"the lock file {plan.store.lock(plan.parent_key)} can be made" in message
+    assert "remove it" in message and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "unreadable"])
+def test_ridgeline_config_dir_must_be_a_readable_directory(tmp_path, monkeypatch, kind):
+    from hydra_plugins.ridgeline_user_configs import user_config_dir
+
+    chosen = tmp_path / "mine"
+    if kind == "file":
+        chosen.write_text("not a directory")
+    elif kind == "unreadable":
+        chosen.mkdir()
+
+        def listdir(path):
+            raise PermissionError(13, "Permission denied", str(path))
+
+        monkeypatch.setattr(os, "listdir", listdir)  # root reads any directory
+    monkeypatch.setenv("RIDGELINE_CONFIG_DIR", str(chosen))
+    with pytest.raises(ConfigError) as info:
+        user_config_dir()
+    reason = {
+        "missing": "this one does not exist",
+        "file": "this is a file, not a directory",
+        "unreadable": "that you can read (Permission denied)",
+    }[kind]
+    assert str(info.value) == (
+        f"RIDGELINE_CONFIG_DIR={str(chosen)!r} is not valid: a directory of your own configs "
+        f"(or unset){'' if kind == 'unreadable' else ';'} {reason}"
+    )
+
+
+def test_more_nodes_than_this_machine_need_a_launcher(monkeypatch):
+    from ridgeline.store.ranks import check_nodes
+
+    for name in ("NODE_RANK", "MASTER_ADDR"):
+        monkeypatch.delenv(name, raising=False)
+    check_nodes(1)
+    with pytest.raises(ConfigError) as info:
+        check_nodes(2)
+    assert str(info.value).startswith("trainer.num_nodes=2 is not valid: 1 on one machine")
+    monkeypatch.setenv("NODE_RANK", "0")
+    monkeypatch.setenv("MASTER_ADDR", "10.0.0.1")
+    check_nodes(2)  # the user starts the other node with NODE_RANK=1
+
+
+def test_a_busy_master_port_is_named_before_any_process_starts(monkeypatch):
+    import socket
+
+    from ridgeline.store.ranks import check_port
+
+    with socket.socket() as busy:
+        busy.bind(("", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        monkeypatch.setenv("MASTER_PORT", str(port))
+        with pytest.raises(ConfigError) as info:
+            check_port()
+    assert str(info.value).startswith(f"MASTER_PORT={port} is not valid: a free port")
+    check_port()  # released: free again
+    monkeypatch.setenv("MASTER_PORT", "http")
+    with pytest.raises(ConfigError, match="a port number from 1 to 65535, or unset"):
+        check_port()
+    monkeypatch.delenv("MASTER_PORT")
+    check_port()  # unset: Lightning picks one

@@ -97,7 +97,8 @@ def test_an_unwritable_out_is_one_line(tmp_path, capsys, cli):
     out = blocker / "report" if cli == "report" else blocker / "sweep.csv"
     code, err = run_cli(cli, run, capsys, "--out", str(out))
     assert code == 2
-    assert "error: cannot write" in err and str(blocker) in err and "--out" in err
+    assert str(blocker) in err and "--out" in err
+    assert "error: cannot write" in err or f"{blocker} is a file where a directory belongs" in err
 
 
 def test_record_store_read_names_file_and_line(tmp_path):
@@ -191,3 +192,48 @@ def test_unwritable_run_dir_or_parent_store_is_named(resumed, tmp_path, blocked,
     message = str(info.value)
     assert message.startswith(f"{key}=") and "a directory this job can write" in message
     assert f"{path} is a file, not a directory" in message
+
+
+# --- a directory where a file belongs, or the reverse ----------------------------------------
+@pytest.mark.parametrize("cli", sorted(CLIS))
+@pytest.mark.parametrize("where", ["landscape/records.jsonl", "config.yaml"])
+def test_a_directory_where_an_input_file_belongs_is_one_line(tmp_path, capsys, cli, where):
+    run = make_run(tmp_path / "run")
+    (run / where).unlink()
+    (run / where).mkdir()
+    code, err = run_cli(cli, run, capsys)
+    assert code == 2
+    assert f"error: {run / where} is a directory where a file belongs; remove or rename it" in err
+    assert outputs(run) == []
+
+
+@pytest.mark.parametrize("cli", sorted(CLIS))
+def test_a_file_given_for_the_run_dir_is_one_line(tmp_path, capsys, cli):
+    given = tmp_path / "records.jsonl"
+    given.write_text("{}\n")
+    code, err = run_cli(cli, given, capsys)
+    assert code == 2 and f"{given} is not a directory (give a run dir or a sweep dir)" in err
+    assert sorted(tmp_path.iterdir()) == [given]
+
+
+def test_report_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    run = make_run(tmp_path / "run")
+    out = tmp_path / "out"
+    out.write_text("a file where the report directory should be")
+    code, err = run_cli("report", run, capsys, "--out", str(out))
+    assert code == 2
+    assert f"{out} is a file where a directory belongs" in err and "(--out)" in err
+    assert out.read_text().startswith("a file") and outputs(run) == []
+
+
+def test_collect_out_that_is_a_directory_is_one_line(tmp_path, capsys):
+    run = make_run(tmp_path / "run")
+    out = tmp_path / "sweep.csv"
+    out.mkdir()
+    code, err = run_cli("collect", run, capsys, "--out", str(out))
+    assert code == 2
+    assert f"{out} is a directory where a file belongs" in err and "--out" in err
+    assert list(out.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "run",
+        out.name,
+    ]

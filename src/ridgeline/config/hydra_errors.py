@@ -37,12 +37,16 @@ def error(message: str) -> None:
     print(f"ridgeline: error: {' '.join(message.split())}", file=sys.stderr)
 
 
-# Errors of creating or writing a path (a missing input file is not among them).
-_WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.ENOSPC}
+# Errors of creating or writing a path, or of a directory where a file belongs (read or
+# written); a missing input file is not among them.
+_WRITE_ERRNOS = {
+    errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.ENOSPC,
+    errno.EISDIR,
+}  # fmt: skip
 
 
 def is_write_error(exc: BaseException) -> bool:
-    """An OSError of creating or writing a named path."""
+    """An OSError of creating or writing a named path, or of a directory where a file belongs."""
     return isinstance(exc, OSError) and exc.filename is not None and exc.errno in _WRITE_ERRNOS
 
 
@@ -51,6 +55,17 @@ TRAIN_PATHS = "paths.root_dir, paths.parent_dir or hydra.run.dir"
 
 def os_error_message(exc: OSError, keys: str = TRAIN_PATHS) -> str:
     """One line naming the path that could not be created or written, and the fix."""
+    path = getattr(exc, "filename2", None) or exc.filename  # a rename's destination
+    if exc.errno == errno.EISDIR:
+        return (
+            f"{path} is a directory where a file belongs; remove or rename it (an output can "
+            f"go elsewhere: {keys})"
+        )
+    if exc.errno == errno.EEXIST and os.path.isfile(exc.filename):
+        return (
+            f"{exc.filename} is a file where a directory belongs; remove or rename it, or "
+            f"choose another location ({keys})"
+        )
     reason = exc.strerror or type(exc).__name__
     return (
         f"cannot write {exc.filename} ({reason}); choose a writable location ({keys}) "

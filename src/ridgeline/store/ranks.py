@@ -175,9 +175,9 @@ def start_ranks(trainer_cfg: DictConfig) -> Ranks:
         )
     environment = strategy.cluster_environment
     if not environment.creates_processes_externally:
-        _check_nodes(strategy.num_nodes)
+        check_nodes(strategy.num_nodes)
         if environment.node_rank() == 0 and "LOCAL_RANK" not in os.environ:
-            _check_port()  # the launching process, before it starts the others
+            check_port()  # the launching process, before it starts the others
     _join(launcher, strategy)
     ranks = Ranks(global_rank=strategy.global_rank, world_size=strategy.world_size)
     if not ranks.is_zero:
@@ -190,7 +190,7 @@ def rendezvous_seconds() -> float:
     return float(os.environ.get("RIDGELINE_RENDEZVOUS_TIMEOUT", RENDEZVOUS_SECONDS))
 
 
-def _check_nodes(num_nodes: int) -> None:
+def check_nodes(num_nodes: int) -> None:
     """More than one node under Lightning's own launcher: the other nodes must be started by
     the user with NODE_RANK and MASTER_ADDR (else this one would wait for nodes that never
     come)."""
@@ -204,7 +204,7 @@ def _check_nodes(num_nodes: int) -> None:
         )
 
 
-def _check_port() -> None:
+def check_port() -> None:
     """A MASTER_PORT given by the user is free on this machine (the first rank listens on it)."""
     port = os.environ.get("MASTER_PORT")
     if port is None:
