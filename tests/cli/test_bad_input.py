@@ -84,6 +84,8 @@ CLI_CASES = [
     (["trainer=ddp_sim", "data.batch_size=127"], 2, ["data.batch_size=127", "multiple", "= 2"]),
     (["trainer=gpu"], 2, ["trainer.accelerator='gpu'", "no CUDA device", "trainer=cpu"]),
     (["probe.bn_policy=batch"], 2, ["probe.bn_policy='batch'", "has no BatchNorm"]),
+    # an interpolation resolved inside the job (was a traceback)
+    (["probe.alphas=${linspace:0,1,1}"], 2, ["probe.alphas='${linspace:0,1,1}'", "count >= 2"]),
 ]
 
 
@@ -105,6 +107,55 @@ def test_bad_config_on_the_command_line(tmp_path, overrides, code, fragments):
     assert not (tmp_path / "run").exists(), list((tmp_path / "run").rglob("*"))
     assert not (tmp_path / "outputs").exists()
     assert elapsed < 120  # start-up dominates; generous for loaded CI machines
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
+
+
+def test_more_nodes_than_started_fail_within_the_rendezvous_timeout(tmp_path):
+    """Node 0 of 2 whose other node never comes: one line after the rendezvous timeout (5 s
+    here, 300 s by default), not Lightning's 30-minute hang; nothing left behind."""
+    env = {
+        "NODE_RANK": "0",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(free_port()),
+        "RIDGELINE_RENDEZVOUS_TIMEOUT": "5",
+    }
+    start = time.monotonic()
+    result = run_train(
+        tmp_path, "logger=none", "trainer.num_nodes=2", "trainer.strategy=ddp", env=env
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    line = _one_error_line(result)
+    assert "the 2 processes of this job did not all join the process group" in line
+    assert f"127.0.0.1:{env['MASTER_PORT']} within 5 s" in line and "trainer.num_nodes" in line
+    assert time.monotonic() - start < 90
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["num_nodes", "busy port"])
+def test_a_ddp_job_that_cannot_start_is_one_line_before_any_process_starts(tmp_path, case):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        if case == "num_nodes":  # on one machine, no launcher for the second node
+            overrides, env = ["trainer.num_nodes=2", "trainer.strategy=ddp"], {}
+            expected = "trainer.num_nodes=2 is not valid: 1 on one machine"
+        else:
+            overrides, env = ["trainer=ddp_sim"], {"MASTER_PORT": str(port)}
+            expected = f"MASTER_PORT={port} is not valid: a free port"
+        result = run_train(tmp_path, "logger=none", *overrides, env=env, timeout=180)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert expected in _one_error_line(result)
+    assert list(tmp_path.iterdir()) == []
 
 
 def _one_error_line(result) -> str:
