@@ -542,3 +542,34 @@ def test_a_busy_master_port_is_named_before_any_process_starts(monkeypatch):
         check_port()
     monkeypatch.delenv("MASTER_PORT")
     check_port()  # unset: Lightning picks one
+
+
+# --- ridgeline-toy ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--spawn-steps="], "--spawn-steps='' is not valid: spawn steps as a comma-separated"),
+        (["--spawn-steps=,"], "--spawn-steps=',' is not valid"),
+        (["--spawn-steps=0,a"], "--spawn-steps='0,a' is not valid"),
+        (["--spawn-steps=-5"], "--spawn-steps='-5' is not valid"),
+        (["--steps=50", "--spawn-steps=0,50"], "integers from 0 to 49 (< --steps)"),
+        (["--steps=0"], "--steps=0 is not valid: an integer >= 1"),
+        (["--pairs=0"], "--pairs=0 is not valid: an integer >= 1"),
+        (["--out={file}"], "--out='{file}' is not valid: a directory this job can write; {file}"),
+        (["--out={file}/sub"], "is not valid: a directory this job can write; {file} is a file"),
+    ],
+)
+def test_toy_bad_arguments_are_one_line_before_compute(tmp_path, capsys, args, message):
+    from ridgeline.cli.toy import main as toy_main
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("a file where the output dir should be")
+    args = [a.format(file=blocker) for a in args]
+    out = [] if any(a.startswith("--out") for a in args) else ["--out", str(tmp_path / "toy")]
+    assert toy_main([*out, *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no table: nothing was computed
+    assert captured.err.strip() == captured.err.strip().splitlines()[0]
+    assert captured.err.startswith("ridgeline-toy: error: ")
+    assert message.format(file=blocker) in captured.err
+    assert sorted(tmp_path.iterdir()) == [blocker]
