@@ -138,7 +138,9 @@ def table(rows: list[tuple[str, float, float, float]], headline: str) -> None:
 # Training: ridgeline's path (ReplicaClassifier + Trainer + tensor data module) and a plain loop
 
 
-def timed_fit(replicas, datamodule, optimizer, steps: int, warmup: int) -> float:
+def timed_fit(
+    replicas, datamodule, optimizer, steps: int, warmup: int, accelerator: str = "cpu"
+) -> float:
     """Seconds of ``steps`` optimiser steps of ridgeline's training path after ``warmup`` steps.
 
     ReplicaClassifier trained by a Lightning Trainer on the data module's StreamLoader; the clock
@@ -148,16 +150,16 @@ def timed_fit(replicas, datamodule, optimizer, steps: int, warmup: int) -> float
 
     module = ReplicaClassifier(replicas, optimizer, num_classes=10)
     clock = make_clock(warmup)
-    _trainer(warmup + steps, clock).fit(module, datamodule=datamodule)
+    _trainer(warmup + steps, clock, accelerator).fit(module, datamodule=datamodule)
     return clock.t1 - clock.t0
 
 
-def _trainer(max_steps: int, clock):
-    """A CPU Trainer with only ``clock``: no logger, checkpoints, progress bar or validation."""
+def _trainer(max_steps: int, clock, accelerator: str = "cpu"):
+    """A Trainer with only ``clock``: no logger, checkpoints, progress bar or validation."""
     import pytorch_lightning as pl
 
     return pl.Trainer(
-        accelerator="cpu",
+        accelerator=accelerator,
         devices=1,
         max_steps=max_steps,
         max_epochs=-1,
@@ -172,6 +174,14 @@ def _trainer(max_steps: int, clock):
     )
 
 
+def _sync(module) -> None:
+    """Wait for the module's CUDA device (asynchronous kernels) before reading the clock."""
+    if module.device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize(module.device)
+
+
 def make_clock(warmup: int):
     """A callback timing from the first batch after ``warmup`` steps to the last batch's end."""
     import pytorch_lightning as pl
@@ -181,10 +191,17 @@ def make_clock(warmup: int):
 
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
             if trainer.global_step == warmup:
+                _sync(pl_module)
                 self.t0 = time.perf_counter()
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-            self.t1 = time.perf_counter()
+            if pl_module.device.type != "cuda":  # on CUDA: once at the end, no sync per step
+                self.t1 = time.perf_counter()
+
+        def on_train_end(self, trainer, pl_module) -> None:
+            if pl_module.device.type == "cuda":
+                _sync(pl_module)
+                self.t1 = time.perf_counter()
 
     return Clock()
 

@@ -6,6 +6,8 @@ linear (ReLU, max-pool, eval BatchNorm, ...) one first-order jvp gives the logit
 Every term must equal the reference of test_curvature.py in float64.
 """
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -74,3 +76,31 @@ def test_piecewise_linear_modules():
     assert not _piecewise_linear(nn.BatchNorm1d(3).train())
     assert _piecewise_linear(nn.BatchNorm1d(3).eval())
     assert not _piecewise_linear(nn.Dropout(0.5).train())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_taylor_on_cuda_matches_cpu():
+    # the GPU check (scripts/gpu_check.sh) runs this file: every term on CUDA, float64, against
+    # the same terms on the CPU, for both evaluation paths
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(37, 1, 8, 8, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (37,), generator=g)
+    torch.manual_seed(6)
+    a, b = (_warm(_cnn(nn.ReLU, True).double(), x) for _ in range(2))
+    ref = taylor_prediction(Evaluator(a, x, y, chunk_size=16), state_of(a), state_of(b))
+    cuda = (
+        {k: v.cuda() for k, v in state_of(a).items()},
+        {k: v.cuda() for k, v in state_of(b).items()},
+    )
+    for use_vmap in (False, True):
+        on_cuda = copy.deepcopy(a).cuda()
+        ev = Evaluator(on_cuda, x.cuda(), y.cuda(), chunk_size=16, use_vmap=use_vmap)
+        rec = taylor_prediction(ev, *cuda)
+        approx = lambda v: pytest.approx(v, rel=1e-9, abs=1e-12)  # noqa: E731
+        assert (rec.loss_mid, rec.dHd_mid, rec.dHd_a, rec.dHd_b) == approx(
+            (ref.loss_mid, ref.dHd_mid, ref.dHd_a, ref.dHd_b)
+        )
+        for lc, lr in zip(rec.layers, ref.layers, strict=True):
+            assert (lc.dHd_single_mid, lc.dHd_full_mid) == approx(
+                (lr.dHd_single_mid, lr.dHd_full_mid)
+            )
