@@ -207,3 +207,20 @@ __all__ += [
     "fit_curve",
     "network_curve_loss",
 ]
+
+# Loss plane, ridge on the path, Gauss-Newton split (issue 24 parts 1-3)
+from ridgeline.landscape.geometry import project_onto_plane  # noqa: E402
+from ridgeline.landscape.records import (  # noqa: E402
+    CurvatureSplit,
+    GaussNewtonRecord,
+    PlaneTrajectory,
+    RidgeRecord,
+)
+
+__all__ += [
+    "CurvatureSplit",
+    "GaussNewtonRecord",
+    "PlaneTrajectory",
+    "RidgeRecord",
+    "project_onto_plane",
+]

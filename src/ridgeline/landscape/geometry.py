@@ -23,7 +23,12 @@ from ridgeline.landscape.params import (
     lerp,
     norm,
 )
-from ridgeline.landscape.records import GeometryRecord, ProfileRecord, SliceRecord
+from ridgeline.landscape.records import (
+    GeometryRecord,
+    PlaneTrajectory,
+    ProfileRecord,
+    SliceRecord,
+)
 
 
 def spawn_geometry(
@@ -96,6 +101,49 @@ def segment_profile(
     )
 
 
+def _plane_basis(
+    p0: Mapping[str, Tensor], p1: Mapping[str, Tensor], p2: Mapping[str, Tensor], keys: list[str]
+) -> tuple[float, float, float]:
+    """(n1, x2, y2): p1 − p0 = n1 e1 and p2 − p0 = x2 e1 + y2 e2 (Gram-Schmidt, y2 > 0)."""
+    d1, d2 = delta(p0, p1, keys), delta(p0, p2, keys)
+    n1 = norm(d1)
+    if n1 == 0.0:
+        raise ValueError("plane_slice: p1 equals p0, the plane is undefined")
+    x2 = dot(d2, d1) / n1  # coordinate of p2 along e1
+    y2 = math.sqrt(max(0.0, dot(d2, d2) - x2**2))  # along e2
+    if y2 <= 1e-12 * max(n1, 1.0):
+        raise ValueError("plane_slice: the three points are collinear, the plane is undefined")
+    return n1, x2, y2
+
+
+def project_onto_plane(
+    p0: Mapping[str, Tensor],
+    p1: Mapping[str, Tensor],
+    p2: Mapping[str, Tensor],
+    points: Sequence[Mapping[str, Tensor]],
+    names: Sequence[str] | None = None,
+    steps: Sequence[int] | None = None,
+) -> PlaneTrajectory:
+    """(u, v) = (⟨θ − p0, e1⟩, ⟨θ − p0, e2⟩) and off-plane distance ‖θ − p0 − u e1 − v e2‖.
+
+    (e1, e2) is the Gram-Schmidt basis of (p1 − p0, p2 − p0) over ``names`` (docs/design.md §5);
+    sums in float64.
+    """
+    keys = list(p0) if names is None else list(names)
+    n1, x2, y2 = _plane_basis(p0, p1, p2, keys)
+    e1 = {k: (p1[k].double() - p0[k].double()) / n1 for k in keys}
+    e2 = {k: ((p2[k].double() - p0[k].double()) - x2 * e1[k]) / y2 for k in keys}
+    coords, off = [], []
+    for th in points:
+        w = {k: th[k].double() - p0[k].double() for k in keys}
+        uu, vv = dot(w, e1), dot(w, e2)
+        coords.append([uu, vv])
+        off.append(norm({k: w[k] - uu * e1[k] - vv * e2[k] for k in keys}))
+    return PlaneTrajectory(
+        coords=coords, offplane=off, steps=None if steps is None else [int(t) for t in steps]
+    )
+
+
 def plane_slice(
     evaluator: Evaluator,
     p0: Mapping[str, Tensor],
@@ -107,23 +155,28 @@ def plane_slice(
     v: Sequence[float] | None = None,
     names: Sequence[str] | None = None,
     reduce: Reduce | None = None,
+    trajectories: Mapping[str, Sequence[Mapping[str, Tensor]]] | None = None,
+    trajectory_steps: Mapping[str, Sequence[int]] | None = None,
+    labels: Sequence[str] = ("spawn", "a", "b"),
+    path_alphas: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
 ) -> SliceRecord:
-    """Loss on the grid p0 + u e1 + v e2, (e1, e2) Gram-Schmidt of (p1 − p0, p2 − p0).
+    """Loss and error on the grid p0 + u e1 + v e2, (e1, e2) Gram-Schmidt of (p1 − p0, p2 − p0).
 
     The basis is built over ``names`` (default: all keys; pass parameter names to exclude BN
-    buffers); every tensor, buffers included, is set to the same affine combination of p0, p1, p2.
-    Default grid spans the three points plus ``margin`` of the extent on each side.
+    buffers); every tensor, buffers included, is set to the same affine combination of p0, p1, p2
+    (docs/design.md §5). Default grid: ``resolution`` points per axis spanning the three points
+    plus ``margin`` of the extent on each side. All grid sets go through one
+    ``evaluator.evaluate`` call (every data chunk loaded once for all of them). The record also
+    holds the straight path p1 → p2 at ``path_alphas`` and each of ``trajectories`` projected
+    onto the plane (:func:`project_onto_plane`). Convention: p0 = θ_s, p1 = θ_A, p2 = θ_B; for
+    children without a spawn point pass θ_A, θ_B as p1, p2 and a third point as p0.
     """
     keys = list(p0) if names is None else list(names)
-    d1, d2 = delta(p0, p1, keys), delta(p0, p2, keys)
-    n1 = norm(d1)
-    if n1 == 0.0:
-        raise ValueError("plane_slice: p1 equals p0, the plane is undefined")
-    x2 = dot(d2, d1) / n1  # coordinate of p2 along e1
-    y2 = math.sqrt(max(0.0, dot(d2, d2) - x2**2))  # along e2
-    if y2 <= 1e-12 * max(n1, 1.0):
-        raise ValueError("plane_slice: the three points are collinear, the plane is undefined")
+    n1, x2, y2 = _plane_basis(p0, p1, p2, keys)
     pts = [[0.0, 0.0], [n1, 0.0], [x2, y2]]
+    default_grid = u is None or v is None
+    if default_grid and resolution < 2:
+        raise ValueError(f"plane_slice: resolution must be >= 2, got {resolution}")
     if u is None:
         lo, hi = min(0.0, x2), max(n1, x2)
         u = [
@@ -148,6 +201,14 @@ def plane_slice(
     nu = len(u)
     loss = [[metrics[i * nu + j].loss for j in range(nu)] for i in range(len(v))]
     error = [[metrics[i * nu + j].error for j in range(nu)] for i in range(len(v))]
+    al = [float(a) for a in path_alphas]
+    # θ_α = (1−α)p1 + αp2 is linear in the plane coordinates: (1−α)(n1, 0) + α(x2, y2)
+    path = [[(1 - a) * n1 + a * x2, a * y2] for a in al]
+    steps = dict(trajectory_steps or {})
+    projected = {
+        name: project_onto_plane(p0, p1, p2, seq, keys, steps.get(name))
+        for name, seq in (trajectories or {}).items()
+    }
     return SliceRecord(
         u=[float(a) for a in u],
         v=[float(b) for b in v],
@@ -156,4 +217,11 @@ def plane_slice(
         points=pts,
         bn_policy=evaluator.bn_policy.value,
         eval_path=evaluator.last_path,
+        labels=[str(x) for x in labels],
+        resolution=int(resolution) if default_grid else None,
+        margin=float(margin) if default_grid else None,
+        path_alphas=al,
+        path=path,
+        trajectories=projected,
+        n_examples=evaluator.n,
     )

@@ -251,7 +251,10 @@ class ProfileRecord(Record):
 class SliceRecord(Record):
     """2-D loss slice in the plane through p0, p1, p2 (orthonormal basis e1, e2 at p0).
 
-    loss[i][j] is at p0 + u[j] e1 + v[i] e2; ``points`` are the (u, v) of p0, p1, p2.
+    loss[i][j] is at p0 + u[j] e1 + v[i] e2; ``points`` are the (u, v) of p0, p1, p2 (named by
+    ``labels``). ``path`` is the straight path p1 → p2 at ``path_alphas`` (a line in the plane);
+    ``trajectories`` are named point sequences projected onto the plane (docs/design.md §5).
+    Fields after ``eval_path`` are absent from records written before issue 24 (defaults).
     """
 
     u: list[float]
@@ -261,6 +264,13 @@ class SliceRecord(Record):
     points: list[list[float]]
     bn_policy: str = "interpolate"
     eval_path: str | None = None
+    labels: list[str] = field(default_factory=lambda: ["p0", "p1", "p2"])
+    resolution: int | None = None
+    margin: float | None = None
+    path_alphas: list[float] = field(default_factory=list)
+    path: list[list[float]] = field(default_factory=list)
+    trajectories: dict[str, PlaneTrajectory] = field(default_factory=dict)
+    n_examples: int = 0
 
 
 @dataclass
@@ -311,3 +321,70 @@ class CurveRecord(Record):
     bn_policy: str | None = None
     n_examples: int = 0
     eval_path: str | None = None
+
+
+# --- issue 24 parts 1-3: loss plane, ridge on the path, Gauss-Newton split -------------------
+
+
+@dataclass
+class PlaneTrajectory(Record):
+    """Points θ_i projected onto a plane p0 + u e1 + v e2: (u_i, v_i) = (⟨θ_i − p0, e1⟩, ⟨·, e2⟩).
+
+    ``offplane[i]`` = ‖θ_i − p0 − u_i e1 − v_i e2‖, the distance of θ_i from the plane.
+    """
+
+    coords: list[list[float]]
+    offplane: list[float]
+    steps: list[int] | None = None
+
+
+@dataclass
+class RidgeRecord(Record):
+    """Where the loss along θ_α peaks over its chord, and the curvature along Δ there.
+
+    alpha = argmax_α L(α) − ((1−α)L_A + αL_B) over the grid, height = that maximum;
+    dHd = ΔᵀH(θ_α)Δ at α, curvature = dHd/‖Δ‖², predicted_height = −½α(1−α)dHd
+    (docs/design.md §4); is_ridge = curvature < 0.
+    """
+
+    alpha: float
+    height: float
+    loss: float
+    loss_a: float
+    loss_b: float
+    grad_dot_delta: float
+    dHd: float
+    curvature: float
+    predicted_height: float
+    delta_norm: float
+    is_ridge: bool
+    interior: bool  # 0 < alpha < 1
+    bn_policy: str | None = None
+    n_examples: int = 0
+
+
+@dataclass
+class CurvatureSplit(Record):
+    """ΔᵀHΔ = ΔᵀGΔ + ΔᵀRΔ of the mean loss at one point (Gauss-Newton split, Schraudolph 2002).
+
+    gauss_newton = mean_i (J_iΔ)ᵀ H_out,i (J_iΔ) ≥ 0, residual = mean_i ∇_zℓ_iᵀ (Δᵀ∇²z_i Δ),
+    total = their sum; ``name`` is "whole" or a layer group's name.
+    """
+
+    name: str
+    total: float
+    gauss_newton: float
+    residual: float
+    loss: float
+    delta_norm: float
+
+
+@dataclass
+class GaussNewtonRecord(Record):
+    """Gauss-Newton split at θ_½ (whole Δ) and per layer at θ^{ℓ,½} (Δ_ℓ only, rest from θ_A)."""
+
+    whole: CurvatureSplit
+    layers: list[CurvatureSplit] = field(default_factory=list)
+    loss_kind: str = "cross_entropy"  # or "per_example" (the evaluator's own loss)
+    bn_policy: str | None = None
+    n_examples: int = 0
