@@ -9,18 +9,39 @@ from pathlib import Path
 from ridgeline.errors import ConfigError
 
 
+def toy_defaults() -> dict:
+    """The scalar toy's defaults, as :func:`ridgeline.toy.scalar.run_toy` writes them (once)."""
+    import inspect
+
+    from ridgeline.toy.scalar import run_toy
+
+    return {k: p.default for k, p in inspect.signature(run_toy).parameters.items()}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    toy = toy_defaults()
     parser = argparse.ArgumentParser(
         prog="ridgeline-toy",
         description="Toy examples of the ridge mechanism: the scalar two-layer model "
         "L = (w1*w2 - 1)^2 (seconds) and, with --mlp, a tiny MLP on synthetic data.",
     )
     parser.add_argument("--out", type=Path, default=Path("toy"), help="output dir (default ./toy)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pairs", type=int, default=16, help="child pairs per spawn step")
-    parser.add_argument("--noise", type=float, default=0.3, help="gradient-noise scale")
-    parser.add_argument("--spawn-steps", type=str, default="0,5,10,20,40,80")
-    parser.add_argument("--steps", type=int, default=200, help="total steps T")
+    parser.add_argument("--seed", type=int, default=toy["seed"], help="default %(default)s")
+    parser.add_argument(
+        "--pairs", type=int, default=toy["n_pairs"], help="child pairs per spawn step (%(default)s)"
+    )
+    parser.add_argument(
+        "--noise", type=float, default=toy["noise"], help="gradient-noise scale (%(default)s)"
+    )
+    parser.add_argument(
+        "--spawn-steps",
+        type=str,
+        default=",".join(map(str, toy["spawn_steps"])),
+        help="comma-separated spawn steps (%(default)s)",
+    )
+    parser.add_argument(
+        "--steps", type=int, default=toy["total_steps"], help="total steps T (%(default)s)"
+    )
     parser.add_argument("--mlp", action="store_true", help="also run the tiny-MLP toy (~1 min)")
     return parser.parse_args(argv)
 
