@@ -1,6 +1,7 @@
 """Where a run keeps its files, and the one way every file of a run is written (atomically).
 
-A run dir holds ``config.yaml``, ``landscape/records.jsonl``, ``figures/`` and one directory per
+A run dir holds ``config.yaml``, ``landscape/records.jsonl`` (and ``landscape/curves.jsonl``
+once ``ridgeline-connect`` ran), ``figures/`` and one directory per
 phase (``done.json``, ``checkpoints/last.ckpt``, ``spawn_points/step=k.ckpt``, ``theta0.pt``).
 The shared parent store holds one entry per parent key, laid out as a run dir whose only phase
 is the parent itself, next to ``<key>.lock``. Under DDP only global rank 0 writes any of them.
@@ -90,6 +91,11 @@ class RunLayout:
     @property
     def records(self) -> Path:
         return self.root / "landscape" / "records.jsonl"
+
+    @property
+    def curves(self) -> Path:
+        """``ridgeline-connect``'s bent paths: one JSON line per phase, pair, kind and split."""
+        return self.root / "landscape" / "curves.jsonl"
 
     @property
     def figures(self) -> Path:
