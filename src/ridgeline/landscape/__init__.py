@@ -216,8 +216,18 @@ from ridgeline.landscape.records import (  # noqa: E402
     PlaneTrajectory,
     RidgeRecord,
 )
+from ridgeline.landscape.ridge import (  # noqa: E402
+    chord_excess,
+    locate_peak,
+    ridge_of_curve,
+    ridge_on_path,
+)
 
 __all__ += [
+    "chord_excess",
+    "locate_peak",
+    "ridge_of_curve",
+    "ridge_on_path",
     "CurvatureSplit",
     "GaussNewtonRecord",
     "PlaneTrajectory",
