@@ -17,7 +17,7 @@ LAYERS = [
     ("tracking",),
     ("training",),
     ("probes",),
-    ("report", "reproduce", "toy"),
+    ("report", "reproduce", "toy", "connect"),
     ("cli", "__main__"),
 ]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}

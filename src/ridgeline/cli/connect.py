@@ -1,0 +1,111 @@
+"""``ridgeline-connect``: bent paths between the children of a finished ``ridgeline-train`` run.
+
+ridgeline-connect outputs/runs/<date>/<time>                       # every spawn phase + independent
+ridgeline-connect <run_dir> --phase spawn_k=0000000 --kind polychain --steps 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from ridgeline.config.hydra_errors import EXIT_USER_ERROR, error, is_write_error, os_error_message
+from ridgeline.errors import RidgelineError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line ``ridgeline: error: ...`` and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        error(f"{message} (see ridgeline-connect --help)")
+        sys.exit(EXIT_USER_ERROR)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from ridgeline.connect.fit import DEFAULT_POINTS, ConnectOptions
+
+    d = ConnectOptions()
+    ap = _Parser(prog="ridgeline-connect", description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir", help="a run dir of ridgeline-train (holds config.yaml)")
+    ap.add_argument(
+        "--phase",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a phase to connect, e.g. spawn_k=0000000 or independent (repeat for several; "
+        "default: every spawn phase and the independent one)",
+    )
+    ap.add_argument("--kind", default=d.kind, help="bezier (default) or polychain")
+    ap.add_argument("--steps", type=int, default=d.steps, help=f"fit steps (default {d.steps})")
+    ap.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
+    ap.add_argument("--optimizer", default=d.optimizer, help="adam (default) or sgd")
+    ap.add_argument(
+        "--t-per-step", type=int, default=d.t_per_step, help="t draws per fit step (default 1)"
+    )
+    ap.add_argument(
+        "--train-batches",
+        type=int,
+        default=d.train_batches,
+        help=f"un-augmented training batches the bend trains on (default {d.train_batches})",
+    )
+    ap.add_argument(
+        "--batch-size", type=int, default=None, help="their size (default: data.batch_size)"
+    )
+    ap.add_argument(
+        "--split", default=d.split, help="where loss and error are measured: test (default), train"
+    )
+    ap.add_argument(
+        "--points",
+        type=int,
+        default=DEFAULT_POINTS,
+        help=f"evenly spaced t values measured, ends included (default {DEFAULT_POINTS})",
+    )
+    ap.add_argument("--seed", type=int, default=d.seed, help="batches, t draws (default 0)")
+    ap.add_argument(
+        "--bn-policy", default=None, help="BN policy of the measurement (default: the run's)"
+    )
+    ap.add_argument("--no-figure", action="store_true", help="write the records only")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """0 when the records (and figure) are written; 2 for bad input, nothing written."""
+    args = parse_args(argv)
+    from ridgeline.connect.fit import ConnectOptions, connect_run, format_table
+
+    options = ConnectOptions(
+        phases=args.phase,
+        kind=args.kind,
+        steps=args.steps,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        t_per_step=args.t_per_step,
+        split=args.split,
+        train_batches=args.train_batches,
+        batch_size=args.batch_size,
+        points=args.points,
+        seed=args.seed,
+        bn_policy=args.bn_policy,
+    )
+    try:
+        result = connect_run(
+            args.run_dir,
+            options,
+            figure=not args.no_figure,
+            progress=lambda line: print(line, file=sys.stderr),
+        )
+    except (RidgelineError, OSError) as exc:
+        if isinstance(exc, OSError) and not is_write_error(exc):
+            raise
+        error(os_error_message(exc, "the run dir") if isinstance(exc, OSError) else str(exc))
+        return EXIT_USER_ERROR
+    print(format_table(result.records))
+    print(f"records: {result.path}")
+    if result.figure is not None:
+        print(f"figure: {result.figure}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
