@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from report.report_fixtures import make_run
+from helpers.records import make_run
 from ridgeline.cli.collect import main as collect_main
 from ridgeline.cli.report import main as report_main
 from ridgeline.errors import ConfigError, RidgelineError

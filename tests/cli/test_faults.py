@@ -316,27 +316,6 @@ def test_atomic_checkpoint_io_leaves_the_old_file_when_killed_mid_write(tmp_path
     assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]
 
 
-def test_record_store_leaves_the_old_file_when_killed_mid_write(tmp_path, monkeypatch):
-    import ridgeline.store.records as record_store
-
-    store = RecordStore(tmp_path / "records.jsonl")
-    store.append([{"phase": "p", "probe": "pair", "step": 0, "pair": [0, 1], "x": 1.0}])
-    good = store.path.read_bytes()
-    calls = []
-
-    def dying_dumps(*args, **kwargs):
-        calls.append(1)
-        if len(calls) > 1:
-            raise KeyboardInterrupt
-        return json.dumps(*args, **kwargs)
-
-    monkeypatch.setattr(record_store.json, "dumps", dying_dumps)
-    with pytest.raises(KeyboardInterrupt):
-        store.append([{"phase": "p", "probe": "pair", "step": 1, "pair": [0, 1], "x": 2.0}])
-    monkeypatch.undo()
-    assert store.path.read_bytes() == good
-
-
 def test_a_ridgeline_error_in_a_ddp_worker_becomes_one_line():
     from torch.multiprocessing import ProcessRaisedException
 

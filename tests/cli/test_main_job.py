@@ -9,6 +9,7 @@ import pytest
 from helpers.cli import run_train
 from helpers.wandb_file import read_runs
 from ridgeline.store.scalars import scalar_metrics
+from ridgeline.store.typed import ProbeRecord
 
 FAST = ["debug=fast", "logger=[wandb,csv]", "probe.curvature.layerwise=false"]
 
@@ -40,7 +41,7 @@ def test_every_phase_is_probed_at_spawn_point_schedule_and_end(main_job):
     assert all(r["pair"] == [0, 1] for r in pair)
     for r in pair:
         assert set(r["barrier"]) == {"train", "test"}
-        assert {"layerwise", "taylor", "geometry"} <= set(r)
+        assert {"layerwise", "curvature", "geometry"} <= set(r)
         assert r["barrier"]["test"]["alphas"][0] == 0.0 and r["barrier"]["test"]["alphas"][-1] == 1
 
 
@@ -72,7 +73,7 @@ def test_wandb_offline_run_holds_the_records_numbers(main_job):
     expected = [r for r in records if r["phase"] == "spawn_k=0000010"]
     assert [h["probe/absolute_step"] for h in logged] == [r["step"] for r in expected]
     for h, r in zip(logged, expected, strict=True):
-        for key, value in scalar_metrics(r).items():
+        for key, value in scalar_metrics(ProbeRecord.from_dict(r)).items():
             if value is not None:
                 assert h[key] == pytest.approx(value, rel=1e-12), key
     final = expected[-1]

@@ -8,8 +8,8 @@ import math
 import matplotlib.image
 import pytest
 import yaml
-from report_fixtures import close, make_run, make_sweep
 
+from helpers.records import close, make_run, make_sweep
 from helpers.wandb_file import read_runs
 from ridgeline.cli.report import main as report_main
 from ridgeline.report.build import ORDER, make_report
@@ -17,6 +17,53 @@ from ridgeline.report.collect import collect
 from ridgeline.report.summary import summarise_run
 from ridgeline.store.records import RecordStore
 from ridgeline.store.scalars import scalar_metrics
+from ridgeline.store.typed import ProbeRecord
+
+SPLITS = ("test", "train")
+VARIANTS = ("midpoint", "chord", "endpoint_mean")
+
+
+def expected_columns(raw: dict) -> dict[str, float | None]:
+    """The metrics.csv columns of one stored record, read from its JSON by hand (not through
+    ``scalar_metrics``): barrier variants, endpoints, predictions, layer-wise, geometry."""
+    out: dict[str, float | None] = {}
+    for split, curve in (raw.get("barrier") or {}).items():
+        for quantity in ("loss", "error"):
+            for variant in VARIANTS:
+                out[f"barrier/{split}/{quantity}/{variant}"] = curve[f"{quantity}_barrier"][variant]
+            out[f"endpoints/{split}/{quantity}_a"] = curve[quantity][0]
+            out[f"endpoints/{split}/{quantity}_b"] = curve[quantity][-1]
+    for split, rec in (raw.get("curvature") or {}).items():
+        out[f"curvature/{split}/predicted_barrier"] = rec["predicted_barrier"]
+        out[f"curvature/{split}/delta_norm"] = rec["delta_norm"]
+        for layer in rec["layers"]:
+            out[f"curvature/{split}/layer/{layer['name']}/predicted_barrier"] = layer[
+                "predicted_barrier"
+            ]
+    for split, rec in (raw.get("layerwise") or {}).items():
+        for e in rec["entries"]:
+            if e["kind"] == "layer":
+                out[f"layerwise/{split}/{e['name']}/{e['direction']}/loss_mid_own"] = e[
+                    "loss_mid_own"
+                ]
+    geometry = raw.get("geometry") or {}
+    for key in ("angle_deg", "dist_ab", "dist_as", "dist_bs"):
+        if key in geometry:
+            out[f"geometry/{key}"] = geometry[key]
+    if raw["probe"] == "parent":
+        out["parent/distance_from_init"] = raw["parent"]["distance_from_init"]
+        out["parent/test/loss"] = raw["parent"]["profiles"]["test"]["loss"][-1]
+    return out
+
+
+def assert_row_is_record(row: dict[str, str], raw: dict) -> None:
+    expected = expected_columns(raw)
+    assert expected, raw
+    for key, value in expected.items():
+        if value is None:
+            assert row[key] == "", key
+        else:
+            assert close(row[key], value), (key, row[key], value)
 
 
 def _csv(path):
@@ -56,11 +103,7 @@ def test_run_csv_matches_records(run_report):
     assert len(rows) == len(records)
     for row, rec in zip(rows, records, strict=True):
         assert row["phase"] == rec["phase"] and int(row["step"]) == rec["step"]
-        for key, value in scalar_metrics(rec).items():
-            if value is None:
-                assert row[key] == ""
-            else:
-                assert close(row[key], value), key
+        assert_row_is_record(row, rec)
     # curves: every α point of every barrier curve
     curves = _csv(report.tables["curves"])
     rec = next(r for r in records if r["phase"] == "spawn_k=0000010" and r["step"] == 20)
@@ -102,9 +145,7 @@ def test_sweep_report_figures_and_csv(sweep_report):
     recs = RecordStore(sweep / "3" / "landscape" / "records.jsonl").read()
     assert len(job3) == len(recs)
     for row, rec in zip(job3, recs, strict=True):
-        for key, value in scalar_metrics(rec).items():
-            if value is not None:
-                assert close(row[key], value), key
+        assert_row_is_record(row, rec)
 
 
 def test_sweep_instability_is_mean_and_sd_over_seeds(sweep_report):
@@ -155,22 +196,40 @@ def test_summarise_run_keeps_its_figure_names(tmp_path):
         assert (run_dir / "figures" / f"{name}.png").exists()
 
 
-def test_scalar_metric_names_are_stable():
-    from report_fixtures import pair_record
+def test_scalar_metrics_names_and_values_against_a_hand_computed_curve():
+    """The fixture's test curve at height h = 0.3 is L(α) = 0.5 + 0.3α + h(4α(1−α) + 4α²(1−α))
+    on α = 0, ⅛, …, 1, so by hand: midpoint = L(½) − ½(L_0 + L_1) = 1.5h; chord = max_α of the
+    hump = h(4·⅝·⅜ + 4·(⅝)²·⅜) at α = ⅝; endpoint-mean = 0.3·⅝ + chord − 0.15."""
+    from helpers.records import pair_record
 
-    keys = set(scalar_metrics(pair_record("spawn_k=0000000", "spawn", 10, 0, 0.3)))
-    for key in (
-        "barrier/test/error/endpoint_mean",
-        "barrier/train/loss/midpoint",
-        "barrier/test/loss/chord",
-        "taylor/test/predicted_barrier",
-        "taylor/test/layer/fc1/predicted_barrier",
-        "layerwise/test/fc2/into_a/loss_mid_own",
-        "geometry/angle_deg",
-        "geometry/test/profile_a/bump",
-        "endpoints/test/loss_a",
-    ):
-        assert key in keys, key
+    h = 0.3
+    chord = h * (4 * 5 / 8 * 3 / 8 + 4 * (5 / 8) ** 2 * 3 / 8)
+    raw = pair_record("spawn_k=0000000", "spawn", 10, 0, h)
+    metrics = scalar_metrics(ProbeRecord.from_dict(raw))
+    hand = {
+        "barrier/test/loss/midpoint": 1.5 * h,
+        "barrier/test/loss/chord": chord,
+        "barrier/test/loss/endpoint_mean": 0.3 * 5 / 8 + chord - 0.15,
+        "endpoints/test/loss_a": 0.5,
+        "endpoints/test/loss_b": 0.8,
+        "curvature/test/predicted_barrier": 1.1 * h,
+        "curvature/test/layer/fc1/predicted_barrier": 1.2 * h / 6,
+        "layerwise/test/fc2/into_a/loss_mid_own": h * 2 / 6,
+        "layerwise/test/fc2/into_b/loss_mid_own": h * 2 / 6 + 0.001,
+        "geometry/angle_deg": 20.0 + 60.0 * h,
+        "geometry/test/profile_a/bump": h / 2,
+        "geometry/test/profile_b/bump": h / 3,
+    }
+    assert len({hand[f"barrier/test/loss/{v}"] for v in VARIANTS}) == 3  # a swap would show
+    for key, value in hand.items():
+        assert metrics[key] == pytest.approx(value, rel=1e-12), key
+    # the independent children's only geometry is their distance; the spawn step has no angle
+    ind = scalar_metrics(
+        ProbeRecord.from_dict(pair_record("independent", "independent", 0, None, 0))
+    )
+    assert ind["geometry/dist_ab"] == 1.0 and "geometry/angle_deg" not in ind
+    at_k = scalar_metrics(ProbeRecord.from_dict(pair_record("spawn_k=0000000", "spawn", 0, 0, 0)))
+    assert at_k["geometry/angle_deg"] is None and at_k["curvature/test/delta_norm"] == 0.0
 
 
 def _with_wandb_logger(job_dir, group=None):
@@ -235,18 +294,17 @@ def test_report_wandb_off_and_no_logger_write_no_wandb_run(tmp_path):
 
 
 def test_figures_without_layer_predictions_drop_the_empty_panels(tmp_path):
-    from report_fixtures import run_records
-
+    from helpers.records import run_records
     from ridgeline.report import figures
-    from ridgeline.report.records import get
 
     full = run_records()
     bare = json.loads(json.dumps(full))
     for r in bare:
-        for split in (get(r, "taylor") or {}).values():
-            split.pop("layers", None)
+        for split in (r.get("curvature") or {}).values():
+            split["layers"] = []
     widths = {}
-    for name, recs in (("full", full), ("bare", bare)):
+    for name, raw in (("full", full), ("bare", bare)):
+        recs = [ProbeRecord.from_dict(r) for r in raw]
         for fig in ("predicted_vs_measured", "layerwise_heatmaps"):
             path = getattr(figures, fig)(recs, tmp_path / f"{fig}_{name}.png")
             widths[fig, name] = matplotlib.image.imread(path).shape[1]

@@ -142,12 +142,12 @@ def test_prediction_fit_is_pearson_and_slope_of_the_records(reproduced, cid, exp
     rs, slopes, ns = [], [], []
     for run in runs(out, experiment):
         pts = [
-            (r.barrier["test"].loss_barrier.midpoint, r.taylor["test"].predicted_barrier)
+            (r.barrier["test"].loss_barrier.midpoint, r.curvature["test"].predicted_barrier)
             for r in run.records
             if r.probe == "pair"
             and r.kind == "spawn"
-            and "test" in r.taylor
-            and r.taylor["test"].delta_norm > 0
+            and "test" in r.curvature
+            and r.curvature["test"].delta_norm > 0
         ]
         xs, ys = zip(*pts, strict=True)
         rs.append(statistics.correlation(xs, ys))

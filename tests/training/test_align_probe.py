@@ -21,6 +21,7 @@ from ridgeline.report.build import _summary_table
 from ridgeline.report.summary import summary_rows
 from ridgeline.report.tables import instability_rows
 from ridgeline.store.scalars import scalar_metrics
+from ridgeline.store.typed import ProbeRecord
 from ridgeline.store.validate import validate_config
 
 # The logged metrics are checked in the CSV logger's file: every logger gets the same
@@ -58,8 +59,9 @@ def test_aligned_variant_sits_next_to_the_unaligned_numbers(aligned_job):
         assert aligned["alignment"]["method"] == "activation"
         assert aligned["alignment"]["n_examples"] == 100  # data.eval_train_size
         # the quickstart's components and splits: barrier on both, layer-wise and Taylor on test
-        assert set(aligned) == {"alignment", "barrier", "layerwise", "taylor"}
-        assert set(aligned["barrier"]) == {"train", "test"} and set(aligned["taylor"]) == {"test"}
+        assert set(aligned) == {"alignment", "barrier", "layerwise", "curvature"}
+        assert set(aligned["barrier"]) == {"train", "test"}
+        assert set(aligned["curvature"]) == {"test"}
         for split in ("train", "test"):
             plain, perm = r["barrier"][split], aligned["barrier"][split]
             assert perm["loss"][0] == plain["loss"][0]  # θ_A is untouched
@@ -92,22 +94,25 @@ def test_logged_metrics_summary_and_report_hold_the_aligned_numbers(aligned_job,
     with (run_dir / "independent" / "csv" / "version_0" / "metrics.csv").open() as f:
         logged = [row for row in csv.DictReader(f) if row.get("aligned/dist_after")]
     assert [float(row["probe/absolute_step"]) for row in logged] == [0.0, 10.0]
-    metrics = {k: v for k, v in scalar_metrics(final).items() if v is not None}
+    metrics = {
+        k: v for k, v in scalar_metrics(ProbeRecord.from_dict(final)).items() if v is not None
+    }
     aligned_keys = [k for k in metrics if k.startswith("aligned/")]
-    assert "aligned/taylor/test/predicted_barrier" in aligned_keys
+    assert "aligned/curvature/test/predicted_barrier" in aligned_keys
     assert any(k.startswith("aligned/layerwise/test/") for k in aligned_keys)
     for key in aligned_keys:
         assert float(logged[-1][key]) == pytest.approx(metrics[key], rel=1e-6), key
     err = final["aligned"]["barrier"]["test"]["error_barrier"]["endpoint_mean"]
     spawned = [r for r in records if r["phase"] == "spawn_k=0000005" and r["reason"] == "end"][0]
     err5 = spawned["aligned"]["barrier"]["test"]["error_barrier"]["endpoint_mean"]
-    table = {row["spawn step"]: row for row in summary_rows(records)}
+    typed = [ProbeRecord.from_dict(r) for r in records]
+    table = {row["spawn step"]: row for row in summary_rows(typed)}
     assert set(table) == {5, "indep. init", "indep. init, aligned", "5, aligned"}
     assert table["indep. init, aligned"]["err test"] == err
     assert table["indep. init, aligned"]["‖θA−θB‖"] == final["aligned"]["alignment"]["dist_after"]
     rows = [
         r
-        for r in instability_rows(records)
+        for r in instability_rows(typed)
         if r["kind"] == "independent" and r["split"] == "test" and r["quantity"] == "error"
     ]
     by_variant = {(r["aligned"], r["barrier"]): r["mean"] for r in rows}
@@ -116,9 +121,9 @@ def test_logged_metrics_summary_and_report_hold_the_aligned_numbers(aligned_job,
         by_variant[("", "endpoint_mean")]
         == (final["barrier"]["test"]["error_barrier"]["endpoint_mean"])
     )
-    markdown = [line for line in _summary_table(records) if "aligned (activation matching)" in line]
+    markdown = [line for line in _summary_table(typed) if "aligned (activation matching)" in line]
     assert [line.split(" | ")[1] for line in markdown] == [f"{100 * err5:.2f}", f"{100 * err:.2f}"]
-    path = figures.instability(records, tmp_path / "instability.png")
+    path = figures.instability(typed, tmp_path / "instability.png")
     assert matplotlib.image.imread(path).shape[0] > 100
 
 

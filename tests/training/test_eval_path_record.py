@@ -47,7 +47,7 @@ def test_probe_records_name_the_measured_path_and_old_records_still_read():
     paths = [
         rec.barrier["test"].eval_path,
         rec.layerwise["test"].eval_path,
-        rec.taylor["test"].eval_path,
+        rec.curvature["test"].eval_path,
         rec.profiles["test"]["a"].eval_path,
         rec.profiles["test"]["b"].eval_path,
     ]

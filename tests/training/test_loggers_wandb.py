@@ -112,7 +112,7 @@ def test_probe_metrics_are_declared_against_the_absolute_step(sweep):
         # the trainer's own step of a child counts from its spawn point
         assert [h["trainer/global_step"] for h in probes] == [s - k for s in records_steps[k]]
         for key in probes[-1]:
-            if key.startswith(("barrier/", "taylor/", "geometry/")):
+            if key.startswith(("barrier/", "curvature/", "geometry/")):
                 assert run.step_metrics[key] == PROBE_STEP, key
         # the final values once more at x = k: barrier against spawn step across runs
         (series,) = [h for h in run.history if SPAWN_STEP in h]

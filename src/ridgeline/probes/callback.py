@@ -33,6 +33,7 @@ from ridgeline.store.checkpoints import load_checkpoint
 from ridgeline.store.layout import PhaseLayout, RunLayout, atomic_path
 from ridgeline.store.plan import Phase, RunPlan
 from ridgeline.store.records import RecordStore
+from ridgeline.store.typed import ProbeRecord, read_records
 from ridgeline.tracking.environment import run_environment
 from ridgeline.tracking.probe_logging import log_phase_end, log_record
 from ridgeline.training.spawn import parent_model_state
@@ -102,7 +103,7 @@ class LandscapeProbe(pl.Callback):
         if self.last_probed != pl_module.absolute_step:
             self.probe(trainer, pl_module, "end")
         if trainer.is_global_zero:
-            log_phase_end(trainer, self.phase, self.store.read())
+            log_phase_end(trainer, self.phase, read_records(self.store.path))
         log.info("phase %s: probes took %.1f s", self.phase.name, self.seconds)
 
     # --- what -------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ class LandscapeProbe(pl.Callback):
         if trainer.is_global_zero:
             self.store.append(records)
             for record in records:
-                log_record(trainer, record)
+                log_record(trainer, ProbeRecord.from_dict(record))
 
     def _base(self, trainer: pl.Trainer, pl_module: pl.LightningModule, reason: str) -> dict:
         return {
@@ -207,13 +208,17 @@ class LandscapeProbe(pl.Callback):
 
     def _records(self, trainer, pl_module, ctx: ProbeContext, reason: str) -> list[dict]:
         base = self._base(trainer, pl_module, reason)
+        # components are told apart by type, whatever their config key (build_probe_callbacks)
+        parents = [c for c in self.components.values() if isinstance(c, ParentProbe)]
         if self.phase.kind == "parent":
-            parent = self.components.get("parent")
-            if parent is None:
+            if not parents:
                 return []
-            return [{**base, "probe": "parent", "pair": None, "parent": parent.compute(ctx)}]
+            record = {**base, "probe": "parent", "pair": None}
+            for component in parents:
+                record[component.key] = component.compute(ctx)
+            return [record]
         records = []
-        pair_components = [c for k, c in self.components.items() if k != "parent"]
+        pair_components = [c for c in self.components.values() if not isinstance(c, ParentProbe)]
         if not pair_components:
             return []
         for i, j in itertools.combinations(range(len(ctx.states)), 2):

@@ -12,7 +12,7 @@ from ridgeline.probes.component import PairComponent, ProbeContext
 class CurvatureProbe(PairComponent):
     """−⅛ΔᵀH(θ_½)Δ, its layer-wise blocks and cross-checks; optionally the top eigenvalue."""
 
-    key = "taylor"
+    key = "curvature"  # the record key; records written before the rename used "taylor"
     aligned = True
 
     def __init__(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,8 +11,8 @@ from typing import Any
 from ridgeline.errors import ConfigError
 from ridgeline.report import figures
 from ridgeline.report.collect import Collection, collect
-from ridgeline.report.records import Record
 from ridgeline.report.tables import instability_rows, write_tables
+from ridgeline.store.typed import ProbeRecord
 from ridgeline.tracking.wandb_upload import WANDB_TARGET, log_tables_and_figures
 
 WANDB_CHOICES = ("auto", "on", "off")
@@ -74,7 +74,7 @@ class Report:
     wandb_run: str | None = None
 
 
-def draw_figures(records: list[Record], out_dir: Path) -> dict[str, Path]:
+def draw_figures(records: Sequence[ProbeRecord], out_dir: Path) -> dict[str, Path]:
     """Every figure the records support (name → PNG path)."""
     out_dir = Path(out_dir)
     made = {
@@ -102,7 +102,7 @@ def _fmt(v: object, pct: bool = False) -> str:
     return str(v)
 
 
-def _summary_table(records: list[Record]) -> list[str]:
+def _summary_table(records: Sequence[ProbeRecord]) -> list[str]:
     rows = instability_rows(records)
     index: dict[tuple, dict[str, str]] = {}
     for row in rows:

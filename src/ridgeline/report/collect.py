@@ -14,10 +14,10 @@ from typing import Any
 import yaml
 
 from ridgeline.errors import RidgelineError
-from ridgeline.report.records import Record
-from ridgeline.store.records import RecordStore
+from ridgeline.store.layout import RunLayout
+from ridgeline.store.typed import ProbeRecord, read_records
 
-RECORDS = Path("landscape") / "records.jsonl"
+RECORDS = RunLayout(Path()).records  # landscape/records.jsonl, relative to a run dir
 # Config keys never used to tell jobs apart (they differ by construction, or describe the
 # machine a job ran on rather than what it computed).
 IGNORED_PREFIXES = ("paths.", "hydra.", "logger.", "environment.")
@@ -31,15 +31,15 @@ class SweepJob:
     dir: Path
     name: str
     config: dict[str, Any] = field(default_factory=dict)
-    records: list[Record] = field(default_factory=list)
+    records: list[ProbeRecord] = field(default_factory=list)
 
 
 @dataclass
 class Collection:
     """All jobs of a run or sweep, the config keys that vary across them, and annotated records.
 
-    Each annotated record is a shallow copy with ``_job`` (job name) and ``_setting`` (the
-    varying config values other than seeds and spawn steps, '' when only those vary).
+    Each record carries its ``job`` (job name) and ``setting`` (the varying config values other
+    than seeds and spawn steps, '' when only those vary).
     """
 
     root: Path
@@ -48,7 +48,7 @@ class Collection:
     seed_keys: list[str]
     spawn_keys: list[str]
     setting_keys: list[str]
-    records: list[Record]
+    records: list[ProbeRecord]
 
 
 def flatten_config(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -87,21 +87,23 @@ def _read_yaml(path: Path) -> dict[str, Any] | None:
 def find_job_dirs(root: Path) -> list[Path]:
     """The run dir itself when it holds records, else every job dir below it (natural order)."""
     root = Path(root)
-    if (root / RECORDS).exists():
+    if RunLayout(root).records.exists():
         return [root]
-    found = {p.parent.parent for p in root.rglob("records.jsonl") if p.parent.name == "landscape"}
+    found = {
+        p.parent.parent for p in root.rglob(RECORDS.name) if RunLayout(p.parent.parent).records == p
+    }
     # Jobs have a config.yaml; a shared parent store inside the sweep dir has none.
-    jobs = {d for d in found if (d / "config.yaml").exists()} or found
+    jobs = {d for d in found if RunLayout(d).config.exists()} or found
     return sorted(jobs, key=_natural)
 
 
 def load_job(job_dir: Path, root: Path) -> SweepJob:
     """One job dir: its config (``config.yaml``, else Hydra's copy) and its records."""
-    config = _read_yaml(job_dir / "config.yaml")
+    config = _read_yaml(RunLayout(job_dir).config)
     if config is None:
         config = _read_yaml(job_dir / ".hydra" / "config.yaml") or {}
     name = "." if job_dir == root else str(job_dir.relative_to(root))
-    records = RecordStore(job_dir / RECORDS).read()
+    records = read_records(RunLayout(job_dir).records)
     return SweepJob(job_dir, name, flatten_config(config), records)
 
 
@@ -142,7 +144,7 @@ def collect(root: str | Path) -> Collection:
         )
     jobs = [load_job(d, root) for d in dirs]
     if not any(job.records for job in jobs):
-        files = ", ".join(str(d / RECORDS) for d in dirs)
+        files = ", ".join(str(RunLayout(d).records) for d in dirs)
         raise RidgelineError(
             f"no probe records in {files} (empty): the run has not probed yet, or probes were "
             "off (probe=none)"
@@ -154,8 +156,7 @@ def collect(root: str | Path) -> Collection:
     records = []
     for job in jobs:
         setting = ", ".join(f"{k}={_printable(job.config.get(k))}" for k in setting_keys)
-        for r in job.records:
-            records.append({**r, "_job": job.name, "_setting": setting})
+        records += [r.in_job(job.name, setting) for r in job.records]
     return Collection(root, jobs, varying, seed_keys, spawn_keys, setting_keys, records)
 
 

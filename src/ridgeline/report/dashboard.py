@@ -80,7 +80,10 @@ def _over_training_section() -> ws.Section:
 
 
 def _prediction_section() -> ws.Section:
-    measured, predicted = barrier_key("test", "loss", "midpoint"), "taylor/test/predicted_barrier"
+    measured, predicted = (
+        barrier_key("test", "loss", "midpoint"),
+        "curvature/test/predicted_barrier",
+    )
     return ws.Section(
         name="Predicted against measured barrier",
         panels=[

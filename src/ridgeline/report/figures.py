@@ -1,7 +1,8 @@
 """Figures of an instability analysis, drawn from probe records only (PNG, matplotlib Agg).
 
-Every function takes a list of records (from one run, or the annotated records of a sweep with
-``_job``/``_setting`` keys, see :mod:`ridgeline.report.collect`) and a path, and returns the
+Every function takes a list of typed records (:class:`~ridgeline.store.typed.ProbeRecord`, from
+one run, or the records of a sweep with their ``job`` and ``setting``, see
+:mod:`ridgeline.report.collect`) and a path, and returns the
 path written or None when the records hold nothing to draw. Phases with the same spawn step in
 different jobs of a sweep (seeds) are averaged; bands show ± 1 s.d. over seeds (over child
 pairs within one run).
@@ -13,18 +14,20 @@ Barrier definitions (docs/design.md §2): error barrier = endpoint-mean max_α E
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from ridgeline.report.records import (
-    Record,
+    barrier_value,
     by_series,
     finals,
-    get,
     label_of,
     mean,
     pair_records,
     stat,
 )
+from ridgeline.store.statistics import has_layers, layer_grid, pearson, prediction_points
+from ridgeline.store.typed import ProbeRecord
 from ridgeline.tracking.plotting import (
     heatmap,
     plt,
@@ -37,11 +40,12 @@ from ridgeline.tracking.plotting import (
 STABLE_LINE = 0.02  # Frankle et al. 2020: error barrier below 2 % = stable
 ERR_LABEL = "error barrier (pp)\nendpoint-mean: max$_α$ E(θ$_α$) − ½(E$_A$+E$_B$)"
 LOSS_LABEL = "loss barrier (nats)\nmidpoint: L(θ$_{½}$) − ½(L$_A$+L$_B$)"
-# (record path under barrier.<split>, display scale, axis label, short name)
+# (quantity, barrier variant, display scale, axis label)
 QUANTITIES = (
-    ("error_barrier.endpoint_mean", 100.0, ERR_LABEL, "error"),
-    ("loss_barrier.midpoint", 1.0, LOSS_LABEL, "loss"),
+    ("error", "endpoint_mean", 100.0, ERR_LABEL),
+    ("loss", "midpoint", 1.0, LOSS_LABEL),
 )
+Records = Sequence[ProbeRecord]
 SPLITS = ("test", "train")
 SPLIT_STYLE = {"test": ("o", "-"), "train": ("s", "--")}
 
@@ -59,8 +63,8 @@ def _legend(ax, **kw) -> None:
         ax.legend(fontsize=7, **kw)
 
 
-def _settings(records: list[Record]) -> list[str]:
-    return sorted({r.get("_setting") or "" for r in records})
+def _settings(records: Records) -> list[str]:
+    return sorted({r.setting for r in records})
 
 
 def _outside_legend(fig, axes, title: str | None = None) -> None:
@@ -82,30 +86,27 @@ def _outside_legend(fig, axes, title: str | None = None) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-def instability(records: list[Record], path: Path) -> Path | None:
+def instability(records: Records, path: Path) -> Path | None:
     """Barrier between the children at the end of training vs spawn step: error and loss,
     test and train, mean ± s.d. over seeds, the independent-init level, the 2 % line, and the
     same after permutation alignment where the records hold it (``aligned``)."""
     fin = finals(records)
-    spawn = [r for r in fin if r["kind"] == "spawn"]
+    spawn = [r for r in fin if r.kind == "spawn"]
     if not spawn:
         return None
-    independent = [r for r in fin if r["kind"] == "independent"]
+    independent = [r for r in fin if r.kind == "independent"]
     settings = _settings(spawn)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, (qpath, scale, ylabel, _) in zip(axes, QUANTITIES, strict=True):
+    for ax, (quantity, kind, scale, ylabel) in zip(axes, QUANTITIES, strict=True):
         ci = 0
         for setting in settings:
-            mine = [r for r in spawn if (r.get("_setting") or "") == setting]
-            ks = sorted({r["spawn_step"] for r in mine})
+            mine = [r for r in spawn if r.setting == setting]
+            ks = sorted({r.spawn_step for r in mine})
             for split in SPLITS:
                 marker, ls = SPLIT_STYLE[split]
-                stats = [
-                    stat(
-                        [r for r in mine if r["spawn_step"] == k], f"barrier.{split}.{qpath}", scale
-                    )
-                    for k in ks
-                ]
+                plain = barrier_value(split, quantity, kind)
+                aligned_value = barrier_value(split, quantity, kind, aligned=True)
+                stats = [stat([r for r in mine if r.spawn_step == k], plain, scale) for k in ks]
                 pts = [(k, s) for k, s in zip(ks, stats, strict=True) if s.mean is not None]
                 if not pts:
                     continue
@@ -124,12 +125,7 @@ def instability(records: list[Record], path: Path) -> Path | None:
                 if nmax > 1:
                     _sd_band(ax, xs, [s for _, s in pts], color, alpha=0.15)
                 aligned_stats = [
-                    stat(
-                        [r for r in mine if r["spawn_step"] == k],
-                        f"aligned.barrier.{split}.{qpath}",
-                        scale,
-                    )
-                    for k in ks
+                    stat([r for r in mine if r.spawn_step == k], aligned_value, scale) for k in ks
                 ]
                 aligned = [
                     (k, s) for k, s in zip(ks, aligned_stats, strict=True) if s.mean is not None
@@ -144,11 +140,11 @@ def instability(records: list[Record], path: Path) -> Path | None:
                         color=color,
                         label=f"spawned children, aligned, {tag}",
                     )
-                ours = [r for r in independent if (r.get("_setting") or "") == setting]
-                ind = stat(ours, f"barrier.{split}.{qpath}", scale)
+                ours = [r for r in independent if r.setting == setting]
+                ind = stat(ours, plain, scale)
                 if ind.mean is not None:
                     ax.axhline(ind.mean, ls=":", color=color, label=f"different inits, {tag}")
-                ind = stat(ours, f"aligned.barrier.{split}.{qpath}", scale)
+                ind = stat(ours, aligned_value, scale)
                 if ind.mean is not None:
                     ax.axhline(
                         ind.mean,
@@ -157,7 +153,7 @@ def instability(records: list[Record], path: Path) -> Path | None:
                         color=color,
                         label=f"different inits, aligned, {tag}",
                     )
-        if qpath.startswith("error"):
+        if quantity == "error":
             ax.axhline(100 * STABLE_LINE, color="red", lw=0.9, ls="-.", label="2 % stability line")
         spawn_step_axis(ax)
         ax.set_ylabel(ylabel)
@@ -170,9 +166,7 @@ def instability(records: list[Record], path: Path) -> Path | None:
     return save_png(fig, path)
 
 
-def barrier_over_training(
-    records: list[Record], path: Path, split: str | None = None
-) -> Path | None:
+def barrier_over_training(records: Records, path: Path, split: str | None = None) -> Path | None:
     """Barrier between the children at every probe step, one line per spawn step.
 
     Rows: error (endpoint-mean) and loss (midpoint) barrier; columns: test and train (or only
@@ -188,14 +182,12 @@ def barrier_over_training(
     for key, recs in series.items():
         color = colors.get(key, "black")
         ls = "-" if key[1] == 0 else ":"
-        steps = sorted({r["step"] for r in recs})
+        steps = sorted({r.step for r in recs})
         for col, sp in enumerate(splits):
-            for row, (qpath, scale, ylabel, _) in enumerate(QUANTITIES):
+            for row, (quantity, kind, scale, ylabel) in enumerate(QUANTITIES):
                 ax = axes[row][col]
-                stats = [
-                    stat([r for r in recs if r["step"] == s], f"barrier.{sp}.{qpath}", scale)
-                    for s in steps
-                ]
+                value = barrier_value(sp, quantity, kind)
+                stats = [stat([r for r in recs if r.step == s], value, scale) for s in steps]
                 pts = [(s, st) for s, st in zip(steps, stats, strict=True) if st.mean is not None]
                 if not pts:
                     continue
@@ -220,10 +212,10 @@ def barrier_over_training(
     return save_png(fig, path)
 
 
-def mountainside(records: list[Record], path: Path, split: str = "test") -> Path | None:
+def mountainside(records: Records, path: Path, split: str = "test") -> Path | None:
     """Left: loss along the segment θ_s → θ_child at the end of training, one line per spawn
     step (child A solid, child B dashed). Right: angle at θ_s between the children vs k."""
-    fin = [r for r in finals(records) if r["kind"] == "spawn"]
+    fin = [r for r in finals(records) if r.kind == "spawn"]
     series = by_series(fin)
     if not series:
         return None
@@ -231,18 +223,18 @@ def mountainside(records: list[Record], path: Path, split: str = "test") -> Path
     colors = spawn_colors(len(series))
     drawn = False
     for recs, color in zip(series.values(), colors, strict=True):
-        first = [r for r in recs if get(r, f"geometry.profiles.{split}.a")]
+        first = [r for r in recs if "a" in r.profiles.get(split, {})]
         if not first:
             continue
         # Loss profiles differ in their α-grid only by configuration: average when grids agree.
         for child, ls in (("a", "-"), ("b", "--")):
-            profs = [get(r, f"geometry.profiles.{split}.{child}") for r in first]
-            profs = [p for p in profs if p and p.get("loss")]
+            profs = [r.profiles[split].get(child) for r in first]
+            profs = [p for p in profs if p is not None and p.loss]
             if not profs:
                 continue
-            alphas = profs[0]["alphas"]
-            same = [p for p in profs if p["alphas"] == alphas]
-            ys = [mean([p["loss"][i] for p in same]) for i in range(len(alphas))]
+            alphas = profs[0].alphas
+            same = [p for p in profs if p.alphas == alphas]
+            ys = [mean([p.loss[i] for p in same]) for i in range(len(alphas))]
             pts = [(a, y) for a, y in zip(alphas, ys, strict=True) if y is not None]
             label = label_of(recs[0]) if child == "a" else None
             axes[0].plot(*zip(*pts, strict=True), ls=ls, marker=".", color=color, label=label)
@@ -262,9 +254,9 @@ def mountainside(records: list[Record], path: Path, split: str = "test") -> Path
     _legend(axes[0], title="spawn step", title_fontsize=7)
     # Angle panel: one line per sweep setting.
     for ci, setting in enumerate(_settings(fin)):
-        mine = [r for r in fin if (r.get("_setting") or "") == setting]
-        ks = sorted({r["spawn_step"] for r in mine})
-        stats = [stat([r for r in mine if r["spawn_step"] == k], "geometry.angle_deg") for k in ks]
+        mine = [r for r in fin if r.setting == setting]
+        ks = sorted({r.spawn_step for r in mine})
+        stats = [stat([r for r in mine if r.spawn_step == k], _angle) for k in ks]
         pts = [(k, s) for k, s in zip(ks, stats, strict=True) if s.mean is not None]
         if not pts:
             continue
@@ -291,43 +283,13 @@ def mountainside(records: list[Record], path: Path, split: str = "test") -> Path
     return save_png(fig, path)
 
 
-def _pearson(xs: list[float], ys: list[float]) -> float | None:
-    n = len(xs)
-    if n < 3:
-        return None
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    if sxx <= 0 or syy <= 0:
-        return None
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / math.sqrt(sxx * syy)
+def _angle(r: ProbeRecord) -> float | None:
+    return r.geometry.angle_deg if r.geometry is not None else None
 
 
-def prediction_points(records: list[Record], split: str = "test") -> dict[str, list]:
-    """(measured, predicted, record) triples behind :func:`predicted_vs_measured`.
-
-    'network': B_mid vs −⅛ΔᵀH(θ_½)Δ; 'layers': single-layer midpoint barrier (into A, own
-    endpoints) vs −⅛Δ_ℓᵀH_ℓℓ(θ^{ℓ,½})Δ_ℓ, with the layer name. Probe points where the children
-    coincide (Δ = 0, e.g. at the spawn step) are left out.
-    """
-    net, layers = [], []
-    for r in pair_records(records):
-        if not get(r, "geometry.dist_ab"):
-            continue
-        m = get(r, f"barrier.{split}.loss_barrier.midpoint")
-        p = get(r, f"taylor.{split}.predicted_barrier")
-        if m is not None and p is not None:
-            net.append((m, p, r))
-        measured = {
-            e["name"]: e.get("loss_mid_own")
-            for e in get(r, f"layerwise.{split}.entries") or []
-            if e.get("kind") == "layer" and e.get("direction") == "into_a"
-        }
-        for lay in get(r, f"taylor.{split}.layers") or []:
-            mv, pv = measured.get(lay["name"]), lay.get("predicted_barrier")
-            if mv is not None and pv is not None:
-                layers.append((mv, pv, r, lay["name"]))
-    return {"network": net, "layers": layers}
+def _r_text(xs: list[float], ys: list[float]) -> str:
+    r = pearson(xs, ys)
+    return f"Pearson r = {r:.3f}" if math.isfinite(r) else "Pearson r undefined"
 
 
 def _diag(ax, xs, ys) -> None:
@@ -344,10 +306,11 @@ def _diag(ax, xs, ys) -> None:
     ax.axvline(0, color="k", lw=0.4)
 
 
-def predicted_vs_measured(records: list[Record], path: Path, split: str = "test") -> Path | None:
+def predicted_vs_measured(records: Records, path: Path, split: str = "test") -> Path | None:
     """−⅛ΔᵀH(θ_½)Δ against the measured midpoint loss barrier at every probe point (left),
-    and per layer (right), with Pearson correlations."""
-    pts = prediction_points(records, split)
+    and per layer (right), with Pearson correlations; the points and r are
+    :func:`ridgeline.store.statistics.prediction_points` and ``pearson``."""
+    pts = prediction_points(pair_records(records), split)
     if not pts["network"] and not pts["layers"]:
         return None
     # without per-layer predictions (probe.curvature.layerwise off) only the left panel is drawn
@@ -356,9 +319,9 @@ def predicted_vs_measured(records: list[Record], path: Path, split: str = "test"
     axes = axes[0]
     ax = axes[0]
     if pts["network"]:
-        ms = [m for m, _, _ in pts["network"]]
-        ps = [p for _, p, _ in pts["network"]]
-        ks = [r.get("spawn_step") for _, _, r in pts["network"]]
+        ms = [pt.measured for pt in pts["network"]]
+        ps = [pt.predicted for pt in pts["network"]]
+        ks = [pt.record.spawn_step for pt in pts["network"]]
         spawn_ks = sorted({k for k in ks if k is not None})
         colors = dict(zip(spawn_ks, spawn_colors(len(spawn_ks)), strict=True))
         for k in [*spawn_ks, None]:
@@ -372,26 +335,22 @@ def predicted_vs_measured(records: list[Record], path: Path, split: str = "test"
                     label=f"k = {k}" if k is not None else "different inits",
                 )
         _diag(ax, ms, ps)
-        r = _pearson(ms, ps)
-        rtxt = f"Pearson r = {r:.3f}" if r is not None else "r: too few points"
-        ax.set_title(f"Full network ({len(ms)} probe points, {rtxt})", fontsize=9)
+        ax.set_title(f"Full network ({len(ms)} probe points, {_r_text(ms, ps)})", fontsize=9)
     ax.set_xlabel(f"measured midpoint loss barrier, {split} (nats)\nL(θ$_{{½}}$) − ½(L$_A$+L$_B$)")
     ax.set_ylabel("predicted barrier −⅛ ΔᵀH(θ$_{½}$)Δ (nats)")
     ax.grid(alpha=0.3)
     _legend(ax, title="spawn step", title_fontsize=7)
     if pts["layers"]:
         ax = axes[1]
-        names = list(dict.fromkeys(n for *_, n in pts["layers"]))
+        names = list(dict.fromkeys(pt.layer for pt in pts["layers"]))
         cmap = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
         for i, name in enumerate(names):
-            sel = [(m, p) for m, p, _, n in pts["layers"] if n == name]
+            sel = [(pt.measured, pt.predicted) for pt in pts["layers"] if pt.layer == name]
             ax.scatter(*zip(*sel, strict=True), s=14, color=cmap(i % cmap.N), label=name)
-        ms = [m for m, *_ in pts["layers"]]
-        ps = [p for _, p, *_ in pts["layers"]]
+        ms = [pt.measured for pt in pts["layers"]]
+        ps = [pt.predicted for pt in pts["layers"]]
         _diag(ax, ms, ps)
-        r = _pearson(ms, ps)
-        rtxt = f"Pearson r = {r:.3f}" if r is not None else "r: too few points"
-        ax.set_title(f"Per layer ({len(ms)} points, {rtxt})", fontsize=9)
+        ax.set_title(f"Per layer ({len(ms)} points, {_r_text(ms, ps)})", fontsize=9)
         ncol = 1 if len(names) <= 12 else 2
         ax.legend(
             fontsize=6,
@@ -418,7 +377,7 @@ def predicted_vs_measured(records: list[Record], path: Path, split: str = "test"
     return save_png(fig, path)
 
 
-def barrier_curves(records: list[Record], path: Path, split: str | None = None) -> Path | None:
+def barrier_curves(records: Records, path: Path, split: str | None = None) -> Path | None:
     """Error and loss along θ_α between the children at the end of training, per spawn step."""
     series = by_series(finals(records))
     if not series:
@@ -432,14 +391,13 @@ def barrier_curves(records: list[Record], path: Path, split: str | None = None) 
         color = colors.get(key, "black")
         ls = "-" if key[1] == 0 else ":"
         for col, sp in enumerate(splits):
-            curves = [get(r, f"barrier.{sp}") for r in recs]
-            curves = [c for c in curves if c and c.get("alphas")]
+            curves = [r.barrier[sp] for r in recs if sp in r.barrier and r.barrier[sp].alphas]
             if not curves:
                 continue
-            alphas = curves[0]["alphas"]
-            same = [c for c in curves if c["alphas"] == alphas]
+            alphas = curves[0].alphas
+            same = [c for c in curves if c.alphas == alphas]
             for row, (quantity, scale) in enumerate((("error", 100.0), ("loss", 1.0))):
-                ys = [mean([c[quantity][i] for c in same]) for i in range(len(alphas))]
+                ys = [mean([getattr(c, quantity)[i] for c in same]) for i in range(len(alphas))]
                 pts = [(a, y * scale) for a, y in zip(alphas, ys, strict=True) if y is not None]
                 if pts:
                     axes[row][col].plot(
@@ -463,56 +421,12 @@ def barrier_curves(records: list[Record], path: Path, split: str | None = None) 
 
 
 # ---------------------------------------------------------------------------------------------
-def layer_grid(
-    records: list[Record], split: str, which: str = "measured"
-) -> tuple[list[str], list[int], list[list[float]]]:
-    """(layers, probe steps, grid[layer][step]) of one phase, mean over jobs and pairs.
-
-    measured: single-layer midpoint loss barrier (into A, own endpoints); predicted:
-    −⅛Δ_ℓᵀH_ℓℓ(θ^{ℓ,½})Δ_ℓ from the Taylor record.
-    """
-    recs = [
-        r
-        for r in pair_records(records)
-        if get(r, f"layerwise.{split}") or get(r, f"taylor.{split}.layers")
-    ]
-    steps = sorted({r["step"] for r in recs})
-    layers: list[str] = []
-    values: dict[tuple[str, int], list[float]] = {}
-    for r in recs:
-        if which == "measured":
-            items = [
-                (e["name"], e.get("loss_mid_own"))
-                for e in get(r, f"layerwise.{split}.entries") or []
-                if e.get("kind") == "layer" and e.get("direction") == "into_a"
-            ]
-        else:
-            items = [
-                (lay["name"], lay.get("predicted_barrier"))
-                for lay in get(r, f"taylor.{split}.layers") or []
-            ]
-        for name, v in items:
-            if name not in layers:
-                layers.append(name)
-            if v is not None:
-                values.setdefault((name, r["step"]), []).append(float(v))
-    grid = [
-        [mean(values.get((name, s), [])) if values.get((name, s)) else math.nan for s in steps]
-        for name in layers
-    ]
-    return layers, steps, grid
-
-
 def layerwise_heatmaps(
-    records: list[Record], path: Path, split: str = "test", max_rows: int = 6
+    records: Records, path: Path, split: str = "test", max_rows: int = 6
 ) -> Path | None:
     """Layer × checkpoint heatmaps, measured (left) and predicted (right), one row per spawn
     step (at most ``max_rows`` evenly chosen, plus different inits), on one colour scale."""
-    series = {
-        k: v
-        for k, v in by_series(records).items()
-        if any(get(r, f"layerwise.{split}") or get(r, f"taylor.{split}.layers") for r in v)
-    }
+    series = {k: v for k, v in by_series(records).items() if any(has_layers(r, split) for r in v)}
     if not series:
         return None
     keys = list(series)

@@ -1,83 +1,66 @@
-"""Selections from a list of probe records (as read from records.jsonl)."""
+"""Selections from typed probe records (:class:`~ridgeline.store.typed.ProbeRecord`) for the
+report's figures and tables, and their spread over seeds or pairs."""
+
+from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-Record = dict[str, Any]
+from ridgeline.store.statistics import final_probe, mean_sd
+from ridgeline.store.typed import ProbeRecord
+
+Value = Callable[[ProbeRecord], float | None]  # one number of a record, None where it has none
+SeriesKey = tuple[str, int, int]
 
 
-def pair_records(records: list[Record], kind: str | None = None) -> list[Record]:
+def pair_records(records: Sequence[ProbeRecord], kind: str | None = None) -> list[ProbeRecord]:
     """Pair records (children), optionally of one phase kind ('spawn' or 'independent')."""
-    return [
-        r for r in records if r.get("probe") == "pair" and (kind is None or r.get("kind") == kind)
-    ]
+    return [r for r in records if r.probe == "pair" and (kind is None or r.kind == kind)]
 
 
-def by_phase(records: list[Record]) -> dict[str, list[Record]]:
-    """Records grouped by phase, each list sorted by step."""
-    groups: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        groups[r["phase"]].append(r)
-    return {k: sorted(v, key=lambda r: r["step"]) for k, v in groups.items()}
+def finals(records: Sequence[ProbeRecord]) -> list[ProbeRecord]:
+    """Pair records at the last probed step of their phase, in every job."""
+    return final_probe(pair_records(records))
 
 
-def final_records(records: list[Record]) -> dict[str, list[Record]]:
-    """For each phase, its pair records at the last probed step (one per pair)."""
-    out = {}
-    for phase, recs in by_phase(pair_records(records)).items():
-        last = max(r["step"] for r in recs)
-        out[phase] = [r for r in recs if r["step"] == last]
-    return out
-
-
-def get(record: Record, path: str) -> Any:
-    """Nested value by dotted path, None when any part is missing."""
-    value: Any = record
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
-def mean(values: list[Any]) -> float | None:
-    """Mean of the non-None values (None when there are none)."""
-    vals = [float(v) for v in values if v is not None]
+def mean(values: Sequence[float | None]) -> float | None:
+    """Mean of the finite values (None when there are none)."""
+    vals = [float(v) for v in values if v is not None and math.isfinite(v)]
     return sum(vals) / len(vals) if vals else None
 
 
-def label_of(record: Record) -> str:
+def label_of(record: ProbeRecord) -> str:
     """Legend label of a record's phase: 'k = 100' or 'different inits' (+ sweep setting)."""
-    base = (
-        "different inits" if record.get("kind") == "independent" else f"k = {record['spawn_step']}"
-    )
-    setting = record.get("_setting") or ""
-    return f"{base} ({setting})" if setting else base
+    base = "different inits" if record.kind == "independent" else f"k = {record.spawn_step}"
+    return f"{base} ({record.setting})" if record.setting else base
 
 
-def series_key(record: Record) -> tuple[str, int, int]:
+def series_key(record: ProbeRecord) -> SeriesKey:
     """Key joining the same phase across seeds of a sweep: (setting, kind order, spawn step)."""
-    order = {"spawn": 0, "independent": 1}.get(record.get("kind", ""), 2)
-    return (record.get("_setting") or "", order, record.get("spawn_step") or 0)
+    order = {"spawn": 0, "independent": 1}.get(record.kind, 2)
+    return (record.setting, order, record.spawn_step or 0)
 
 
-def by_series(records: list[Record]) -> dict[tuple[str, int, int], list[Record]]:
+def by_series(records: Sequence[ProbeRecord]) -> dict[SeriesKey, list[ProbeRecord]]:
     """Pair records grouped by :func:`series_key` (sorted), over all jobs of a sweep."""
-    groups: dict[tuple[str, int, int], list[Record]] = defaultdict(list)
+    groups: dict[SeriesKey, list[ProbeRecord]] = defaultdict(list)
     for r in pair_records(records):
         groups[series_key(r)].append(r)
     return dict(sorted(groups.items()))
 
 
-def finals(records: list[Record]) -> list[Record]:
-    """Pair records at the last probed step of their phase, in every job."""
-    last: dict[tuple[Any, str], int] = {}
-    for r in pair_records(records):
-        key = (r.get("_job"), r["phase"])
-        last[key] = max(last.get(key, r["step"]), r["step"])
-    return [r for r in pair_records(records) if r["step"] == last[(r.get("_job"), r["phase"])]]
+def barrier_value(split: str, quantity: str, kind: str, aligned: bool = False) -> Value:
+    """The ``quantity`` ("loss", "error") barrier of variant ``kind`` on ``split``, as a
+    :data:`Value` (of the aligned pair with ``aligned``)."""
+
+    def value(r: ProbeRecord) -> float | None:
+        results = r.aligned if aligned else r
+        rec = results.barrier.get(split) if results is not None else None
+        return getattr(getattr(rec, f"{quantity}_barrier"), kind) if rec is not None else None
+
+    return value
 
 
 @dataclass
@@ -92,13 +75,14 @@ class Stat:
     unit: str
 
 
-def stat(records: list[Record], path: str, scale: float = 1.0) -> Stat:
-    """Mean over pairs within each job, then mean ± s.d. over jobs (over pairs with one job)."""
-    per_job: dict[Any, list[float]] = defaultdict(list)
+def stat(records: Sequence[ProbeRecord], value: Value, scale: float = 1.0) -> Stat:
+    """Mean over pairs within each job, then mean ± s.d. (:func:`mean_sd`) over jobs (over
+    pairs with one job); values that are absent or not finite are left out."""
+    per_job: dict[str, list[float]] = defaultdict(list)
     for r in records:
-        v = get(r, path)
-        if v is not None:
-            per_job[r.get("_job")].append(float(v) * scale)
+        v = value(r)
+        if v is not None and math.isfinite(v):
+            per_job[r.job].append(float(v) * scale)
     if len(per_job) > 1:
         vals = [sum(v) / len(v) for v in per_job.values()]
         unit = "seeds"
@@ -107,6 +91,5 @@ def stat(records: list[Record], path: str, scale: float = 1.0) -> Stat:
         unit = "pairs"
     if not vals:
         return Stat(None, None, None, None, 0, unit)
-    m = sum(vals) / len(vals)
-    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+    m, sd = mean_sd(vals)
     return Stat(m, sd, min(vals), max(vals), len(vals), unit)

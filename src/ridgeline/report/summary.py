@@ -1,58 +1,85 @@
 """The end-of-run table (spawn step → barriers, prediction, angle) and the run's figures."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import rich
 from rich.table import Table
 
-from ridgeline.report.records import Record, final_records, stat
-from ridgeline.store.records import RecordStore
+from ridgeline.report.records import Value, barrier_value, finals, stat
+from ridgeline.store.layout import RunLayout
+from ridgeline.store.typed import PairResults, ProbeRecord, read_records
 
-# (column, record path): test/train error barrier = endpoint-mean (Frankle et al. 2020);
-# loss barrier = midpoint; predicted = −⅛ΔᵀH(θ_½)Δ on test; angle at the spawn point θ_s.
-COLUMNS = (
-    ("err test", "barrier.test.error_barrier.endpoint_mean"),
-    ("err train", "barrier.train.error_barrier.endpoint_mean"),
-    ("loss test", "barrier.test.loss_barrier.midpoint"),
-    ("pred test", "taylor.test.predicted_barrier"),
-    ("angle°", "geometry.angle_deg"),
-    ("‖θA−θB‖", "geometry.dist_ab"),
+
+def _predicted(results: PairResults | None) -> float | None:
+    rec = results.curvature.get("test") if results is not None else None
+    return rec.predicted_barrier if rec is not None else None
+
+
+def _angle(r: ProbeRecord) -> float | None:
+    return r.geometry.angle_deg if r.geometry is not None else None
+
+
+def _dist_after(r: ProbeRecord) -> float | None:
+    how = r.aligned.alignment if r.aligned is not None else None
+    return how.dist_after if how is not None else None
+
+
+# (column, value, value after aligning θ_B to θ_A with probe.align): test/train error barrier =
+# endpoint-mean (Frankle et al. 2020); loss barrier = midpoint; predicted = −⅛ΔᵀH(θ_½)Δ on
+# test; angle at the spawn point θ_s (none after alignment); ‖θ_A − θ_B‖ (after alignment).
+COLUMNS: tuple[tuple[str, Value, Value | None], ...] = (
+    (
+        "err test",
+        barrier_value("test", "error", "endpoint_mean"),
+        barrier_value("test", "error", "endpoint_mean", aligned=True),
+    ),
+    (
+        "err train",
+        barrier_value("train", "error", "endpoint_mean"),
+        barrier_value("train", "error", "endpoint_mean", aligned=True),
+    ),
+    (
+        "loss test",
+        barrier_value("test", "loss", "midpoint"),
+        barrier_value("test", "loss", "midpoint", aligned=True),
+    ),
+    ("pred test", _predicted, lambda r: _predicted(r.aligned)),
+    ("angle°", _angle, None),
+    ("‖θA−θB‖", lambda r: r.dist_ab, _dist_after),
 )
-# The same columns after aligning θ_B to θ_A (probe.align): no spawn angle, distance after.
-ALIGNED = {"geometry.angle_deg": None, "geometry.dist_ab": "aligned.alignment.dist_after"}
 
 
-def summary_rows(records: list[Record]) -> list[dict]:
+def summary_rows(records: Sequence[ProbeRecord]) -> list[dict]:
     """One row per phase at its final probe: mean and s.d. (``<column> s.d.``, None for one
     pair) over child pairs of each column."""
     rows = []
-    finals = final_records(records)
-    order = sorted(
-        finals.values(), key=lambda rs: (rs[0]["kind"] != "spawn", rs[0].get("spawn_step") or 0)
-    )
+    phases: dict[str, list[ProbeRecord]] = {}
+    for r in finals(records):
+        phases.setdefault(r.phase, []).append(r)
+    order = sorted(phases.values(), key=lambda rs: (rs[0].kind != "spawn", rs[0].spawn_step or 0))
     for recs in order:
         first = recs[0]
         row = {
-            "phase": first["phase"],
-            "spawn step": "indep. init" if first["kind"] == "independent" else first["spawn_step"],
-            "step": first["step"],
+            "phase": first.phase,
+            "spawn step": "indep. init" if first.kind == "independent" else first.spawn_step,
+            "step": first.step,
             "pairs": len(recs),
         }
-        for name, path in COLUMNS:
-            _spread(row, name, recs, path)
+        for name, value, _ in COLUMNS:
+            _spread(row, name, recs, value)
         rows.append(row)
-        if any(r.get("aligned") for r in recs):
+        if any(r.aligned is not None for r in recs):
             aligned = {**row, "spawn step": f"{row['spawn step']}, aligned"}
-            for name, path in COLUMNS:
-                path = ALIGNED.get(path, f"aligned.{path}")
-                _spread(aligned, name, recs, path)
+            for name, _, value in COLUMNS:
+                _spread(aligned, name, recs, value)
             rows.append(aligned)
     return rows
 
 
-def _spread(row: dict, name: str, recs: list[Record], path: str | None) -> None:
+def _spread(row: dict, name: str, recs: list[ProbeRecord], value: Value | None) -> None:
     """``row[name]`` = mean over pairs, ``row[name + ' s.d.']`` = s.d. (None for one pair)."""
-    s = stat(recs, path) if path else None
+    s = stat(recs, value) if value is not None else None
     row[name] = s.mean if s else None
     row[f"{name} s.d."] = s.std if s and s.n > 1 else None
 
@@ -72,15 +99,15 @@ def print_table(rows: list[dict]) -> None:
         caption="err = endpoint-mean error barrier, loss = midpoint loss barrier (nats), "
         "pred = −⅛ΔᵀH(θ_½)Δ, angle at the spawn point; aligned: θ_B's units permuted onto θ_A's",
     )
-    for key in ("spawn step", *(name for name, _ in COLUMNS)):
+    for key in ("spawn step", *(name for name, _, _ in COLUMNS)):
         table.add_column(key, justify="right")
     for row in rows:
-        cells = [_fmt(row[n], row.get(f"{n} s.d.")) for n, _ in COLUMNS]
+        cells = [_fmt(row[n], row.get(f"{n} s.d.")) for n, _, _ in COLUMNS]
         table.add_row(_fmt(row["spawn step"]), *cells)
     rich.print(table)
 
 
-def write_figures(records: list[Record], out_dir: Path) -> list[Path]:
+def write_figures(records: Sequence[ProbeRecord], out_dir: Path) -> list[Path]:
     """Every figure the records support, as PNGs in ``out_dir`` (see ridgeline.report.build)."""
     from ridgeline.report.build import draw_figures
 
@@ -89,11 +116,12 @@ def write_figures(records: list[Record], out_dir: Path) -> list[Path]:
 
 def summarise_run(run_dir: Path) -> list[dict]:
     """Print the table and write the figures of a finished run; returns the table rows."""
-    records = RecordStore(Path(run_dir) / "landscape" / "records.jsonl").read()
+    run = RunLayout(Path(run_dir))
+    records = read_records(run.records)
     rows = summary_rows(records)
     if rows:
         print_table(rows)
-    paths = write_figures(records, Path(run_dir) / "figures")
+    paths = write_figures(records, run.figures)
     if paths:
         rich.print(f"figures: {', '.join(str(p) for p in paths)}")
     return rows

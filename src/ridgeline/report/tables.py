@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import csv
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ridgeline.landscape.records import BarrierRecord, ProfileRecord
 from ridgeline.report.collect import Collection, job_columns
-from ridgeline.report.records import Record, by_series, finals, get, stat
+from ridgeline.report.records import barrier_value, by_series, finals, stat
 from ridgeline.store.layout import atomic_path
-from ridgeline.store.scalars import scalar_metrics
+from ridgeline.store.scalars import pair_prefix, scalar_metrics
+from ridgeline.store.typed import ProbeRecord
 
 ID_COLUMNS = ("job", "phase", "kind", "probe", "step", "spawn_step", "pair", "bn_policy")
 INSTABILITY_COLUMNS = (
@@ -30,22 +33,21 @@ INSTABILITY_COLUMNS = (
 )
 
 
-def _pair(record: Record) -> str:
-    pair = record.get("pair")
-    return "" if not pair else f"{pair[0]}-{pair[1]}"
+def _pair(record: ProbeRecord) -> str:
+    return "" if record.pair is None else f"{record.pair[0]}-{record.pair[1]}"
 
 
-def _ids(collection: Collection, r: Record) -> dict[str, Any]:
+def _ids(collection: Collection, r: ProbeRecord) -> dict[str, Any]:
     return {
-        "job": r.get("_job", "."),
-        **job_columns(collection, r.get("_job", ".")),
-        "phase": r.get("phase"),
-        "kind": r.get("kind"),
-        "probe": r.get("probe"),
-        "step": r.get("step"),
-        "spawn_step": r.get("spawn_step"),
+        "job": r.job,
+        **job_columns(collection, r.job),
+        "phase": r.phase,
+        "kind": r.kind,
+        "probe": r.probe,
+        "step": r.step,
+        "spawn_step": r.spawn_step,
         "pair": _pair(r),
-        "bn_policy": r.get("bn_policy"),
+        "bn_policy": r.bn_policy,
     }
 
 
@@ -69,7 +71,7 @@ def metric_rows(collection: Collection) -> list[dict[str, Any]]:
     for r in collection.records:
         metrics = scalar_metrics(r)
         # A non-(0,1) pair gets a 'pair_i_j/' prefix in the loggers; here the pair is a column.
-        prefix = "" if _pair(r) in ("", "0-1") else f"pair_{r['pair'][0]}_{r['pair'][1]}/"
+        prefix = pair_prefix(r)
         rows.append(
             {**_ids(collection, r), **{k.removeprefix(prefix): v for k, v in metrics.items()}}
         )
@@ -80,49 +82,46 @@ def curve_rows(collection: Collection) -> list[dict[str, Any]]:
     rows = []
     for r in collection.records:
         ids = _ids(collection, r)
-        curves: list[tuple[str, str, dict]] = []
-        for split, rec in (r.get("barrier") or {}).items():
+        curves: list[tuple[str, str, BarrierRecord | ProfileRecord]] = []
+        for split, rec in r.barrier.items():
             curves.append(("barrier", split, rec))
-        for split, rec in (get(r, "aligned.barrier") or {}).items():
+        for split, rec in (r.aligned.barrier if r.aligned else {}).items():
             curves.append(("barrier_aligned", split, rec))
-        for split, profiles in (get(r, "geometry.profiles") or {}).items():
+        for split, profiles in r.profiles.items():
             for child, prof in profiles.items():
                 curves.append((f"profile_{child}", split, prof))
-        for split, prof in (get(r, "parent.profiles") or {}).items():
+        for split, prof in r.parent_profiles.items():
             curves.append(("parent", split, prof))
         for name, split, rec in curves:
-            alphas = rec.get("alphas") or []
-            loss = rec.get("loss") or [None] * len(alphas)
-            error = rec.get("error") or [None] * len(alphas)
-            for a, lo, er in zip(alphas, loss, error, strict=False):
+            for a, lo, er in zip(rec.alphas, rec.loss, rec.error, strict=True):
                 rows.append(
                     {**ids, "split": split, "curve": name, "alpha": a, "loss": lo, "error": er}
                 )
     return rows
 
 
-def instability_rows(records: list[Record]) -> list[dict[str, Any]]:
+def instability_rows(records: Sequence[ProbeRecord]) -> list[dict[str, Any]]:
     """Final barriers per series; pairs aligned by ``probe.align`` add rows with ``aligned`` set."""
     rows = []
     for (setting, _, _), recs in by_series(finals(records)).items():
         first = recs[0]
-        variants = [("", "barrier")]
-        method = get(first, "aligned.alignment.method")
-        if method:
-            variants.append((method, "aligned.barrier"))
-        for (aligned, base), split, (quantity, kind) in itertools.product(
+        variants = [("", False)]
+        how = first.aligned.alignment if first.aligned else None
+        if how is not None:
+            variants.append((how.method, True))
+        for (method, aligned), split, (quantity, kind) in itertools.product(
             variants, ("test", "train"), INSTABILITY_COLUMNS
         ):
-            s = stat(recs, f"{base}.{split}.{quantity}_barrier.{kind}")
+            s = stat(recs, barrier_value(split, quantity, kind, aligned))
             if s.mean is None:
                 continue
             rows.append(
                 {
                     "setting": setting,
-                    "kind": first["kind"],
-                    "aligned": aligned,
-                    "spawn_step": first.get("spawn_step"),
-                    "final_step": max(r["step"] for r in recs),
+                    "kind": first.kind,
+                    "aligned": method,
+                    "spawn_step": first.spawn_step,
+                    "final_step": max(r.step for r in recs),
                     "split": split,
                     "quantity": quantity,
                     "barrier": kind,

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 from ridgeline.landscape.records import Record
 from ridgeline.reproduce.experiments import CNN_GELU, CNN_MAXPOOL, CNN_RELU, LENET
-from ridgeline.reproduce.stats import mean_sd, pearson, slope
-from ridgeline.store.run import LoadedRun, ProbeRecord
+from ridgeline.store import statistics
+from ridgeline.store.run import LoadedRun
+from ridgeline.store.statistics import final_probe, mean_sd, pearson, slope
+from ridgeline.store.typed import ProbeRecord
 
 SPLIT = "test"
 STABLE_PP = 2.0  # Frankle et al. 2020: "stable" below a 2 % error barrier
@@ -61,15 +63,14 @@ def final_pairs(run: LoadedRun, kind: str, spawn_step: int | None = None) -> lis
     """Pair records at the last probe of the phase of ``kind`` (and ``spawn_step``)."""
     mine = [
         r
-        for r in run.records
+        for r in final_probe(run.records)
         if r.probe == "pair"
         and r.kind == kind
         and (spawn_step is None or r.spawn_step == spawn_step)
     ]
     if not mine:
         raise ValueError(f"{run.root}: no {kind} pair records (spawn step {spawn_step})")
-    last = max(r.step for r in mine)
-    return [r for r in mine if r.step == last]
+    return mine
 
 
 def spawn_steps(run: LoadedRun) -> list[int]:
@@ -115,26 +116,15 @@ def monotone_fraction(records: list[ProbeRecord]) -> float:
 
 
 def prediction_points(run: LoadedRun) -> dict[str, list[tuple[float, float]]]:
-    """(measured, predicted) at every probe of spawned children with Δ ≠ 0, on test.
+    """(measured, predicted) at every probe of spawned children, on test: the points of
+    :func:`ridgeline.store.statistics.prediction_points` (Δ ≠ 0) of the spawn phases.
 
     'network': B_mid against −⅛ΔᵀH(θ_½)Δ; 'layers': each single-layer midpoint barrier (rest
     of θ_A, own endpoints) against −⅛Δ_ℓᵀH_ℓℓ(θ^{ℓ,½})Δ_ℓ.
     """
-    net, layers = [], []
-    for r in run.records:
-        if r.probe != "pair" or r.kind != "spawn" or SPLIT not in r.taylor:
-            continue
-        taylor = r.taylor[SPLIT]
-        if not taylor.delta_norm:
-            continue
-        net.append((r.barrier[SPLIT].loss_barrier.midpoint, taylor.predicted_barrier))
-        measured = {
-            e.name: e.loss_mid_own
-            for e in r.layerwise[SPLIT].entries
-            if e.kind == "layer" and e.direction == "into_a"
-        }
-        layers += [(measured[lay.name], lay.predicted_barrier) for lay in taylor.layers]
-    return {"network": net, "layers": layers}
+    spawned = [r for r in run.records if r.kind == "spawn"]
+    points = statistics.prediction_points(spawned, SPLIT)
+    return {level: [(p.measured, p.predicted) for p in pts] for level, pts in points.items()}
 
 
 # --- the claims -----------------------------------------------------------------------------
@@ -142,12 +132,16 @@ def prediction_points(run: LoadedRun) -> dict[str, list[tuple[float, float]]]:
 
 @dataclass(frozen=True)
 class Claim:
-    """A published statement, the experiment testing it, its measurement and its criterion."""
+    """A published statement, the experiment testing it, its measurement and its criterion.
+
+    ``experiment`` describes the setup from the runs that tested it (their T, spawn steps and
+    probe steps as they ran, so ``--tiny`` prints its own setup).
+    """
 
     id: str
     source: str
     statement: str
-    experiment: str
+    experiment: Callable[[Runs], str]
     criterion: str
     measure: Callable[[Runs], list[Quantity]]
     holds: Callable[[list[Quantity]], bool]
@@ -159,7 +153,7 @@ class Claim:
             self.id,
             self.source,
             self.statement,
-            self.experiment,
+            self.experiment(runs),
             self.criterion,
             bool(self.holds(qs)),
             list(seeds),
@@ -268,12 +262,36 @@ def _mountainside(runs: Runs) -> list[Quantity]:
     ]
 
 
-LENET_RUN = "LeNet-300-100, plain SGD lr 0.1, batch 128, mnist_mini, T = 500; children at k = 0"
-CNN_RUN = (
-    "small CNN (16/32 channels), SGD lr 0.1 momentum 0.9, mnist_mini, T = 250; "
-    "children at k = 0, 10, 40"
-)
-FIT = "over every probe of spawned children with Δ ≠ 0 (at steps 125 and 250)"
+# What the experiments' configs fix (conf/experiment/<name>.yaml); T and k are read from the runs.
+MODELS = {
+    LENET: "LeNet-300-100, plain SGD lr 0.1, batch 128, mnist_mini",
+    CNN_MAXPOOL: "small CNN (16/32 channels), SGD lr 0.1 momentum 0.9, mnist_mini",
+}
+
+
+def _steps(steps: list[int]) -> str:
+    """'0, 10 and 40' (the steps as a sentence)."""
+    words = [str(s) for s in steps]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def setup(runs: Runs, experiment: str) -> str:
+    """'<model>, T = <max_steps>; children at k = <spawn steps>' of the experiment's first run."""
+    run = runs[experiment][0]
+    ks = ", ".join(str(k) for k in spawn_steps(run))
+    return f"{MODELS[experiment]}, T = {run.config.trainer.max_steps}; children at k = {ks}"
+
+
+def fit_steps(runs: Runs, experiment: str) -> str:
+    """'over every probe of spawned children with Δ ≠ 0 (at steps …)': the steps of the points
+    :func:`prediction_points` fits, in the experiment's first run."""
+    spawned = [r for r in runs[experiment][0].records if r.kind == "spawn"]
+    points = statistics.prediction_points(spawned, SPLIT)["network"]
+    steps = sorted({p.record.step for p in points})
+    where = f" (at steps {_steps(steps)})" if steps else ""
+    return f"over every probe of spawned children with Δ ≠ 0{where}"
+
+
 # The models of claim 4: the quickstart's CNN, and the same CNN with average pooling, with ReLU
 # and with GELU (the only non-smooth parts are max-pooling and ReLU).
 FIT_MODELS = (
@@ -288,7 +306,7 @@ CLAIMS: tuple[Claim, ...] = (
         "Frankle et al. 2020",
         "LeNet-300-100 trained with SGD on MNIST is stable at initialisation (error barrier "
         "< 2 %); children from different initialisations are not.",
-        f"{LENET} ({LENET_RUN}; and two different inits)",
+        lambda runs: f"{LENET} ({setup(runs, LENET)}; and two different inits)",
         "mean test error barrier at k = 0 < 2 pp and different inits ≥ 2 pp",
         _lenet,
         lambda qs: qs[0].mean < STABLE_PP <= qs[1].mean,
@@ -298,7 +316,9 @@ CLAIMS: tuple[Claim, ...] = (
         "Frankle et al. 2020",
         "A conv net is unstable when its children are spawned early and stable (error barrier "
         "< 2 %) when spawned later in training.",
-        f"{CNN_MAXPOOL} ({CNN_RUN}, ReLU, max-pool; and two different inits)",
+        lambda runs: (
+            f"{CNN_MAXPOOL} ({setup(runs, CNN_MAXPOOL)}, ReLU, max-pool; and two different inits)"
+        ),
         "mean test error barrier ≥ 2 pp at the first spawn step and < 2 pp at the last",
         _transition,
         lambda qs: qs[0].mean >= STABLE_PP > qs[-2].mean,
@@ -308,7 +328,7 @@ CLAIMS: tuple[Claim, ...] = (
         "Adilova et al. 2024",
         "Single-layer midpoint loss barriers are near zero while the whole network's barrier "
         "is not (children of one init, different data order).",
-        f"{CNN_MAXPOOL}, children spawned at k = 0, final probe",
+        lambda _: f"{CNN_MAXPOOL}, children spawned at k = 0, final probe",
         "whole-network midpoint loss barrier > 0.1 nats and every single-layer one within "
         "±min(0.1, half of it) nats",
         _layerwise,
@@ -325,7 +345,10 @@ CLAIMS: tuple[Claim, ...] = (
                 else "The layer-wise prediction −⅛Δ_ℓᵀH_ℓℓ(θ^{ℓ,½})Δ_ℓ tracks the single-layer "
                 f"midpoint loss barrier; {model}."
             ),
-            f"{experiment}, {FIT}" + ("" if level == "network" else ", every layer"),
+            lambda runs, experiment=experiment, level=level: (
+                f"{experiment}, {fit_steps(runs, experiment)}"
+                + ("" if level == "network" else ", every layer")
+            ),
             "Pearson r ≥ 0.8 and least-squares slope of prediction on measurement in [0.5, 2]",
             _fit(experiment, level),
             _tracks,
@@ -341,7 +364,7 @@ CLAIMS: tuple[Claim, ...] = (
         "issue 18 (independent check)",
         "With a smooth activation the quadratic model of the path holds better than with ReLU "
         "(ReLU changes its activation pattern along Δ).",
-        f"{CNN_RELU} against {CNN_GELU} (both average pooling), whole network",
+        lambda _: f"{CNN_RELU} against {CNN_GELU} (both average pooling), whole network",
         "r(GELU) > r(ReLU) in every seed",
         _smooth_better,
         lambda qs: all(d > 0 for d in qs[2].values),
@@ -351,7 +374,7 @@ CLAIMS: tuple[Claim, ...] = (
         "Singh et al. 2024",
         "Mountainside: children spawned later walk down one mountainside (monotone loss from "
         "the spawn point, a smaller angle at it) than children spawned at initialisation.",
-        f"{CNN_MAXPOOL}, final probe, first against last spawn step",
+        lambda _: f"{CNN_MAXPOOL}, final probe, first against last spawn step",
         "angle at the last spawn step < at the first, and monotone profiles at the last spawn "
         "step at least as often as at the first",
         _mountainside,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ridgeline.reproduce.claims import FIT_MODELS, Runs, prediction_points
-from ridgeline.reproduce.stats import pearson, slope
+from ridgeline.store.statistics import fit_text
 from ridgeline.tracking.plotting import plt, save_png
 
 LEVELS = (
@@ -39,11 +39,7 @@ def prediction_figure(runs: Runs, seeds: list[int], path: Path) -> Path:
             ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, label="prediction = measurement")
             ax.axhline(0, color="k", lw=0.4)
             ax.axvline(0, color="k", lw=0.4)
-            fit = (
-                f"r = {pearson(xs, ys):.2f}, slope = {slope(xs, ys):.2f}"
-                if len(xs) > 2
-                else "too few points"
-            )
+            fit = fit_text(xs, ys)
             ax.set_title(f"{label}, {what}\n{len(xs)} points pooled over seeds, {fit}", fontsize=9)
             ax.set_xlabel(f"measured {measured}, test (nats)", fontsize=8)
             ax.set_ylabel("predicted barrier (nats)", fontsize=8)

@@ -1,7 +1,8 @@
 """``load_run(run_dir)``: a finished (or interrupted) ``ridgeline-train`` run, back in Python.
 
-The config (``config.yaml``), every probe record of ``landscape/records.jsonl`` with its results
-as the landscape core's typed records, and per phase the spawn point (the parent at k, from the
+The config (``config.yaml``), every probe record of ``landscape/records.jsonl`` as a typed
+:class:`~ridgeline.store.typed.ProbeRecord` (read by :func:`~ridgeline.store.typed.read_records`,
+as every reader of records does), and per phase the spawn point (the parent at k, from the
 parent store) and the children at T (``<phase>/checkpoints/last.ckpt``) as models or as the
 parameter sets the landscape core takes. Paths come from :mod:`ridgeline.store.layout`.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -18,71 +18,13 @@ from torch import nn
 
 from ridgeline.errors import RidgelineError
 from ridgeline.landscape.params import ParamSet, state_of
-from ridgeline.landscape.records import (
-    BarrierRecord,
-    GeometryRecord,
-    LayerwiseRecord,
-    ProfileRecord,
-    TaylorRecord,
-)
 from ridgeline.store.layout import PhaseLayout, RunLayout
-from ridgeline.store.records import RecordStore
+from ridgeline.store.statistics import final_probe
+from ridgeline.store.typed import ProbeRecord, read_records
+
+__all__ = ["LoadedPhase", "LoadedRun", "ProbeRecord", "load_run"]
 
 REPLICAS = "replicas."  # the replicas' prefix in a ReplicaClassifier's state_dict
-
-
-@dataclass(frozen=True)
-class ProbeRecord:
-    """One line of ``records.jsonl``: which probe point, and its results as typed records.
-
-    ``barrier``, ``layerwise`` and ``taylor`` map a split ("train", "test") to the core's record;
-    ``profiles`` maps a split to the loss profiles θ_s → child ("a", "b"), ``parent_profiles``
-    a split to the parent's profile θ_0 → θ_t. ``raw`` is the line as stored (environment,
-    probe settings, anything not typed here).
-    """
-
-    phase: str
-    kind: str
-    probe: str
-    step: int
-    spawn_step: int | None
-    pair: tuple[int, int] | None
-    barrier: dict[str, BarrierRecord] = field(default_factory=dict)
-    layerwise: dict[str, LayerwiseRecord] = field(default_factory=dict)
-    taylor: dict[str, TaylorRecord] = field(default_factory=dict)
-    geometry: GeometryRecord | None = None
-    profiles: dict[str, dict[str, ProfileRecord]] = field(default_factory=dict)
-    parent_profiles: dict[str, ProfileRecord] = field(default_factory=dict)
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ProbeRecord:
-        """The typed view of one stored record (the inverse of the probes' ``to_dict``)."""
-        geometry = data.get("geometry") or {}
-        parent = data.get("parent") or {}
-        pair = data.get("pair")
-        return cls(
-            phase=data["phase"],
-            kind=data.get("kind", data["phase"]),
-            probe=data["probe"],
-            step=int(data["step"]),
-            spawn_step=data.get("spawn_step"),
-            pair=tuple(pair) if pair is not None else None,
-            barrier={s: BarrierRecord.from_dict(r) for s, r in (data.get("barrier") or {}).items()},
-            layerwise={
-                s: LayerwiseRecord.from_dict(r) for s, r in (data.get("layerwise") or {}).items()
-            },
-            taylor={s: TaylorRecord.from_dict(r) for s, r in (data.get("taylor") or {}).items()},
-            geometry=GeometryRecord.from_dict(geometry) if "angle_deg" in geometry else None,
-            profiles={
-                s: {c: ProfileRecord.from_dict(p) for c, p in children.items()}
-                for s, children in (geometry.get("profiles") or {}).items()
-            },
-            parent_profiles={
-                s: ProfileRecord.from_dict(p) for s, p in (parent.get("profiles") or {}).items()
-            },
-            raw=data,
-        )
 
 
 def _load(path: Path) -> dict:
@@ -182,11 +124,10 @@ class LoadedRun:
 
     def final_records(self, phase: str) -> list[ProbeRecord]:
         """The records of ``phase`` at its last probed step (one per pair of children)."""
-        mine = [r for r in self.records if r.phase == phase]
+        mine = [r for r in final_probe(self.records) if r.phase == phase]
         if not mine:
             raise RidgelineError(f"{self.root} has no probe records of phase {phase}")
-        last = max(r.step for r in mine)
-        return [r for r in mine if r.step == last]
+        return mine
 
 
 def _read_config(path: Path) -> DictConfig:
@@ -209,7 +150,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
 
     run = RunLayout(Path(run_dir))
     config = _read_config(run.config)
-    records = [ProbeRecord.from_dict(r) for r in RecordStore(run.records).read()]
+    records = read_records(run.records)
     plan = make_plan(config)
     phases = {}
     for phase in plan.phases:

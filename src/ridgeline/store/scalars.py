@@ -1,9 +1,16 @@
-"""The scalar view of a probe record: the one naming used by loggers, tables and CSVs."""
+"""The scalar view of a probe record: the one naming used by loggers, tables and CSVs.
 
-from typing import Any
+Keys are '/'-separated and start with the record key of the component that computed them
+(``barrier/test/error/endpoint_mean``, ``curvature/test/predicted_barrier``, ...); a value is
+None where the record holds no finite number (absent, or stored as null because not finite).
+"""
+
+import math
+
+from ridgeline.store.typed import PairResults, ProbeRecord
 
 BARRIER_KINDS = ("midpoint", "chord", "endpoint_mean")
-TAYLOR_KEYS = (
+CURVATURE_KEYS = (
     "predicted_barrier",
     "dHd_mid",
     "curvature_mid",
@@ -16,66 +23,69 @@ GEOMETRY_KEYS = ("angle_deg", "dist_ab", "dist_as", "dist_bs")
 ALIGNMENT_KEYS = ("dist_before", "dist_after", "seconds")
 
 
-def pair_prefix(record: dict[str, Any]) -> str:
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def pair_prefix(record: ProbeRecord) -> str:
     """'' for pair (0, 1), else 'pair_i_j/': plain keys for the usual two children."""
-    pair = record.get("pair")
-    if not pair or list(pair) == [0, 1]:
+    if record.pair is None or record.pair == (0, 1):
         return ""
-    return f"pair_{pair[0]}_{pair[1]}/"
+    return f"pair_{record.pair[0]}_{record.pair[1]}/"
 
 
-def scalar_metrics(record: dict[str, Any]) -> dict[str, float | None]:
-    """Every scalar of a record under a '/'-separated key, e.g. barrier/test/error/endpoint_mean."""
+def _pair_scalars(results: PairResults, prefix: str) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
-    prefix = pair_prefix(record)
-    for split, rec in (record.get("barrier") or {}).items():
+    for split, rec in results.barrier.items():
         for quantity in ("loss", "error"):
-            values = rec.get(f"{quantity}_barrier") or {}
+            values = getattr(rec, f"{quantity}_barrier")
             for kind in BARRIER_KINDS:
-                out[f"{prefix}barrier/{split}/{quantity}/{kind}"] = values.get(kind)
-            curve = rec.get(quantity) or []
+                out[f"{prefix}barrier/{split}/{quantity}/{kind}"] = _finite(getattr(values, kind))
+            curve = getattr(rec, quantity)
             if curve:
-                out[f"{prefix}endpoints/{split}/{quantity}_a"] = curve[0]
-                out[f"{prefix}endpoints/{split}/{quantity}_b"] = curve[-1]
-    for split, rec in (record.get("taylor") or {}).items():
-        for key in TAYLOR_KEYS:
-            if key in rec:
-                out[f"{prefix}taylor/{split}/{key}"] = rec[key]
-        for layer in rec.get("layers") or []:
-            out[f"{prefix}taylor/{split}/layer/{layer['name']}/predicted_barrier"] = layer[
-                "predicted_barrier"
-            ]
-        eig = rec.get("top_eigenvalue_mid")
-        if eig:
-            out[f"{prefix}taylor/{split}/top_eigenvalue_mid"] = eig.get("eigenvalue")
-    for split, rec in (record.get("layerwise") or {}).items():
-        for entry in rec.get("entries") or []:
-            if entry.get("kind") != "layer":
+                out[f"{prefix}endpoints/{split}/{quantity}_a"] = _finite(curve[0])
+                out[f"{prefix}endpoints/{split}/{quantity}_b"] = _finite(curve[-1])
+    for split, rec in results.curvature.items():
+        for key in CURVATURE_KEYS:
+            out[f"{prefix}curvature/{split}/{key}"] = _finite(getattr(rec, key))
+        for layer in rec.layers:
+            key = f"{prefix}curvature/{split}/layer/{layer.name}/predicted_barrier"
+            out[key] = _finite(layer.predicted_barrier)
+    for split, eig in results.top_eigenvalue.items():
+        out[f"{prefix}curvature/{split}/top_eigenvalue_mid"] = _finite(eig.eigenvalue)
+    for split, rec in results.layerwise.items():
+        for entry in rec.entries:
+            if entry.kind != "layer":
                 continue
-            base = f"{prefix}layerwise/{split}/{entry['name']}/{entry['direction']}"
-            out[f"{base}/loss_mid_own"] = entry.get("loss_mid_own")
-            out[f"{base}/loss_mid_orig"] = entry.get("loss_mid_orig")
-            out[f"{base}/error_mid_own"] = entry.get("error_mid_own")
-    geometry = record.get("geometry") or {}
-    for key in GEOMETRY_KEYS:
-        if key in geometry:
-            out[f"{prefix}geometry/{key}"] = geometry[key]
-    for split, profiles in (geometry.get("profiles") or {}).items():
+            base = f"{prefix}layerwise/{split}/{entry.name}/{entry.direction}"
+            out[f"{base}/loss_mid_own"] = _finite(entry.loss_mid_own)
+            out[f"{base}/loss_mid_orig"] = _finite(entry.loss_mid_orig)
+            out[f"{base}/error_mid_own"] = _finite(entry.error_mid_own)
+    return out
+
+
+def scalar_metrics(record: ProbeRecord) -> dict[str, float | None]:
+    """Every scalar of a record under a '/'-separated key, e.g. barrier/test/error/endpoint_mean."""
+    prefix = pair_prefix(record)
+    out = _pair_scalars(record, prefix)
+    if record.geometry is not None:
+        for key in GEOMETRY_KEYS:
+            out[f"{prefix}geometry/{key}"] = _finite(getattr(record.geometry, key))
+    elif record.dist_ab is not None:  # independent children: no spawn point, only ‖θ_A − θ_B‖
+        out[f"{prefix}geometry/dist_ab"] = _finite(record.dist_ab)
+    for split, profiles in record.profiles.items():
         for child, profile in profiles.items():
-            out[f"{prefix}geometry/{split}/profile_{child}/bump"] = profile.get("bump")
-    parent = record.get("parent") or {}
-    if parent:
-        out["parent/distance_from_init"] = parent.get("distance_from_init")
-        for split, profile in (parent.get("profiles") or {}).items():
-            out[f"parent/{split}/profile/bump"] = profile.get("bump")
-            losses = profile.get("loss") or []
-            if losses:
-                out[f"parent/{split}/loss"] = losses[-1]
-    aligned = record.get("aligned")
-    if aligned:  # the same pair after permutation alignment of θ_B to θ_A
-        for key, value in scalar_metrics(aligned).items():
+            out[f"{prefix}geometry/{split}/profile_{child}/bump"] = _finite(profile.bump)
+    if record.probe == "parent":
+        out["parent/distance_from_init"] = _finite(record.parent_distance)
+        for split, profile in record.parent_profiles.items():
+            out[f"parent/{split}/profile/bump"] = _finite(profile.bump)
+            if profile.loss:
+                out[f"parent/{split}/loss"] = _finite(profile.loss[-1])
+    if record.aligned is not None:  # the same pair after permutation alignment of θ_B to θ_A
+        for key, value in _pair_scalars(record.aligned, "").items():
             out[f"{prefix}aligned/{key}"] = value
-        how = aligned.get("alignment") or {}
+        how = record.aligned.alignment
         for key in ALIGNMENT_KEYS:
-            out[f"{prefix}aligned/{key}"] = how.get(key)
+            out[f"{prefix}aligned/{key}"] = _finite(getattr(how, key)) if how else None
     return out

@@ -7,6 +7,7 @@ x = ``instability/spawn_step``: grouped line plots of them draw barrier against 
 """
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
@@ -15,6 +16,8 @@ import pytorch_lightning as pl
 from pytorch_lightning.loggers import Logger, WandbLogger
 
 from ridgeline.store.scalars import scalar_metrics
+from ridgeline.store.statistics import final_probe, layer_grid
+from ridgeline.store.typed import ProbeRecord
 from ridgeline.tracking.loggers import request_sync
 from ridgeline.tracking.wandb_keys import (
     FINAL,
@@ -58,23 +61,23 @@ def declare_metrics(logger: WandbLogger, keys: list[str], step_metric: str) -> N
             declared.add(key)
 
 
-def log_record(trainer: pl.Trainer, record: dict[str, Any]) -> None:
+def log_record(trainer: pl.Trainer, record: ProbeRecord) -> None:
     """Scalars at the trainer's step (plus the absolute step); barrier curves as W&B tables."""
     metrics = _finite(scalar_metrics(record))
-    metrics[PROBE_STEP] = float(record["step"])
+    metrics[PROBE_STEP] = float(record.step)
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):
             declare_metrics(logger, list(metrics), PROBE_STEP)
         logger.log_metrics(metrics, step=trainer.global_step)
         if isinstance(logger, WandbLogger):
-            plain = record.get("barrier") or {}
-            aligned = (record.get("aligned") or {}).get("barrier") or {}
-            curves = [("barrier", split, rec) for split, rec in plain.items()]
+            aligned = record.aligned.barrier if record.aligned is not None else {}
+            curves = [("barrier", split, rec) for split, rec in record.barrier.items()]
             curves += [("barrier_aligned", split, rec) for split, rec in aligned.items()]
             for name, split, rec in curves:
-                rows = [list(r) for r in zip(rec["alphas"], rec["loss"], rec["error"], strict=True)]
+                rows = [list(r) for r in zip(rec.alphas, rec.loss, rec.error, strict=True)]
+                i, j = record.pair or (0, 0)
                 logger.log_table(
-                    f"curves/{split}/{name}_pair_{record['pair'][0]}_{record['pair'][1]}",
+                    f"curves/{split}/{name}_pair_{i}_{j}",
                     columns=["alpha", "loss", "error"],
                     data=rows,
                     step=trainer.global_step,
@@ -82,42 +85,41 @@ def log_record(trainer: pl.Trainer, record: dict[str, Any]) -> None:
             request_sync(logger)
 
 
-def layerwise_rows(records: list[dict[str, Any]], split: str) -> list[list[Any]]:
-    """Every single-layer midpoint of the records on ``split``, one row per layer and direction."""
+def layerwise_rows(records: Sequence[ProbeRecord], split: str) -> list[list[Any]]:
+    """Every single-layer midpoint of the records on ``split``, one row per layer and direction
+    (a value that is not finite is an empty cell)."""
     rows = []
     for record in records:
-        for entry in ((record.get("layerwise") or {}).get(split) or {}).get("entries") or []:
-            if entry.get("kind") == "layer":
-                pair = "-".join(str(i) for i in record.get("pair") or [])
-                values = {**entry, "step": record["step"], "pair": pair, "layer": entry["name"]}
-                rows.append([values.get(c) for c in LAYERWISE_COLUMNS])
+        layerwise = record.layerwise.get(split)
+        pair = "-".join(str(i) for i in record.pair or ())
+        for entry in layerwise.entries if layerwise else []:
+            if entry.kind == "layer":
+                values = {
+                    "step": record.step,
+                    "pair": pair,
+                    "layer": entry.name,
+                    "direction": entry.direction,
+                    **{c: _finite_or_none(getattr(entry, c)) for c in LAYERWISE_COLUMNS[4:]},
+                }
+                rows.append([values[c] for c in LAYERWISE_COLUMNS])
     return rows
 
 
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
 def layerwise_heatmap(
-    records: list[dict[str, Any]], split: str, title: str, path: Path
+    records: Sequence[ProbeRecord], split: str, title: str, path: Path
 ) -> Path | None:
-    """The single-layer midpoint loss barriers of :func:`layerwise_rows` (into A, own endpoints)
-    as a layer × probe step image, mean over pairs; None when there are none."""
+    """The measured :func:`ridgeline.store.statistics.layer_grid` (single-layer midpoint loss
+    barriers, into A, own endpoints, mean over pairs) as a layer × probe step image; None when
+    there are none."""
     from ridgeline.tracking.plotting import heatmap, plt, save_png, zero_centred_norm
 
-    values: dict[tuple[str, int], list[float]] = {}
-    layers: list[str] = []
-    for row in layerwise_rows(records, split):
-        r = dict(zip(LAYERWISE_COLUMNS, row, strict=True))
-        if r["direction"] != "into_a":
-            continue
-        if r["layer"] not in layers:
-            layers.append(r["layer"])
-        if r["loss_mid_own"] is not None:
-            values.setdefault((r["layer"], r["step"]), []).append(float(r["loss_mid_own"]))
-    steps = sorted({step for _, step in values})
+    layers, steps, grid = layer_grid(records, split, "measured")
     if not layers or not steps:
         return None
-    grid = [
-        [sum(v) / len(v) if (v := values.get((lay, s))) else math.nan for s in steps]
-        for lay in layers
-    ]
     fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(steps) + 3), max(3, 0.35 * len(layers) + 1.8)))
     image = heatmap(ax, layers, steps, grid, zero_centred_norm([grid]))
     fig.colorbar(image, ax=ax, label=f"{split} midpoint loss barrier,\nlayer ℓ only (nats)")
@@ -126,15 +128,16 @@ def layerwise_heatmap(
     return save_png(fig, path)
 
 
-def log_phase_end(trainer: pl.Trainer, phase: "Phase", records: list[dict[str, Any]]) -> None:
+def log_phase_end(trainer: pl.Trainer, phase: "Phase", records: Sequence[ProbeRecord]) -> None:
     """Final values into the W&B run summary (and the instability series), layer-wise tables
     and the layer-wise heatmap as an image."""
-    mine = [r for r in records if r.get("phase") == phase.name]
+    mine = [r for r in records if r.phase == phase.name]
     if not mine:
         return
-    final_step = max(r["step"] for r in mine)
+    last = final_probe(mine)
+    final_step = last[0].step
     final = {}
-    for record in (r for r in mine if r["step"] == final_step):
+    for record in last:
         final.update(_finite(scalar_metrics(record)))
     wandb_loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
     if not wandb_loggers:
