@@ -209,6 +209,11 @@ __all__ += [
 ]
 
 # Loss plane, ridge on the path, Gauss-Newton split (issue 24 parts 1-3)
+from ridgeline.landscape.gauss_newton import (  # noqa: E402
+    cross_entropy_split,
+    curvature_splits,
+    gauss_newton_split,
+)
 from ridgeline.landscape.geometry import project_onto_plane  # noqa: E402
 from ridgeline.landscape.records import (  # noqa: E402
     CurvatureSplit,
@@ -224,6 +229,9 @@ from ridgeline.landscape.ridge import (  # noqa: E402
 )
 
 __all__ += [
+    "cross_entropy_split",
+    "curvature_splits",
+    "gauss_newton_split",
     "chord_excess",
     "locate_peak",
     "ridge_of_curve",
