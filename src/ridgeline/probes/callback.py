@@ -130,7 +130,7 @@ class LandscapeProbe(pl.Callback):
         rank, world = trainer.global_rank, trainer.world_size
         bn = (
             dm.bn_batches(self.bn_batches, dm.batch_size, seed=0)
-            if self.bn_policy is BNPolicy.RESET
+            if self.bn_policy in (BNPolicy.RESET, BNPolicy.REPAIR)
             else None
         )
         evaluators = {}
