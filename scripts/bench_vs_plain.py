@@ -11,7 +11,10 @@ own process, timed from outside. Then the plain evaluation runs on ridgeline's f
 and its numbers are compared with ridgeline's final records: they must agree to float precision
 (which checks the plain script too). Only plain SGD with a constant learning rate and models
 without BatchNorm are written out on the plain side (the quickstart's setting).
-Usage: python scripts/bench_vs_plain.py --threads 1,2 [hydra overrides for both sides]
+Paired: ``--repeats N`` alternates the order (ridgeline, plain; plain, ridgeline; ...) and the
+headline is the median of the per-repeat ratios plain / ridgeline; ``--threads 1,2`` runs the
+whole benchmark once per thread count.
+Usage: python scripts/bench_vs_plain.py --threads 1,2 --repeats 3 [hydra overrides for both]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -265,6 +269,20 @@ def run_children(children, optimizers, spawn, start, spec, x, y, loaders) -> lis
 # The benchmark: both sides timed, then the same final children through both evaluations
 
 
+def component_defaults(target: str) -> dict:
+    """The keyword defaults of a probe component's class (what a saved config leaves out)."""
+    import importlib
+    import inspect
+
+    module, _, name = target.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    return {
+        k: p.default
+        for k, p in inspect.signature(cls).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
 def spec_of(config) -> dict:
     """What the plain script needs from ridgeline's resolved config (fails on what it lacks)."""
     from omegaconf import OmegaConf
@@ -281,6 +299,7 @@ def spec_of(config) -> dict:
     for key, node in probe.items():
         if isinstance(node, dict) and node.get("_target_"):
             on = node.get("splits") or splits
+            node = {**component_defaults(node["_target_"]), **node}  # config.yaml omits them
             components[key] = {**node, "splits": on} if key in ("layerwise", "curvature") else on
     alphas = [float(a) for a in probe.get("alphas", [0.0, 0.5, 1.0])]
     return {
@@ -356,8 +375,15 @@ def largest_differences(run, spec) -> dict[str, float]:
     return diff
 
 
-def bench(threads: int, overrides: list[str], keep: bool) -> None:
-    """Both sides at one thread count; prints times, the ratio and the differences."""
+def bench(threads: int, overrides: list[str], keep: bool, repeats: int) -> None:
+    """Both sides at one thread count, paired; prints times, the ratios and the differences.
+
+    Repeat i runs ridgeline then the plain script for even i, the plain script then ridgeline
+    for odd i (each a fresh process; every ridgeline run in its own directory, so it trains its
+    parent instead of reusing a stored one). The plain side reads the config and data of the
+    first ridgeline run. Ratio = plain / ridgeline per repeat (the two ran back to back, under
+    about the same load); the headline is the median of those ratios.
+    """
     from ridgeline import load_run
 
     env = {k: v for k, v in os.environ.items() if k != "RIDGELINE_ROOT"}
@@ -365,21 +391,49 @@ def bench(threads: int, overrides: list[str], keep: bool) -> None:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     tmp = Path(tempfile.mkdtemp(prefix="ridgeline_vs_plain_"))
     exe = shutil.which("ridgeline-train") or str(Path(sys.executable).with_name("ridgeline-train"))
-    cmd = [exe, "logger=none", f"hydra.run.dir={tmp / 'run'}", *overrides]
-    print(f"{load()}; OMP_NUM_THREADS={threads or 'unset'}\n$ {' '.join(cmd[:1] + cmd[2:])}")
-    t_ridgeline = timed(cmd, tmp, env)
-    run = load_run(tmp / "run")
-    spec = spec_of(run.config)
-    dm = run.datamodule()
-    data = {"train": (dm.train_x, dm.train_y)}
-    data.update({f"eval_{s}": dm.eval_tensors(s) for s in spec["splits"]})
-    torch.save(data, tmp / "data.pt")
-    (tmp / "spec.json").write_text(json.dumps(spec))
-    t_plain = timed([sys.executable, __file__, "--plain", str(tmp)], tmp, env)
+
+    def ridgeline(i: int) -> float:
+        cwd = tmp / f"ridgeline_{i}"  # own outputs/parents: the parent is trained every time
+        cwd.mkdir()
+        return timed([exe, "logger=none", f"hydra.run.dir={cwd / 'run'}", *overrides], cwd, env)
+
+    def plain() -> float:
+        return timed([sys.executable, __file__, "--plain", str(tmp)], tmp, env)
+
+    shown = " ".join([exe, "logger=none", *overrides])
+    print(f"{load()}; OMP_NUM_THREADS={threads or 'unset'}; {repeats} paired repeats\n$ {shown}")
+    t_ridgeline: list[float] = []
+    t_plain: list[float] = []
+    loads = [load()]
+    run = spec = None
+    for i in range(max(1, repeats)):
+        if i % 2 == 0:
+            t_ridgeline.append(ridgeline(i))
+            if run is None:  # the plain side needs ridgeline's config and data
+                run = load_run(tmp / "ridgeline_0" / "run")
+                spec = spec_of(run.config)
+                dm = run.datamodule()
+                data = {"train": (dm.train_x, dm.train_y)}
+                data.update({f"eval_{s}": dm.eval_tensors(s) for s in spec["splits"]})
+                torch.save(data, tmp / "data.pt")
+                (tmp / "spec.json").write_text(json.dumps(spec))
+            t_plain.append(plain())
+        else:
+            t_plain.append(plain())
+            t_ridgeline.append(ridgeline(i))
+        loads.append(load())
+        print(
+            f"repeat {i}: ridgeline {t_ridgeline[-1]:.1f} s, plain {t_plain[-1]:.1f} s, "
+            f"plain / ridgeline {t_plain[-1] / t_ridgeline[-1]:.3f} ({loads[-1]})",
+            flush=True,
+        )
+    assert run is not None and spec is not None
     diff = largest_differences(run, spec)
-    print(f"{'ridgeline-train logger=none (s)':44} {t_ridgeline:10.1f}")
-    print(f"{'plain single-file script (s)':44} {t_plain:10.1f}")
-    print(f"{'plain / ridgeline (time ratio)':44} {t_plain / t_ridgeline:10.2f}")
+    med = statistics.median
+    ratio = med(p / r for p, r in zip(t_plain, t_ridgeline, strict=True))
+    print(f"{'ridgeline-train logger=none, median (s)':44} {med(t_ridgeline):10.1f}")
+    print(f"{'plain single-file script, median (s)':44} {med(t_plain):10.1f}")
+    print(f"{'plain / ridgeline, median of paired ratios':44} {ratio:10.3f}")
     for what, d in diff.items():
         print(f"{'largest difference, ' + what:44} {d:10.2e}")
     if keep:
@@ -388,8 +442,9 @@ def bench(threads: int, overrides: list[str], keep: bool) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     worst = max(diff["barrier curves (loss)"], diff["barrier values (loss)"])
     print(
-        f"headline: plain / ridgeline = {t_plain / t_ridgeline:.2f} ({t_plain:.1f} s vs "
-        f"{t_ridgeline:.1f} s), largest loss-barrier difference on the same children "
+        f"headline: plain / ridgeline = {ratio:.3f} (median of {len(t_plain)} paired repeats; "
+        f"medians {med(t_plain):.1f} s vs {med(t_ridgeline):.1f} s; {loads[0]} at the "
+        f"start), largest loss-barrier difference on the same children "
         f"{worst:.1e}{'' if math.isfinite(worst) else ' (non-finite)'}"
     )
 
@@ -399,6 +454,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--plain", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--keep", action="store_true", help="keep the temporary run directory")
+    ap.add_argument("--repeats", type=int, default=3, help="paired repeats (order alternating)")
     add_threads_arg(ap, "1,2")
     args, overrides = ap.parse_known_args()
     if args.plain is not None:
@@ -407,7 +463,7 @@ def main() -> None:
     threads = per_thread_count(args.threads)
     if threads:
         torch.set_num_threads(threads)
-    bench(threads, overrides, args.keep)
+    bench(threads, overrides, args.keep, args.repeats)
 
 
 if __name__ == "__main__":
