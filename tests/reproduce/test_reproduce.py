@@ -23,7 +23,7 @@ EXPERIMENTS = ("repro_lenet_mnist_mini", "repro_cnn_relu", "repro_cnn_gelu", "re
 
 
 @pytest.fixture(scope="module")
-def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
     out = tmp_path_factory.mktemp("reproduce") / "out"
     exe = shutil.which("ridgeline-reproduce") or str(
         Path(sys.executable).with_name("ridgeline-reproduce")
@@ -33,7 +33,7 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "claims hold" in proc.stdout
-    return out, json.loads((out / "reproduce.json").read_text())
+    return out, json.loads((out / "reproduce.json").read_text()), proc.stdout
 
 
 def runs(out: Path, experiment: str):
@@ -64,7 +64,7 @@ def check(q: dict, per_seed: list[float]) -> None:
 
 
 def test_error_barriers_and_layerwise_numbers_are_the_records(reproduced) -> None:
-    out, doc = reproduced
+    out, doc, _ = reproduced
     assert doc["seeds"] == SEEDS and doc["tiny"] is True
     lenet = runs(out, "repro_lenet_mnist_mini")
     k0, indep = claim(doc, "1")["quantities"]
@@ -137,7 +137,7 @@ def test_error_barriers_and_layerwise_numbers_are_the_records(reproduced) -> Non
     [("4a", "repro_cnn_maxpool"), ("4b", "repro_cnn_relu"), ("4c", "repro_cnn_gelu")],
 )
 def test_prediction_fit_is_pearson_and_slope_of_the_records(reproduced, cid, experiment) -> None:
-    out, doc = reproduced
+    out, doc, _ = reproduced
     r_q, slope_q, n_q = claim(doc, cid)["quantities"]
     rs, slopes, ns = [], [], []
     for run in runs(out, experiment):
@@ -160,7 +160,7 @@ def test_prediction_fit_is_pearson_and_slope_of_the_records(reproduced, cid, exp
 
 
 def test_markdown_csv_and_figure_agree_with_the_json(reproduced) -> None:
-    out, doc = reproduced
+    out, doc, _ = reproduced
     md = (out / "reproduce.md").read_text().splitlines()
     rows = [line for line in md[2:] if line.startswith("| ")]
     assert len(rows) == len(doc["claims"]) == 11
@@ -201,3 +201,17 @@ def test_unwritable_out_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     blocker.write_text("not a directory")
     assert main(["--out", str(blocker / "out")]) == 2
     assert "--out=" in capsys.readouterr().err
+
+
+def test_the_table_describes_the_setup_that_ran(reproduced) -> None:
+    """--tiny trains T = 10 steps with children at k = 0 and 5, probed at 5 and 10 (TINY in
+    ridgeline.reproduce.experiments): the printed table says so, not the full-size setup."""
+    _, doc, stdout = reproduced
+    experiments = {c["claim"]: c["experiment"] for c in doc["claims"]}
+    for cid in ("1", "2"):
+        assert "T = 10; children at k = 0, 5" in experiments[cid], experiments[cid]
+    for cid in ("4a", "4b", "4c", "4d", "4e", "4f"):
+        assert "Δ ≠ 0 (at steps 5 and 10)" in experiments[cid], experiments[cid]
+    assert "T = 10; children at k = 0, 5" in stdout
+    for full_size in ("T = 500", "T = 250", "k = 0, 10, 40", "125 and 250"):
+        assert full_size not in stdout
