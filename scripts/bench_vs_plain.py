@@ -369,7 +369,7 @@ def largest_differences(run, spec) -> dict[str, float]:
                         d = abs(mids[f"{entry.name}/{entry.direction}"] - mid)
                         diff["layer-wise midpoints"] = max(diff.get("layer-wise midpoints", 0), d)
             for split, taylor in plain["taylor"].items():
-                theirs = rec.taylor[split]
+                theirs = rec.curvature[split]
                 d = abs(taylor["dHd_mid"] - theirs.dHd_mid) / max(abs(theirs.dHd_mid), 1e-12)
                 diff["ΔᵀHΔ (relative)"] = max(diff.get("ΔᵀHΔ (relative)", 0.0), d)
     return diff
