@@ -310,3 +310,34 @@ def test_figures_without_layer_predictions_drop_the_empty_panels(tmp_path):
             widths[fig, name] = matplotlib.image.imread(path).shape[1]
     for fig in ("predicted_vs_measured", "layerwise_heatmaps"):
         assert widths[fig, "bare"] < 0.65 * widths[fig, "full"], widths
+
+
+def test_a_run_of_old_format_records_gives_the_same_tables(tmp_path):
+    """Records written before the curvature component's rename (under ``taylor``) read as
+    today's: the same metrics and prediction points as the same run written today."""
+    from helpers.records import base_config, run_records, write_run
+    from ridgeline.report.tables import metric_rows
+    from ridgeline.store.statistics import prediction_points
+
+    new = run_records()
+    old = json.loads(json.dumps(new))
+    for r in old:
+        if "curvature" in r:
+            r["taylor"] = r.pop("curvature")
+    tables = {}
+    for name, records in (("new", new), ("old", old)):
+        run_dir = write_run(tmp_path / name, records, base_config(tmp_path / "run"))
+        collection = collect(run_dir)
+        tables[name] = metric_rows(collection)
+        points = prediction_points(collection.records)
+        # Δ ≠ 0: k = 0 at steps 10, 20; k = 10 at 20; different inits at 0, 10, 20
+        assert [(p.record.phase, p.record.step) for p in points["network"]] == [
+            ("spawn_k=0000000", 10),
+            ("spawn_k=0000000", 20),
+            ("spawn_k=0000010", 20),
+            ("independent", 0),
+            ("independent", 10),
+            ("independent", 20),
+        ]
+    assert tables["old"] == tables["new"]
+    assert any(k.startswith("curvature/test/") for k in tables["old"][-1])
