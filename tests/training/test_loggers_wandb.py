@@ -103,9 +103,10 @@ def test_every_run_holds_the_resolved_config_phase_environment_and_sweep_point(s
 
 
 def test_probe_metrics_are_declared_against_the_absolute_step(sweep):
-    _, _, runs, parent_runs, _ = sweep
+    _, jobs, runs, parent_runs, _ = sweep
     records_steps = {0: [0, 20], 10: [10, 20]}
-    for _, run in _phase_runs(runs):
+    job_dirs = {job.name: job for job in jobs}
+    for job, run in _phase_runs(runs):
         k = run.config["phase"]["spawn_step"]
         probes = [h for h in run.history if PROBE_STEP in h]
         assert [h[PROBE_STEP] for h in probes] == records_steps[k]
@@ -117,8 +118,17 @@ def test_probe_metrics_are_declared_against_the_absolute_step(sweep):
         # the final values once more at x = k: barrier against spawn step across runs
         (series,) = [h for h in run.history if SPAWN_STEP in h]
         assert series[SPAWN_STEP] == k
+        # the final value is the stored record's, read from records.jsonl as JSON
+        stored = [
+            json.loads(line)
+            for line in (job_dirs[job] / "landscape" / "records.jsonl").read_text().splitlines()
+        ]
+        (last,) = [r for r in stored if r["kind"] == "spawn" and r["step"] == 20]
+        value = last["barrier"]["test"]["error_barrier"]["endpoint_mean"]
         key = "barrier/test/error/endpoint_mean"
-        assert series[f"instability/{key}"] == run.summary[f"final/{key}"]
+        assert series[f"instability/{key}"] == value == run.summary[f"final/{key}"]
+        predicted = last["curvature"]["test"]["predicted_barrier"]
+        assert run.summary["final/curvature/test/predicted_barrier"] == predicted
         assert run.step_metrics[f"instability/{key}"] == SPAWN_STEP
     parent = parent_runs[0]
     assert [h[PROBE_STEP] for h in parent.history if PROBE_STEP in h] == [0, 20]
