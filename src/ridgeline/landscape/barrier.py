@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from torch import Tensor
 
 from ridgeline.landscape.evaluate import Endpoints, Evaluator, Metrics, ParamSetGroup, Reduce
-from ridgeline.landscape.params import LayerGroup, layer_groups, lerp, lerp_groups
+from ridgeline.landscape.params import BNPolicy, LayerGroup, layer_groups, lerp, lerp_groups
 from ridgeline.landscape.records import (
     BarrierRecord,
     BarrierValues,
@@ -130,6 +130,9 @@ def layerwise_barriers(
 
     One pass over the data for all groups, directions and α; with an ``nn.Sequential`` model the
     stages before ℓ's top-level stage are computed once per chunk from θ_A (or θ_B).
+    Each path's endpoints are its own α = 0 and α = 1 sets (into A: θ_A and θ_A with ℓ from θ_B),
+    so under ``bn_policy='repair'`` a point at α gets the targets (1−α)·stat(θ_A) +
+    α·stat(θ_A with ℓ from θ_B); REPAIR changes every stage, so it takes no prefix reuse.
     """
     al = with_midpoint(alphas)
     for d in directions:
@@ -144,14 +147,23 @@ def layerwise_barriers(
         names = [g.name for g in sel]
         tensor_names = [t for g in sel for t in g.names]
         start = min(evaluator.stage_of(t) for t in tensor_names) if tensor_names else 0
+        if evaluator.bn_policy is BNPolicy.REPAIR:
+            start = 0  # every stage's statistics change: nothing before ℓ is shared
         for d in directions:
             rest = "a" if d == "into_a" else "b"
             # the path endpoint that equals θ_A (into A, α=0) or θ_B (into B, α=1) is a base
             skip = 0 if d == "into_a" else len(al) - 1
             idx = [i for i in range(len(al)) if i != skip]
             sets = [lerp_groups(theta_a, theta_b, al[i], names, groups, rest=rest) for i in idx]
+            ends = Endpoints(
+                lerp_groups(theta_a, theta_b, 0.0, names, groups, rest=rest),
+                lerp_groups(theta_a, theta_b, 1.0, names, groups, rest=rest),
+                [al[i] for i in idx],
+            )
             base = 0 if d == "into_a" else 1
-            set_groups.append(ParamSetGroup(sets, start=start, base=base if start > 0 else None))
+            set_groups.append(
+                ParamSetGroup(sets, start=start, base=base if start > 0 else None, endpoints=ends)
+            )
             layout.append((name, kind, sel, d, idx))
     group_metrics, (ma, mb) = evaluator.run(
         set_groups, bases=[dict(theta_a), dict(theta_b)], reduce=reduce

@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from torch import Tensor
 
 from ridgeline.landscape.barrier import validate_alphas
-from ridgeline.landscape.evaluate import Evaluator, Reduce
+from ridgeline.landscape.evaluate import Endpoints, Evaluator, Reduce
 from ridgeline.landscape.params import (
+    BNPolicy,
     LayerGroup,
     affine,
     angle_at,
@@ -85,7 +86,10 @@ def segment_profile(
 ) -> ProfileRecord:
     """Loss along (1−α)θ_start + αθ_end; bump = max_α L(α) − min_{α'≤α} L(α'); monotone if ≤ tol."""
     al = validate_alphas(alphas)
-    metrics = evaluator.evaluate([lerp(theta_start, theta_end, a) for a in al], reduce=reduce)
+    ends = Endpoints(dict(theta_start), dict(theta_end), al)  # bn_policy='repair' targets
+    metrics = evaluator.evaluate(
+        [lerp(theta_start, theta_end, a) for a in al], reduce=reduce, endpoints=ends
+    )
     loss = [m.loss for m in metrics]
     bump, i = largest_bump(loss)
     return ProfileRecord(
@@ -170,7 +174,16 @@ def plane_slice(
     holds the straight path p1 → p2 at ``path_alphas`` and each of ``trajectories`` projected
     onto the plane (:func:`project_onto_plane`). Convention: p0 = θ_s, p1 = θ_A, p2 = θ_B; for
     children without a spawn point pass θ_A, θ_B as p1, p2 and a third point as p0.
+    ``bn_policy='repair'`` is refused (ValueError): its targets interpolate the statistics of
+    two endpoints, and a plane point is an affine combination of three points, not a point
+    between two; evaluate the plane with an ``interpolate`` Evaluator instead (the geometry
+    probe does, and its slice record says ``bn_policy: interpolate``).
     """
+    if evaluator.bn_policy is BNPolicy.REPAIR:
+        raise ValueError(
+            "plane_slice: bn_policy='repair' needs two endpoints per set, and a plane point "
+            "combines three; evaluate the plane with an Evaluator of bn_policy='interpolate'"
+        )
     keys = list(p0) if names is None else list(names)
     n1, x2, y2 = _plane_basis(p0, p1, p2, keys)
     pts = [[0.0, 0.0], [n1, 0.0], [x2, y2]]
