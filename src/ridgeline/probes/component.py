@@ -6,6 +6,7 @@ from typing import Any
 from torch import nn
 
 from ridgeline.landscape import (
+    BNPolicy,
     Evaluator,
     LayerGroup,
     ParamSet,
@@ -52,3 +53,25 @@ class PairComponent:
 
 def param_keys(model: nn.Module) -> list[str]:
     return [name for name, _ in model.named_parameters()]
+
+
+def uncorrected(ev: Evaluator) -> Evaluator:
+    """The same model, data, chunks and path as ``ev`` under ``bn_policy='interpolate'``.
+
+    Under a ``repair`` probe (BN-free models) the loss plane and the Taylor terms are of the
+    uncorrected parameter sets: REPAIR's targets interpolate two endpoints' statistics, and a
+    plane point combines three points (``plane_slice`` refuses repair), while −⅛ΔᵀH(θ_½)Δ
+    expands the loss of the straight path θ_α itself (docs/design.md §4, §7).
+    """
+    pinned = ev.pinned_path
+    return Evaluator(
+        ev.source,
+        ev.x,
+        ev.y,
+        chunk_size=ev.chunk_size,
+        bn_policy=BNPolicy.INTERPOLATE,
+        use_vmap=None if pinned is None else pinned == "vmap",
+        per_example_loss=ev.per_example_loss,
+        path_cache=ev.path_cache,
+        n_total=ev.n_total,
+    )

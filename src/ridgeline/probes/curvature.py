@@ -3,10 +3,11 @@
 from typing import Any
 
 from ridgeline.landscape import (
+    BNPolicy,
     model_top_eigenvalue,
     taylor_prediction,
 )
-from ridgeline.probes.component import PairComponent, ProbeContext
+from ridgeline.probes.component import PairComponent, ProbeContext, uncorrected
 
 
 class CurvatureProbe(PairComponent):
@@ -31,6 +32,8 @@ class CurvatureProbe(PairComponent):
         out: dict[str, Any] = {}
         a, b = ctx.states[i], ctx.states[j]
         for split, ev in ctx.splits(self.splits).items():
+            if ev.bn_policy is BNPolicy.REPAIR:
+                ev = uncorrected(ev)  # the Taylor terms expand the uncorrected path θ_α (§4)
             rec = taylor_prediction(
                 ev,
                 a,

@@ -3,12 +3,13 @@
 from typing import Any
 
 from ridgeline.landscape import (
+    BNPolicy,
     distance,
     plane_slice,
     segment_profile,
     spawn_geometry,
 )
-from ridgeline.probes.component import PairComponent, ProbeContext, param_keys
+from ridgeline.probes.component import PairComponent, ProbeContext, param_keys, uncorrected
 
 
 class GeometryProbe(PairComponent):
@@ -38,6 +39,8 @@ class GeometryProbe(PairComponent):
         }
         if self.plane:
             split, ev = next(iter(ctx.splits(self.splits).items()))
+            if ev.bn_policy is BNPolicy.REPAIR:
+                ev = uncorrected(ev)  # plane_slice refuses repair; the record says interpolate
             try:
                 plane = plane_slice(
                     ev, s, a, b, resolution=self.plane_resolution, reduce=ctx.reduce
