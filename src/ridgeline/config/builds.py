@@ -1,7 +1,8 @@
 """Checks by building: every component with a ``_target_`` is instantiated once, on the CPU,
 without touching the global RNG, so a setting its class or function refuses is named before
 any compute. The model's own rules follow: it takes the data's inputs and gives one output per
-class; ``probe.bn_policy=batch`` needs BatchNorm; ``probe.align`` needs a permutable model;
+class; ``probe.bn_policy=batch`` needs BatchNorm and ``probe.bn_policy=repair`` a BN-free model
+whose corrected layers have biases; ``probe.align`` needs a permutable model;
 BatchNorm needs 2 examples per process.
 """
 
@@ -192,6 +193,26 @@ def check_model(cfg: DictConfig, settings: Settings) -> None:
             f"reset or interpolate: model {name} has no BatchNorm, so there are no batch "
             "statistics to use (pick a model with BatchNorm, e.g. vgg11_bn, for batch)",
         )
+    if probe is not None and probe.bn_policy == "repair":
+        from ridgeline.landscape.evaluate import repair_layers
+
+        if bn:
+            raise ConfigError(
+                "probe.bn_policy",
+                probe.bn_policy,
+                f"reset, interpolate or batch: model {name} has BatchNorm, and REPAIR (Jordan et "
+                "al. 2023) corrects BN-free models (use probe.bn_policy=reset with BatchNorm, or "
+                "a norm-free model, e.g. model=resnet20_nf, for repair)",
+            )
+        params = dict(model.named_parameters())
+        no_bias = [m for m in repair_layers(model) if f"{m}.bias" not in params]
+        if no_bias:
+            raise ConfigError(
+                "probe.bn_policy",
+                probe.bn_policy,
+                f"reset or interpolate: REPAIR folds each channel's mean shift into its layer's "
+                f"bias, and layer {no_bias[0]} of model {name} has none",
+            )
     if probe is not None and probe.align:
         from ridgeline.landscape.permutation import UnsupportedModelError, permutation_spec
 
