@@ -1,6 +1,7 @@
 """The reproduction table describes the runs it measured (their T, spawn steps and probe steps),
 on hand-built runs: no training needed."""
 
+import math
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -40,3 +41,11 @@ def test_no_claim_describes_a_setup_other_than_the_one_that_ran():
     for text in texts.values():
         for full_size in ("T = 500", "T = 250", "k = 0, 10, 40", "125 and 250"):
             assert full_size not in text, text
+
+
+def test_a_fit_without_points_is_undefined_not_an_error():
+    runs = {e: [_run(0, (0,), 5), _run(0, (0,), 5)] for e in EXPERIMENTS}  # only Δ = 0 probes
+    claim = next(c for c in CLAIMS if c.id == "4a")
+    r, slope, n = claim.measure(runs)
+    assert math.isnan(r.mean) and math.isnan(slope.mean) and n.values == [0.0, 0.0]
+    assert not claim.holds([r, slope, n])

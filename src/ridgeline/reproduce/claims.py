@@ -206,12 +206,17 @@ def _layerwise(runs: Runs) -> list[Quantity]:
     ]
 
 
+def _xy(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """The measured and the predicted values of (measured, predicted) points (none: two [])."""
+    return [m for m, _ in points], [p for _, p in points]
+
+
 def _fit(experiment: str, level: str) -> Callable[[Runs], list[Quantity]]:
     def measure(runs: Runs) -> list[Quantity]:
         points = [prediction_points(r)[level] for r in runs[experiment]]
         return [
-            quantity("Pearson r", "", [pearson(*zip(*p, strict=True)) for p in points]),
-            quantity("slope", "", [slope(*zip(*p, strict=True)) for p in points]),
+            quantity("Pearson r", "", [pearson(*_xy(p)) for p in points]),
+            quantity("slope", "", [slope(*_xy(p)) for p in points]),
             quantity("points per seed", "", [float(len(p)) for p in points]),
         ]
 
@@ -225,7 +230,7 @@ def _tracks(qs: list[Quantity]) -> bool:
 
 def _smooth_better(runs: Runs) -> list[Quantity]:
     def r_of(run: LoadedRun) -> float:
-        return pearson(*zip(*prediction_points(run)["network"], strict=True))
+        return pearson(*_xy(prediction_points(run)["network"]))
 
     relu, gelu = _per_seed(runs[CNN_RELU], r_of), _per_seed(runs[CNN_GELU], r_of)
     return [
