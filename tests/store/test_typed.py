@@ -135,3 +135,9 @@ def test_results_that_are_not_core_records_are_named(tmp_path):
     path.write_text(json.dumps(raw) + "\n")
     with pytest.raises(RidgelineError, match="record 1 is not a probe record"):
         read_records(path)
+
+
+def test_the_old_attribute_name_still_reads_and_warns():
+    rec = ProbeRecord.from_dict(pair_record("spawn_k=0000000", "spawn", 10, 0, 0.3))
+    with pytest.warns(FutureWarning, match="ProbeRecord.taylor is now ProbeRecord.curvature"):
+        assert rec.taylor is rec.curvature

@@ -21,6 +21,7 @@ Older records still load:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -168,6 +169,16 @@ class ProbeRecord(PairResults):
             setting=data.get("_setting", ""),
             raw=data,
         )
+
+    @property
+    def taylor(self) -> dict[str, TaylorRecord]:
+        """The ``curvature`` records under their name before the rename (warns: users' code)."""
+        warnings.warn(
+            "ProbeRecord.taylor is now ProbeRecord.curvature (the component's config key)",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.curvature
 
     def in_job(self, job: str, setting: str) -> ProbeRecord:
         """This record as one of job ``job`` of a sweep, with its varying config ``setting``."""
