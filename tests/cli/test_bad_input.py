@@ -182,6 +182,25 @@ def test_a_rejected_config_leaves_nothing_in_the_default_run_dir(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_rejected_multirun_leaves_nothing_in_the_default_sweep_dir(tmp_path):
+    """``-m`` with the default sweep dir (outputs/multirun/<date>/<time>, resolved before Hydra
+    sets its config: was 'HydraConfig was not set'); the first job's config is rejected: one
+    line, exit 2, and neither the job dir nor the sweep's multirun.yaml is left."""
+    result = subprocess.run(
+        [TRAIN, "-m", "print_config=false", "logger=none", "trainer.max_steps=0", "seed=0,1"],
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    line = _one_error_line(result)
+    assert line == "ridgeline: error: trainer.max_steps=0 is not valid: an integer >= 1"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_unwritable_root_is_one_line(tmp_path):
     (tmp_path / "outputs").write_text("a file where the outputs folder should be")
     result = subprocess.run(

@@ -73,14 +73,22 @@ def os_error_message(exc: OSError, keys: str = TRAIN_PATHS) -> str:
     )
 
 
+# Hydra's file in a multirun's sweep dir: a sweep whose first job is rejected leaves only it.
+SWEEP_FILES = {"multirun.yaml"}
+
+
 def remove_unstarted(run_dir: Path, stop: Path, own_files: set[str]) -> None:
-    """Delete a run dir holding only Hydra's own files, then its empty parents up to ``stop``."""
+    """Delete a run dir holding only Hydra's own files, then its parents up to ``stop`` that
+    are empty (or hold only a sweep's ``multirun.yaml``)."""
     if run_dir.is_dir() and all(p.name in own_files for p in run_dir.iterdir()):
         shutil.rmtree(run_dir, ignore_errors=True)
     stop = stop.resolve()
     parent = run_dir.resolve().parent
     while parent != stop and stop in parent.parents:
         try:
+            if {p.name for p in parent.iterdir()} <= SWEEP_FILES:
+                for name in SWEEP_FILES:
+                    (parent / name).unlink(missing_ok=True)
             parent.rmdir()  # only when empty
         except OSError:
             break

@@ -1,5 +1,6 @@
-"""OmegaConf resolvers for configs: ${logspace:first,last,count}, ${linspace:lo,hi,count} and
-${launch_id:default} (the run dir name every process of one launch agrees on)."""
+"""OmegaConf resolvers for configs: ${logspace:first,last,count}, ${linspace:lo,hi,count},
+${launch_id:default} (the run dir name every process of one launch agrees on) and
+${launch_cwd:} (the directory the command started in)."""
 
 import os
 
@@ -65,11 +66,24 @@ def launch_id(default: str) -> str:
     return default
 
 
+def launch_cwd() -> str:
+    """The directory the command was started in: Hydra's ``runtime.cwd`` inside a job, the
+    process's own before Hydra has set its config (a multirun resolving its sweep dir, where
+    ``${hydra:runtime.cwd}`` fails)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return HydraConfig.get().runtime.cwd
+    return os.getcwd()
+
+
 def register_resolvers() -> None:
     """Register once; safe to call again."""
     if not OmegaConf.has_resolver("logspace"):
         OmegaConf.register_new_resolver("logspace", logspace)
     if not OmegaConf.has_resolver("linspace"):
         OmegaConf.register_new_resolver("linspace", linspace)
+    if not OmegaConf.has_resolver("launch_cwd"):
+        OmegaConf.register_new_resolver("launch_cwd", launch_cwd)
     if not OmegaConf.has_resolver("launch_id"):
         OmegaConf.register_new_resolver("launch_id", launch_id, use_cache=True)

@@ -306,7 +306,7 @@ class ProbeConfig:
 class PathsConfig:
     """The project root (where data/ and outputs/ live: the directory the command runs in)."""
 
-    root_dir: str = SI("${oc.env:RIDGELINE_ROOT,${hydra:runtime.cwd}}")
+    root_dir: str = SI("${oc.env:RIDGELINE_ROOT,${launch_cwd:}}")
     data_dir: str = SI("${paths.root_dir}/data")
     log_dir: str = SI("${paths.root_dir}/outputs")
     # The run dir (null where a config is composed outside a Hydra run).
