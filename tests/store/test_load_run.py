@@ -88,3 +88,14 @@ def test_missing_phase_records_and_spawn_point_are_named(run, tmp_path):
     moved = replace(run.phases["spawn_k=0000010"], spawn_checkpoint=tmp_path / "gone.ckpt")
     with pytest.raises(RidgelineError, match="parent store .* was moved or deleted"):
         moved.spawn_point()
+
+
+def test_load_run_on_records_without_a_phase_is_one_line(tmp_path):
+    from ridgeline import load_run
+
+    (tmp_path / "config.yaml").write_text("seed: 0\n")
+    (tmp_path / "landscape").mkdir()
+    (tmp_path / "landscape" / "records.jsonl").write_text('{"probe": "pair", "step": 3}\n')
+    with pytest.raises(RidgelineError, match=r"records.jsonl record 1 has no 'phase'") as info:
+        load_run(tmp_path)
+    assert "\n" not in str(info.value)
