@@ -24,11 +24,11 @@ def user_config_dir() -> str | None:
     chosen = os.environ.get(USER_CONFIG_ENV)
     if chosen is None:
         return os.path.abspath(USER_CONFIG_DIR) if os.path.isdir(USER_CONFIG_DIR) else None
-    allowed = "a directory of your own configs (or unset)"
+    allowed = "a directory of your own configs"
     if not os.path.exists(chosen):
-        raise ConfigError(USER_CONFIG_ENV, chosen, f"{allowed}; this one does not exist")
+        raise ConfigError(USER_CONFIG_ENV, chosen, f"{allowed} (this one does not exist)")
     if not os.path.isdir(chosen):
-        raise ConfigError(USER_CONFIG_ENV, chosen, f"{allowed}; this is a file, not a directory")
+        raise ConfigError(USER_CONFIG_ENV, chosen, f"{allowed} (this one is a file)")
     try:
         os.listdir(chosen)
     except OSError as exc:

@@ -518,13 +518,13 @@ def test_ridgeline_config_dir_must_be_a_readable_directory(tmp_path, monkeypatch
     with pytest.raises(ConfigError) as info:
         user_config_dir()
     reason = {
-        "missing": "this one does not exist",
-        "file": "this is a file, not a directory",
-        "unreadable": "that you can read (Permission denied)",
+        "missing": " (this one does not exist)",
+        "file": " (this one is a file)",
+        "unreadable": " that you can read (Permission denied)",
     }[kind]
     assert str(info.value) == (
-        f"RIDGELINE_CONFIG_DIR={str(chosen)!r} is not valid: a directory of your own configs "
-        f"(or unset){'' if kind == 'unreadable' else ';'} {reason}"
+        f"RIDGELINE_CONFIG_DIR={str(chosen)!r} is not valid: a directory of your own configs"
+        f"{reason}"
     )
 
 
