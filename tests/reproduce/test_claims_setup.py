@@ -49,3 +49,11 @@ def test_a_fit_without_points_is_undefined_not_an_error():
     r, slope, n = claim.measure(runs)
     assert math.isnan(r.mean) and math.isnan(slope.mean) and n.values == [0.0, 0.0]
     assert not claim.holds([r, slope, n])
+
+
+def test_an_undefined_quantity_prints_as_undefined():
+    from ridgeline.reproduce.claims import quantity
+    from ridgeline.reproduce.table import fmt_quantity
+
+    assert fmt_quantity(quantity("Pearson r", "", [math.nan, 0.5])) == "Pearson r: undefined"
+    assert fmt_quantity(quantity("angle", "°", [40.0, 50.0])) == "angle: 45.0 ± 7.1°"

@@ -15,10 +15,11 @@ DIGITS = {"pp": 2, "nats": 3, "°": 1, "fraction": 2, "": 2}
 
 
 def fmt_quantity(q: Quantity) -> str:
-    """'name: mean ± s.d. unit' with the unit's precision (nan as 'n/a')."""
+    """'name: mean ± s.d. unit' with the unit's precision; 'name: undefined' for nan (a
+    statistic without a value, e.g. Pearson r of points without spread)."""
     d = DIGITS.get(q.unit, 3)
     if not math.isfinite(q.mean):
-        return f"{q.name}: n/a"
+        return f"{q.name}: undefined"
     unit = f" {q.unit}" if q.unit and q.unit != "°" else q.unit
     return f"{q.name}: {q.mean:.{d}f} ± {q.sd:.{d}f}{unit}"
 
