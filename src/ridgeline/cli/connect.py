@@ -63,7 +63,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--seed", type=int, default=d.seed, help="batches, t draws (default 0)")
     ap.add_argument(
-        "--bn-policy", default=None, help="BN policy of the measurement (default: the run's)"
+        "--bn-policy",
+        default=None,
+        help="BN policy of the measurement: reset, interpolate, batch, repair (default: the "
+        "run's probe.bn_policy; a repair run is measured with interpolate, as the bend is "
+        "trained uncorrected)",
     )
     ap.add_argument("--no-figure", action="store_true", help="write the records only")
     return ap.parse_args(argv)
