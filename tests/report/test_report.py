@@ -341,3 +341,36 @@ def test_a_run_of_old_format_records_gives_the_same_tables(tmp_path):
         ]
     assert tables["old"] == tables["new"]
     assert any(k.startswith("curvature/test/") for k in tables["old"][-1])
+
+
+def test_a_non_finite_barrier_is_an_empty_cell_and_left_out_of_the_means(tmp_path):
+    """A probe of a diverged child stores its midpoint barrier as null (flagged nan): the
+    report still draws, metrics.csv has an empty cell, the final mean leaves it out."""
+    from helpers.records import base_config, run_records, write_run
+
+    records = run_records()
+    (final,) = [r for r in records if r["phase"] == "spawn_k=0000010" and r["step"] == 20]
+    curve = final["barrier"]["test"]
+    curve["loss_barrier"]["midpoint"] = None
+    curve["non_finite"], curve["non_finite_values"] = ["loss_barrier.midpoint"], ["nan"]
+    run_dir = write_run(tmp_path / "run", records, base_config(tmp_path / "run"))
+    report = make_report(run_dir)
+    assert "instability" in report.figures and "predicted_vs_measured" in report.figures
+    (row,) = [
+        r
+        for r in _csv(report.tables["metrics"])
+        if r["phase"] == "spawn_k=0000010" and r["step"] == "20"
+    ]
+    assert row["barrier/test/loss/midpoint"] == ""
+    assert close(row["barrier/test/loss/chord"], curve["loss_barrier"]["chord"])
+    k10 = {
+        (r["split"], r["quantity"], r["barrier"]): r
+        for r in _csv(report.tables["instability"])
+        if r["spawn_step"] == "10"
+    }
+    assert ("test", "loss", "midpoint") not in k10  # its only value was not a number
+    assert close(k10["test", "loss", "chord"]["mean"], curve["loss_barrier"]["chord"])
+    assert close(
+        k10["train", "loss", "midpoint"]["mean"],
+        final["barrier"]["train"]["loss_barrier"]["midpoint"],
+    )
