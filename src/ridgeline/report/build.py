@@ -11,6 +11,7 @@ from typing import Any
 from ridgeline.errors import ConfigError
 from ridgeline.report import figures
 from ridgeline.report.collect import Collection, collect
+from ridgeline.report.curves import CURVE_CAPTION, CURVE_FIGURE, draw_curves
 from ridgeline.report.tables import instability_rows, write_tables
 from ridgeline.store.typed import ProbeRecord
 from ridgeline.tracking.wandb_upload import WANDB_TARGET, log_tables_and_figures
@@ -62,6 +63,7 @@ CAPTIONS = {
         "endpoints."
     ),
 }
+CAPTIONS[CURVE_FIGURE] = CURVE_CAPTION  # ridgeline-connect's records (report/curves.py)
 ORDER = tuple(CAPTIONS)
 
 
@@ -237,6 +239,7 @@ def make_report(
     out.mkdir(parents=True, exist_ok=True)
     report = Report(out)
     report.figures = draw_figures(collection.records, out / "figures")
+    report.figures.update(draw_curves(collection.jobs, out / "figures"))
     report.tables = write_tables(collection, out)
     report.markdown = write_markdown(collection, report)
     node = wandb_logger_of(collection) if wandb != "off" else None
