@@ -1,0 +1,42 @@
+"""The README's ``load_run`` example runs as written on a run shaped like the main job (spawn
+steps 0 and 40, three children): only the run dir is filled in."""
+
+import re
+from pathlib import Path
+
+from helpers.cli import run_train
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+# The main job's spawn steps and children, at a few steps and a small test subset.
+OVERRIDES = [
+    "logger=none",
+    "summary=false",
+    "trainer.max_steps=50",
+    "probe.every_n_steps=null",
+    "data.eval_train_size=100",
+    "data.eval_test_size=100",
+    "~probe.layerwise",
+    "~probe.curvature",
+    "spawn.independent=false",
+    "threads=1",
+]
+
+
+def example() -> str:
+    section = README.read_text().split("## A run in Python: `ridgeline.load_run`")[1]
+    (code,) = re.findall(r"```python\n(.*?)```", section.split("\n## ")[0], re.S)
+    return code
+
+
+def test_the_example_is_the_main_jobs_shape():
+    code = example()
+    assert 'run.phases["spawn_k=0000040"]' in code and "assert curve.error_barrier" in code
+
+
+def test_the_load_run_example_runs_on_a_main_job_shaped_run(tmp_path):
+    result = run_train(tmp_path, *OVERRIDES)
+    assert result.returncode == 0, result.stderr[-3000:]
+    code = example().replace("outputs/runs/<date>/<time>", str(tmp_path / "run"))
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # its own assert compares the barriers
+    assert scope["record"].pair == (0, 1) and len(scope["children"]) == 3
