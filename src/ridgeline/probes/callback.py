@@ -10,6 +10,7 @@ import copy
 import itertools
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -81,6 +82,7 @@ class LandscapeProbe(pl.Callback):
         self.aligned = aligned if aligned and aligned.applies_to(phase.kind) else None
         self.spawn_state: ParamSet | None = None
         self.theta0: ParamSet | None = None
+        self.inits: list[ParamSet] | None = None  # independent children's θ_0 (the plane)
         self.last_probed: int | None = None
         self.seconds = 0.0
 
@@ -123,6 +125,16 @@ class LandscapeProbe(pl.Callback):
             trainer.strategy.barrier("ridgeline_theta0")
             theta0 = torch.load(path, map_location=device, weights_only=True)
             self.theta0 = theta0
+        if self.phase.kind == "independent":
+            # the children's inits, kept in the phase's theta0.pt (a list, one state per child)
+            # so that a resumed phase still has them; the loss plane goes through their midpoint
+            path = self.layout.theta0
+            if trainer.global_step == 0 and trainer.is_global_zero and not path.exists():
+                with atomic_path(path) as tmp:
+                    torch.save([state_of(m) for m in pl_module.replicas], tmp)
+            trainer.strategy.barrier("ridgeline_inits")
+            if path.exists():
+                self.inits = torch.load(path, map_location=device, weights_only=True)
 
     def _context(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> ProbeContext:
         dm = trainer.datamodule
@@ -176,6 +188,7 @@ class LandscapeProbe(pl.Callback):
         pl_module.eval()
         try:
             ctx = self._context(trainer, pl_module)
+            ctx.extra.update(self._where(pl_module, reason))
             records = self._records(trainer, pl_module, ctx, reason)
         finally:
             pl_module.train(was_training)
@@ -188,6 +201,18 @@ class LandscapeProbe(pl.Callback):
             self.store.append(records)
             for record in records:
                 log_record(trainer, ProbeRecord.from_dict(record))
+
+    def _where(self, pl_module: pl.LightningModule, reason: str) -> dict[str, Any]:
+        """What components may read of the probe point: its step, whether it is the phase's
+        final probe, the parent's directory (spawned children) and the children's inits."""
+        step = pl_module.absolute_step
+        parent = self.phase.parent_checkpoint  # <parent phase dir>/spawn_points/step=<k>.ckpt
+        return {
+            "step": step,
+            "final": reason == "end" or step >= self.phase.total_steps,
+            "parent_dir": Path(parent).parent.parent if parent is not None else None,
+            "inits": self.inits,
+        }
 
     def _base(self, trainer: pl.Trainer, pl_module: pl.LightningModule, reason: str) -> dict:
         return {

@@ -1,4 +1,5 @@
-"""The ``curvature`` component: the Taylor barrier prediction −⅛ΔᵀH(θ_½)Δ and its blocks."""
+"""The ``curvature`` component: the Taylor barrier prediction −⅛ΔᵀH(θ_½)Δ and its blocks, and
+their Gauss-Newton split."""
 
 from typing import Any
 
@@ -7,11 +8,16 @@ from ridgeline.landscape import (
     model_top_eigenvalue,
     taylor_prediction,
 )
+from ridgeline.landscape.gauss_newton import gauss_newton_split
 from ridgeline.probes.component import PairComponent, ProbeContext, uncorrected
+
+GAUSS_NEWTON = "gauss_newton"  # the split's key inside a split's curvature record
 
 
 class CurvatureProbe(PairComponent):
-    """−⅛ΔᵀH(θ_½)Δ, its layer-wise blocks and cross-checks; optionally the top eigenvalue."""
+    """−⅛ΔᵀH(θ_½)Δ, its layer-wise blocks and cross-checks; optionally the top eigenvalue and
+    the Gauss-Newton split ΔᵀHΔ = ΔᵀGΔ + ΔᵀRΔ (``gauss_newton``: at θ_½, and per layer at
+    θ^{ℓ,½} when ``layerwise``; recorded under ``gauss_newton`` in each split's record)."""
 
     key = "curvature"  # the record key; records written before the rename used "taylor"
     aligned = True
@@ -21,11 +27,13 @@ class CurvatureProbe(PairComponent):
         layerwise: bool = True,
         endpoints: bool = True,
         top_eigenvalue: bool = False,
+        gauss_newton: bool = False,
         splits: list[str] | None = None,
     ) -> None:
         self.layerwise = layerwise
         self.endpoints = endpoints
         self.top_eigenvalue = top_eigenvalue
+        self.gauss_newton = gauss_newton
         self.splits = splits
 
     def compute(self, ctx: ProbeContext, i: int, j: int) -> dict[str, Any]:
@@ -47,6 +55,10 @@ class CurvatureProbe(PairComponent):
                 mid = {k: 0.5 * (a[k] + b[k]) if a[k].is_floating_point() else a[k] for k in a}
                 rec["top_eigenvalue_mid"] = model_top_eigenvalue(
                     ev, mid, reduce=ctx.reduce
+                ).to_dict()
+            if self.gauss_newton:
+                rec[GAUSS_NEWTON] = gauss_newton_split(
+                    ev, a, b, groups=ctx.groups, layerwise=self.layerwise, reduce=ctx.reduce
                 ).to_dict()
             out[split] = rec
         return out

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ridgeline.errors import ConfigError
-from ridgeline.report import figures
+from ridgeline.report import figures, plane_figure
 from ridgeline.report.collect import Collection, collect
 from ridgeline.report.curves import CURVE_CAPTION, CURVE_FIGURE, draw_curves
 from ridgeline.report.tables import instability_rows, write_tables
@@ -62,6 +62,7 @@ CAPTIONS = {
         "dotted: different initialisations. The barrier is the height of the hump above the "
         "endpoints."
     ),
+    plane_figure.FIGURE_NAME: plane_figure.CAPTION,
 }
 CAPTIONS[CURVE_FIGURE] = CURVE_CAPTION  # ridgeline-connect's records (report/curves.py)
 ORDER = tuple(CAPTIONS)
@@ -92,6 +93,9 @@ def draw_figures(records: Sequence[ProbeRecord], out_dir: Path) -> dict[str, Pat
             records, out_dir / "layerwise_heatmaps.png"
         ),
         "barrier_curves": figures.barrier_curves(records, out_dir / "barrier_curves.png"),
+        plane_figure.FIGURE_NAME: plane_figure.loss_plane(
+            records, out_dir / f"{plane_figure.FIGURE_NAME}.png"
+        ),
     }
     return {k: v for k, v in made.items() if v is not None}
 

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from ridgeline.report.records import Value, barrier_value, finals, stat
 from ridgeline.store.layout import RunLayout
+from ridgeline.store.topography import SUMMARY_COLUMNS
 from ridgeline.store.typed import PairResults, ProbeRecord, read_records
 
 
@@ -47,6 +48,7 @@ COLUMNS: tuple[tuple[str, Value, Value | None], ...] = (
     ("pred test", _predicted, lambda r: _predicted(r.aligned)),
     ("angle°", _angle, None),
     ("‖θA−θB‖", lambda r: r.dist_ab, _dist_after),
+    *SUMMARY_COLUMNS,  # the ridge on the path and the Gauss-Newton split (test split)
 )
 
 
@@ -97,12 +99,20 @@ def print_table(rows: list[dict]) -> None:
         title="Instability: barriers between children at the end of training "
         "(mean ± s.d. over child pairs)",
         caption="err = endpoint-mean error barrier, loss = midpoint loss barrier (nats), "
-        "pred = −⅛ΔᵀH(θ_½)Δ, angle at the spawn point; aligned: θ_B's units permuted onto θ_A's",
+        "pred = −⅛ΔᵀH(θ_½)Δ, angle at the spawn point; aligned: θ_B's units permuted onto θ_A's"
+        "; ridge α*, h, κ: where L(α) − chord peaks (test), its height, ΔᵀHΔ/‖Δ‖² there (< 0: "
+        "a ridge); min_ℓ G = min over layers of Δ_ℓᵀG_ℓℓΔ_ℓ; pred G + pred R = pred "
+        "(−⅛ΔᵀGΔ, −⅛ΔᵀRΔ)",
     )
-    for key in ("spawn step", *(name for name, _, _ in COLUMNS)):
+    # the ridge and Gauss-Newton columns only where some row has a value (switches on)
+    optional = {name for name, _, _ in SUMMARY_COLUMNS}
+    names = [
+        n for n, _, _ in COLUMNS if n not in optional or any(row.get(n) is not None for row in rows)
+    ]
+    for key in ("spawn step", *names):
         table.add_column(key, justify="right")
     for row in rows:
-        cells = [_fmt(row[n], row.get(f"{n} s.d.")) for n, _, _ in COLUMNS]
+        cells = [_fmt(row[n], row.get(f"{n} s.d.")) for n in names]
         table.add_row(_fmt(row["spawn step"]), *cells)
     rich.print(table)
 

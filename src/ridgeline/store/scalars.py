@@ -7,6 +7,7 @@ None where the record holds no finite number (absent, or stored as null because 
 
 import math
 
+from ridgeline.store.topography import topography_scalars
 from ridgeline.store.typed import PairResults, ProbeRecord
 
 BARRIER_KINDS = ("midpoint", "chord", "endpoint_mean")
@@ -68,6 +69,7 @@ def scalar_metrics(record: ProbeRecord) -> dict[str, float | None]:
     """Every scalar of a record under a '/'-separated key, e.g. barrier/test/error/endpoint_mean."""
     prefix = pair_prefix(record)
     out = _pair_scalars(record, prefix)
+    out.update(topography_scalars(record, prefix))  # ridge, Gauss-Newton split, plane seconds
     if record.geometry is not None:
         for key in GEOMETRY_KEYS:
             out[f"{prefix}geometry/{key}"] = _finite(getattr(record.geometry, key))
