@@ -91,7 +91,7 @@ def test_the_curve_is_not_above_the_line(connected):
 
 def test_the_figure_has_a_panel_per_phase(connected):
     run_dir, result = connected
-    path = RunLayout(run_dir).figures / "curves.png"
+    path = RunLayout(run_dir).figures / "bent_paths.png"
     assert f"figure: {path}" in result.stdout
     height, width, _ = matplotlib.image.imread(path).shape
     assert width > 1.6 * height  # two panels side by side
@@ -140,7 +140,7 @@ def test_bad_arguments_are_one_line_exit_2_and_nothing_written(tiny_run, capsys,
     for fragment in fragments:
         assert fragment in err[0]
     assert not RunLayout(pristine).curves.exists()
-    assert not (RunLayout(pristine).figures / "curves.png").exists()
+    assert not (RunLayout(pristine).figures / "bent_paths.png").exists()
 
 
 def test_not_a_run_dir_and_a_phase_with_one_child(tiny_run, tmp_path, capsys):
@@ -171,3 +171,19 @@ def test_bad_kind_through_the_console_script(tiny_run):
     ]
     assert result.stdout == ""
     assert not RunLayout(pristine).curves.exists()
+
+
+def test_ridgeline_report_draws_the_bent_paths_of_a_connected_run(connected, tiny_run, tmp_path):
+    from ridgeline.report.build import make_report
+    from ridgeline.report.collect import collect
+    from ridgeline.report.curves import CURVE_CAPTION, draw_curves
+
+    run_dir, _ = connected
+    report = make_report(run_dir, tmp_path / "report", wandb="off")
+    assert report.figures["bent_paths"] == tmp_path / "report" / "figures" / "bent_paths.png"
+    assert report.figures["bent_paths"].is_file()
+    text = report.markdown.read_text()
+    assert "![bent_paths](figures/bent_paths.png)" in text and CURVE_CAPTION in text
+    _, pristine = tiny_run  # no ridgeline-connect records: no figure
+    assert draw_curves(collect(pristine).jobs, tmp_path / "none") == {}
+    assert not (tmp_path / "none").exists()

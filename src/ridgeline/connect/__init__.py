@@ -3,7 +3,7 @@
 :func:`connect_run` fits a quadratic Bezier curve or a one-bend polygonal chain between each
 pair of children of the chosen phases, measures loss and error along it and along the straight
 line, writes :class:`ConnectRecord` lines to ``landscape/curves.jsonl`` and draws
-``figures/curves.png``. Report layer: reads runs through :mod:`ridgeline.store`, computes with
+``figures/bent_paths.png``. Report layer: reads runs through :mod:`ridgeline.store`, computes with
 :mod:`ridgeline.landscape`.
 """
 

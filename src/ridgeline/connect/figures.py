@@ -10,7 +10,7 @@ from ridgeline.tracking.plotting import plt, save_png, spawn_colors
 
 __all__ = ["CAPTION", "FIGURE_NAME", "curve_figure"]
 
-FIGURE_NAME = "curves"
+FIGURE_NAME = "bent_paths"
 CAPTION = (
     "Bent paths (ridgeline-connect; Garipov et al. 2018). Loss along t between two children at "
     "the end of training, one panel per phase (spawn step k, or different inits): solid, the "

@@ -165,7 +165,7 @@ def connect_run(
     progress: Callable[[str], None] | None = None,
 ) -> ConnectResult:
     """Fit and measure a bent path for every pair of every chosen phase; write the records
-    (``RunLayout.curves``) and the figure (``figures/curves.png``) of the run dir.
+    (``RunLayout.curves``) and the figure (``figures/bent_paths.png``) of the run dir.
 
     Raises :class:`ConnectError` (or another :class:`~ridgeline.errors.RidgelineError` from
     reading the run) before anything is fitted or written.

@@ -16,7 +16,7 @@ CURVE_CAPTION = CAPTION
 
 
 def draw_curves(jobs: Sequence[SweepJob], out_dir: str | Path) -> dict[str, Path]:
-    """``{CURVE_FIGURE: <out_dir>/curves.png}`` when any job has curve records, else {}."""
+    """``{CURVE_FIGURE: <out_dir>/bent_paths.png}`` when any job has curve records, else {}."""
     records = [r for job in jobs for r in read_curves(job.dir)]
     path = curve_figure(records, out_dir, CURVE_FIGURE)
     return {} if path is None else {CURVE_FIGURE: path}
