@@ -13,7 +13,6 @@ Barrier definitions (docs/design.md §2): error barrier = endpoint-mean max_α E
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,10 +22,9 @@ from ridgeline.report.records import (
     finals,
     label_of,
     mean,
-    pair_records,
     stat,
 )
-from ridgeline.store.statistics import has_layers, layer_grid, pearson, prediction_points
+from ridgeline.store.statistics import fit_text, has_layers, layer_grid, prediction_points
 from ridgeline.store.typed import ProbeRecord
 from ridgeline.tracking.plotting import (
     heatmap,
@@ -287,11 +285,6 @@ def _angle(r: ProbeRecord) -> float | None:
     return r.geometry.angle_deg if r.geometry is not None else None
 
 
-def _r_text(xs: list[float], ys: list[float]) -> str:
-    r = pearson(xs, ys)
-    return f"Pearson r = {r:.3f}" if math.isfinite(r) else "Pearson r undefined"
-
-
 def _diag(ax, xs, ys) -> None:
     lo, hi = min([*xs, *ys, 0.0]), max([*xs, *ys, 0.0])
     pad = 0.05 * (hi - lo or 1.0)
@@ -308,9 +301,9 @@ def _diag(ax, xs, ys) -> None:
 
 def predicted_vs_measured(records: Records, path: Path, split: str = "test") -> Path | None:
     """−⅛ΔᵀH(θ_½)Δ against the measured midpoint loss barrier at every probe point (left),
-    and per layer (right), with Pearson correlations; the points and r are
-    :func:`ridgeline.store.statistics.prediction_points` and ``pearson``."""
-    pts = prediction_points(pair_records(records), split)
+    and per layer (right), with Pearson r and the least-squares slope; the points and the fit
+    are :func:`ridgeline.store.statistics.prediction_points` and ``fit_text``."""
+    pts = prediction_points(records, split)
     if not pts["network"] and not pts["layers"]:
         return None
     # without per-layer predictions (probe.curvature.layerwise off) only the left panel is drawn
@@ -335,7 +328,7 @@ def predicted_vs_measured(records: Records, path: Path, split: str = "test") -> 
                     label=f"k = {k}" if k is not None else "different inits",
                 )
         _diag(ax, ms, ps)
-        ax.set_title(f"Full network ({len(ms)} probe points, {_r_text(ms, ps)})", fontsize=9)
+        ax.set_title(f"Full network ({len(ms)} probe points, {fit_text(ms, ps)})", fontsize=9)
     ax.set_xlabel(f"measured midpoint loss barrier, {split} (nats)\nL(θ$_{{½}}$) − ½(L$_A$+L$_B$)")
     ax.set_ylabel("predicted barrier −⅛ ΔᵀH(θ$_{½}$)Δ (nats)")
     ax.grid(alpha=0.3)
@@ -350,7 +343,7 @@ def predicted_vs_measured(records: Records, path: Path, split: str = "test") -> 
         ms = [pt.measured for pt in pts["layers"]]
         ps = [pt.predicted for pt in pts["layers"]]
         _diag(ax, ms, ps)
-        ax.set_title(f"Per layer ({len(ms)} points, {_r_text(ms, ps)})", fontsize=9)
+        ax.set_title(f"Per layer ({len(ms)} points, {fit_text(ms, ps)})", fontsize=9)
         ncol = 1 if len(names) <= 12 else 2
         ax.legend(
             fontsize=6,

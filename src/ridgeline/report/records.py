@@ -15,9 +15,9 @@ Value = Callable[[ProbeRecord], float | None]  # one number of a record, None wh
 SeriesKey = tuple[str, int, int]
 
 
-def pair_records(records: Sequence[ProbeRecord], kind: str | None = None) -> list[ProbeRecord]:
-    """Pair records (children), optionally of one phase kind ('spawn' or 'independent')."""
-    return [r for r in records if r.probe == "pair" and (kind is None or r.kind == kind)]
+def pair_records(records: Sequence[ProbeRecord]) -> list[ProbeRecord]:
+    """Pair records (children), not the parent's."""
+    return [r for r in records if r.probe == "pair"]
 
 
 def finals(records: Sequence[ProbeRecord]) -> list[ProbeRecord]:
