@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from ridgeline.config.builds import check_model
@@ -153,9 +154,17 @@ def validate_model(cfg) -> None:
     check_model(cfg, read_settings(cfg))
 
 
-def compose_model(*overrides: str):
+def compose_job(*overrides: str):
+    """The composed config as a job sees it: Hydra's own config set, so ${hydra:...} resolves
+    whichever tests ran before in this process."""
     with initialize_config_module("ridgeline.conf", version_base="1.3"):
-        return compose("train", overrides=["model=mine", *overrides])
+        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def compose_model(*overrides: str):
+    return compose_job("model=mine", *overrides)
 
 
 def test_user_model_builder_is_validated_and_built(my_models: str) -> None:
@@ -189,8 +198,7 @@ def test_user_model_errors_name_the_target(
 
 
 def test_registered_models_still_checked_by_name(my_models: str) -> None:
-    with initialize_config_module("ridgeline.conf", version_base="1.3"):
-        cfg = compose("train", overrides=["model=mlp", "model.name=no_such_model"])
+    cfg = compose_job("model=mlp", "model.name=no_such_model")
     with pytest.raises(ConfigError) as err:
         validate_model(cfg)
     assert err.value.key == "model.name" and "resnet20" in err.value.allowed
