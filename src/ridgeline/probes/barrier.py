@@ -3,36 +3,53 @@ the ridge on the path (§4)."""
 
 from typing import Any
 
+import torch
+
 from ridgeline.landscape import (
+    ParamSet,
     barrier_curve,
 )
 from ridgeline.landscape.ridge import ridge_of_curve
-from ridgeline.probes.component import PairComponent, ProbeContext
+from ridgeline.probes.component import PairComponent, ProbeContext, param_keys
 
 RIDGE = "ridge"  # the ridge record's key inside a split's barrier record
+
+
+def coincide(a: ParamSet, b: ParamSet, names: list[str]) -> bool:
+    """θ_A = θ_B over the parameters ``names`` (Δ = 0: at the spawn point, before training)."""
+    return all(torch.equal(a[k], b[k]) for k in names)
 
 
 class BarrierProbe(PairComponent):
     """Loss/error curves over the α-grid and the midpoint, chord and endpoint-mean barriers.
 
-    With ``ridge`` each split's record also holds, under ``ridge``, where the loss curve peaks
-    over its chord (α* = argmax_α L(α) − ((1−α)L_A + αL_B) on the probe's α-grid), its height and
-    the curvature ΔᵀH(θ_α*)Δ there (one nested jvp per split; negative = a ridge on the path).
+    With ``ridge`` each split's record (of ``ridge_splits``, default: every split of the
+    component) also holds, under ``ridge``, where the loss curve peaks over its chord (α* =
+    argmax_α L(α) − ((1−α)L_A + αL_B) on the probe's α-grid), its height and the curvature
+    ΔᵀH(θ_α*)Δ there (one nested jvp per split; negative = a ridge on the path); none where the
+    children coincide (Δ = 0: no path).
     """
 
     key = "barrier"
     aligned = True
 
-    def __init__(self, ridge: bool = True, splits: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        ridge: bool = True,
+        ridge_splits: list[str] | None = None,
+        splits: list[str] | None = None,
+    ) -> None:
         self.ridge = ridge
+        self.ridge_splits = ridge_splits
         self.splits = splits
 
     def compute(self, ctx: ProbeContext, i: int, j: int) -> dict[str, Any]:
         a, b = ctx.states[i], ctx.states[j]
+        ridge = self.ridge and not coincide(a, b, param_keys(ctx.template))
         out = {}
         for split, ev in ctx.splits(self.splits).items():
             curve = barrier_curve(ev, a, b, ctx.alphas, reduce=ctx.reduce)
             out[split] = curve.to_dict()
-            if self.ridge:
+            if ridge and (self.ridge_splits is None or split in self.ridge_splits):
                 out[split][RIDGE] = ridge_of_curve(ev, a, b, curve, reduce=ctx.reduce).to_dict()
         return out

@@ -9,7 +9,8 @@ from ridgeline.landscape import (
     taylor_prediction,
 )
 from ridgeline.landscape.gauss_newton import gauss_newton_split
-from ridgeline.probes.component import PairComponent, ProbeContext, uncorrected
+from ridgeline.probes.barrier import coincide
+from ridgeline.probes.component import PairComponent, ProbeContext, param_keys, uncorrected
 
 GAUSS_NEWTON = "gauss_newton"  # the split's key inside a split's curvature record
 
@@ -17,7 +18,8 @@ GAUSS_NEWTON = "gauss_newton"  # the split's key inside a split's curvature reco
 class CurvatureProbe(PairComponent):
     """−⅛ΔᵀH(θ_½)Δ, its layer-wise blocks and cross-checks; optionally the top eigenvalue and
     the Gauss-Newton split ΔᵀHΔ = ΔᵀGΔ + ΔᵀRΔ (``gauss_newton``: at θ_½, and per layer at
-    θ^{ℓ,½} when ``layerwise``; recorded under ``gauss_newton`` in each split's record)."""
+    θ^{ℓ,½} when ``layerwise``; recorded under ``gauss_newton`` in each split's record, except
+    where the children coincide)."""
 
     key = "curvature"  # the record key; records written before the rename used "taylor"
     aligned = True
@@ -39,6 +41,7 @@ class CurvatureProbe(PairComponent):
     def compute(self, ctx: ProbeContext, i: int, j: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         a, b = ctx.states[i], ctx.states[j]
+        same = coincide(a, b, param_keys(ctx.template))  # Δ = 0: the split is 0 = 0 + 0
         for split, ev in ctx.splits(self.splits).items():
             if ev.bn_policy is BNPolicy.REPAIR:
                 ev = uncorrected(ev)  # the Taylor terms expand the uncorrected path θ_α (§4)
@@ -56,7 +59,7 @@ class CurvatureProbe(PairComponent):
                 rec["top_eigenvalue_mid"] = model_top_eigenvalue(
                     ev, mid, reduce=ctx.reduce
                 ).to_dict()
-            if self.gauss_newton:
+            if self.gauss_newton and not same:
                 rec[GAUSS_NEWTON] = gauss_newton_split(
                     ev, a, b, groups=ctx.groups, layerwise=self.layerwise, reduce=ctx.reduce
                 ).to_dict()

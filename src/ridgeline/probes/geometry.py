@@ -46,7 +46,9 @@ class GeometryProbe(PairComponent):
     ``plane``: "end" (the phase's final probe only), "all" (every probe point) or "off". With
     ``plane_trajectory`` the parent's saved points (θ_0, its spawn points, its end) or the
     independent children's inits are projected onto it. The three points are evaluated once
-    more through the plane's own parametrisation (``point_loss``, ``point_error``).
+    more through the plane's own parametrisation (``point_loss``, ``point_error``). The plane
+    costs resolution² parameter sets over the split, so it is computed for the first pair (0, 1)
+    of a phase only, unless ``plane_every_pair``.
     """
 
     key = "geometry"
@@ -57,6 +59,7 @@ class GeometryProbe(PairComponent):
         plane_resolution: int = 11,
         plane_margin: float = 0.25,
         plane_trajectory: bool = True,
+        plane_every_pair: bool = False,
         splits: list[str] | None = None,
     ) -> None:
         self.plane = plane_mode(plane)
@@ -67,6 +70,7 @@ class GeometryProbe(PairComponent):
         self.plane_resolution = plane_resolution
         self.plane_margin = float(plane_margin)
         self.plane_trajectory = plane_trajectory
+        self.plane_every_pair = plane_every_pair
         self.splits = splits
         self._parent_path: tuple[str, list[int], list[ParamSet]] | None = None
 
@@ -84,7 +88,7 @@ class GeometryProbe(PairComponent):
                 }
                 for split, ev in ctx.splits(self.splits).items()
             }
-        if self.wants_plane(ctx):
+        if self.wants_plane(ctx) and (self.plane_every_pair or (i, j) == (0, 1)):
             out["plane"] = self._plane(ctx, i, j, names)
         return out
 
