@@ -95,20 +95,33 @@ def _fmt(value: object, sd: object = None) -> str:
 
 
 def print_table(rows: list[dict]) -> None:
-    table = Table(
-        title="Instability: barriers between children at the end of training "
+    """The barrier table, then (where some row has them) the ridge and Gauss-Newton columns as
+    a second table."""
+    topography = {name for name, _, _ in SUMMARY_COLUMNS}
+    _print(
+        rows,
+        [n for n, _, _ in COLUMNS if n not in topography],
+        "Instability: barriers between children at the end of training "
         "(mean ± s.d. over child pairs)",
-        caption="err = endpoint-mean error barrier, loss = midpoint loss barrier (nats), "
-        "pred = −⅛ΔᵀH(θ_½)Δ, angle at the spawn point; aligned: θ_B's units permuted onto θ_A's"
-        "; ridge α*, h, κ: where L(α) − chord peaks (test), its height, ΔᵀHΔ/‖Δ‖² there (< 0: "
-        "a ridge); min_ℓ G = min over layers of Δ_ℓᵀG_ℓℓΔ_ℓ; pred G + pred R = pred "
-        "(−⅛ΔᵀGΔ, −⅛ΔᵀRΔ)",
+        "err = endpoint-mean error barrier, loss = midpoint loss barrier (nats), "
+        "pred = −⅛ΔᵀH(θ_½)Δ, angle at the spawn point; aligned: θ_B's units permuted onto θ_A's",
     )
-    # the ridge and Gauss-Newton columns only where some row has a value (switches on)
-    optional = {name for name, _, _ in SUMMARY_COLUMNS}
     names = [
-        n for n, _, _ in COLUMNS if n not in optional or any(row.get(n) is not None for row in rows)
-    ]
+        n for n, _, _ in SUMMARY_COLUMNS if any(row.get(n) is not None for row in rows)
+    ]  # the switches that were on
+    if names:
+        _print(
+            rows,
+            names,
+            "The ridge on the path and the Gauss-Newton split (test, mean ± s.d. over pairs)",
+            "ridge α*, h: where L(α) − chord peaks and its height (nats); ΔᵀHΔ at α*: < 0 is a "
+            "ridge; min_ℓ G = min over layers of Δ_ℓᵀG_ℓℓΔ_ℓ (≥ 0); pred G + pred R = pred "
+            "(−⅛ΔᵀGΔ, −⅛ΔᵀRΔ at θ_½)",
+        )
+
+
+def _print(rows: list[dict], names: list[str], title: str, caption: str) -> None:
+    table = Table(title=title, caption=caption)
     for key in ("spawn step", *names):
         table.add_column(key, justify="right")
     for row in rows:

@@ -148,12 +148,12 @@ def _gn(what: str, aligned: bool = False):
 
 
 # (column, value, value of the aligned pair): on the test split, α* of the ridge on the path,
-# its height over the chord (nats), the curvature ΔᵀH(θ_α*)Δ/‖Δ‖² there (negative = a ridge);
+# its height over the chord (nats), the curvature ΔᵀH(θ_α*)Δ there (negative = a ridge);
 # min over layers of Δ_ℓᵀG_ℓℓΔ_ℓ (≥ 0), and the prediction's Gauss-Newton and residual parts.
 SUMMARY_COLUMNS = (
     ("ridge α*", _ridge("alpha"), _ridge("alpha", True)),
     ("ridge h", _ridge("height"), _ridge("height", True)),
-    ("κ at α*", _ridge("curvature"), _ridge("curvature", True)),
+    ("ΔᵀHΔ at α*", _ridge("dHd"), _ridge("dHd", True)),
     ("min_ℓ G", _gn("min_layer"), _gn("min_layer", True)),
     ("pred G", _gn("gauss_newton"), _gn("gauss_newton", True)),
     ("pred R", _gn("residual"), _gn("residual", True)),
