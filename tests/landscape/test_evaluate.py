@@ -262,9 +262,74 @@ def test_chooser_keeps_the_faster_path_and_agrees_across_processes(pair, data):
     # under DDP the times are summed: another process where vmap was 10 s slower decides
     other = torch.tensor([0.0, 10.0], dtype=torch.float64)
     assert ev.choose_path("w4", slow("loop"), reduce=lambda t: t + other)[0] == "loop"
-    # a process without data still takes part in the reduction and follows it
+    # a process without data still takes part in both reductions (the trial's, which others'
+    # zeros leave undecided, and the first chunk's) and follows them
     seen = []
     path = ev.choose_path("w5", None, reduce=lambda t: seen.append(t.tolist()) or t + other.flip(0))
-    assert path == ("vmap", None) and seen == [[0.0, 0.0]]
+    assert path == ("vmap", None) and seen == [[0.0, 0.0], [0.0, 0.0]]
     pinned = Evaluator(pair[0], *data, use_vmap=False, path_cache={})
     assert pinned.choose_path("w1", lambda use_vmap: 1 / 0) == ("loop", None)
+
+
+def test_a_clear_trial_decides_without_the_first_chunk_and_a_close_one_does_not(pair, data):
+    import time
+
+    ev = Evaluator(pair[0], *data, path_cache={})
+    ran: list[bool] = []
+
+    def first(use_vmap: bool) -> str:
+        ran.append(use_vmap)
+        return "vmap" if use_vmap else "loop"
+
+    def trial(slow_vmap: float):
+        return lambda use_vmap: time.sleep(slow_vmap if use_vmap else 0.02)
+
+    # vmap 10x slower on the trial: the loop is taken, the first chunk never runs
+    assert ev.choose_path("clear", first, trial=trial(0.2)) == ("loop", None) and ran == []
+    # within CLEAR_WIN: the whole first chunk decides, and its result comes back
+    path, result = ev.choose_path("close", first, trial=trial(0.02))
+    assert path == result and sorted(set(ran)) == [False, True]
+    # under reduce a clear trial elsewhere decides here too (one reduction, no first chunk)
+    seen = []
+    elsewhere = torch.tensor([0.02, 5.0], dtype=torch.float64)
+    ran.clear()
+    path = ev.choose_path(
+        "ddp", first, reduce=lambda t: seen.append(t) or t + elsewhere, trial=trial(0.02)
+    )
+    assert path == ("loop", None) and len(seen) == 1 and ran == []
+
+
+def test_a_trial_decision_gives_the_chosen_paths_exact_sums(monkeypatch):
+    """When the trial decides, the first chunk runs afterwards on the chosen path: every chunk
+    of the evaluation is that path's (equal to the pinned path's sums bit for bit)."""
+    import ridgeline.landscape.evaluate as evaluate_module
+
+    monkeypatch.setattr(evaluate_module, "CLEAR_WIN", 1.0)  # any difference decides the trial
+    torch.manual_seed(0)
+    conv = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 8 * 8, 10)
+    )
+    x = torch.randn(300, 1, 8, 8)
+    y = torch.randint(0, 10, (300,))
+    theta = {k: v.detach().clone() for k, v in conv.state_dict().items()}
+    sets = [{k: v * (1 + 0.01 * i) for k, v in theta.items()} for i in range(12)]
+    pinned = {
+        path: Evaluator(conv, x, y, chunk_size=128, use_vmap=path == "vmap").sums(sets)
+        for path in ("loop", "vmap")
+    }
+    cache: dict = {}
+    ran: list[bool] = []
+    ev = Evaluator(conv, x, y, chunk_size=128, path_cache=cache)
+    choose = ev.choose_path
+
+    def spy(workload, first_chunk, reduce=None, trial=None):
+        def first(use_vmap: bool):
+            ran.append(use_vmap)
+            return first_chunk(use_vmap)
+
+        return choose(workload, first, reduce, trial)
+
+    monkeypatch.setattr(ev, "choose_path", spy)
+    measured = ev.sums(sets)
+    assert len(cache) == 1 and ran == []  # decided by the trial alone
+    assert torch.equal(measured, pinned[ev.last_path])

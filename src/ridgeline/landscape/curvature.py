@@ -16,7 +16,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jvp, vmap
 
-from ridgeline.landscape.evaluate import EvalPath, Evaluator, Reduce
+from ridgeline.landscape.evaluate import (
+    TRIAL_EXAMPLES,
+    TRIAL_SETS,
+    EvalPath,
+    Evaluator,
+    Reduce,
+)
 from ridgeline.landscape.params import (
     LayerGroup,
     ParamSet,
@@ -458,14 +464,21 @@ def _run_tasks(
     sizes = [len(t.tangents) for t in tasks]
     still = [not any(bool(v.any()) for t in task.tangents for v in t.values()) for task in tasks]
 
-    def chunk_rows(chunk: tuple[Tensor, Tensor], use_vmap: bool) -> Tensor:
+    def chunk_rows(
+        chunk: tuple[Tensor, Tensor], use_vmap: bool, run: Sequence[_Task] = tasks
+    ) -> Tensor:
         xc, yc = chunk
         cache: dict = {}
         rows = []
-        for task, task_still in zip(tasks, still, strict=True):
+        for task, task_still in zip(run, still, strict=True):
             h = _prefix_input(evaluator, task.theta, task.start, xc, cache)
             rows.append(_task_sums(evaluator, task, h, yc, use_vmap and not task_still, task_still))
         return torch.cat(rows, 0).double()
+
+    def trial_rows(use_vmap: bool) -> Tensor:
+        few = [_Task(t.theta, t.tangents[:TRIAL_SETS], t.start) for t in tasks]
+        xc, yc = first  # type: ignore[misc]
+        return chunk_rows((xc[:TRIAL_EXAMPLES], yc[:TRIAL_EXAMPLES]), use_vmap, few)
 
     chunks = iter(evaluator.chunks())
     first = next(chunks, None)
@@ -475,7 +488,8 @@ def _run_tasks(
     if any(size > 1 and not s for _, size, s in shape):
         workload = ("tangents", shape)
         run_first = None if first is None else lambda use: chunk_rows(first, use)
-        path, acc = evaluator.choose_path(workload, run_first, reduce)
+        trial = None if first is None else trial_rows
+        path, acc = evaluator.choose_path(workload, run_first, reduce, trial=trial)
 
     def run_chunk(chunk: tuple[Tensor, Tensor]) -> Tensor:
         nonlocal path

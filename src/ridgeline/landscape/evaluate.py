@@ -7,9 +7,11 @@ n) are exposed so that a distributed caller can shard x, y over processes and al
 (``reduce`` hook).
 
 Which of the two paths is faster (vmap over stacked sets, or a loop of plain forward passes)
-depends on the model, the chunk size, the number of sets and the thread count, so it is measured:
-the first chunk of a workload is evaluated both ways, the faster path is kept for the rest of the
-data and remembered for that workload (``PathCache``), and records name the path they used.
+depends on the model, the chunk size, the number of sets and the thread count, so it is measured,
+once per workload (``PathCache``), and records name the path they used. A trial on a slice of
+the first chunk (``TRIAL_EXAMPLES`` examples, ``TRIAL_SETS`` sets per group) runs both ways
+first; where one path is ``CLEAR_WIN`` times faster it is taken, otherwise the whole first chunk
+is evaluated both ways and the faster one is kept (its result used) for the rest of the data.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ MEASURED_PATHS: PathCache = {}
 # second round would cost more than a close call can lose).
 CLEAR_WIN = 1.5
 SECOND_ROUND_S = 0.25
+# The trial: so few examples and sets that a slow path (vmap's grouped convolutions on a CPU run
+# 6x the loop) costs a fraction of the workload's first chunk instead of several times it.
+TRIAL_EXAMPLES = 64
+TRIAL_SETS = 8
 
 
 @dataclass(frozen=True)
@@ -522,43 +528,70 @@ class Evaluator:
         workload: Hashable,
         first_chunk: Callable[[bool], T] | None,
         reduce: Reduce | None = None,
+        trial: Callable[[bool], object] | None = None,
     ) -> tuple[EvalPath, T | None]:
-        """The evaluation path of ``workload`` and, when measured now, the chosen path's result.
+        """The evaluation path of ``workload`` and, when measured on it, the first chunk's result.
 
-        Pinned (``use_vmap``) or remembered paths are returned as they are. Otherwise
-        ``first_chunk(use_vmap)`` runs once per path, and a second round (vmap, loop) follows
-        when the call is close and cheap (``CLEAR_WIN``, ``SECOND_ROUND_S``); the faster best
-        time wins (a path that raises loses). Under ``reduce`` (a sum over processes)
-        every process adds up the same times, so all take the same path; a process with no data
-        passes ``first_chunk=None`` and still takes part in that one reduction.
+        Pinned (``use_vmap``) or remembered paths are returned as they are. Otherwise ``trial``
+        (the workload on a slice of the first chunk) runs once per path; a path ``CLEAR_WIN``
+        times faster than the other is taken without touching the first chunk (result None).
+        When the trial is close (or absent), ``first_chunk(use_vmap)`` runs once per path, and
+        a second round (vmap, loop) follows when the call is close and cheap
+        (``SECOND_ROUND_S``); the faster best time wins (a path that raises loses). Under
+        ``reduce`` (a sum over processes) every process adds up the same times, so all take the
+        same path after the same reductions; a process with no data passes ``first_chunk=None``
+        and ``trial=None`` and still takes part in them.
         """
         if self.pinned_path is not None:
             return ("loop" if self._vmap_failed else self.pinned_path), None
         key = (self._signature, torch.get_num_threads(), workload)
         if key in self.path_cache:
             return self.path_cache[key], None
-        best = [math.inf, math.inf]
+        if trial is not None or reduce is not None:
+            quick = self._reduced(self._time_paths(trial, 1, {}), reduce)
+            if min(quick) > 0 and max(quick) > CLEAR_WIN * min(quick):
+                return self._remember(key, quick), None
         results: dict[bool, T] = {}
-        if first_chunk is not None:
-            for i, use in enumerate((False, True, True, False)):
-                if i == 2 and (max(best) > CLEAR_WIN * min(best) or sum(best) > SECOND_ROUND_S):
-                    break  # clearly decided, or a second round would cost too much
-                start = time.perf_counter()
-                try:
-                    results[use] = first_chunk(use)
-                except (RuntimeError, NotImplementedError):
-                    if not use:
-                        raise
-                    continue  # an op without a vmap rule: the loop wins
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                best[use] = min(best[use], time.perf_counter() - start)
-        times = torch.tensor([0.0 if first_chunk is None else t for t in best], dtype=torch.float64)
-        if reduce is not None:
-            times = reduce(times)
-        path: EvalPath = "vmap" if float(times[1]) < float(times[0]) else "loop"
-        self.path_cache[key] = path
+        times = self._reduced(self._time_paths(first_chunk, 2, results), reduce)
+        path = self._remember(key, times)
         return path, results.get(path == "vmap")
+
+    def _time_paths(
+        self, run: Callable[[bool], T] | None, rounds: int, results: dict[bool, T]
+    ) -> list[float]:
+        """Best wall time of ``run(use_vmap)`` per path [loop, vmap] (inf where vmap raises;
+        zeros without ``run``), results kept in ``results``; a second round only when close
+        and cheap (``CLEAR_WIN``, ``SECOND_ROUND_S``)."""
+        if run is None:
+            return [0.0, 0.0]
+        best = [math.inf, math.inf]
+        for i, use in enumerate((False, True, True, False)[: 2 * rounds]):
+            if i == 2 and (max(best) > CLEAR_WIN * min(best) or sum(best) > SECOND_ROUND_S):
+                break  # clearly decided, or a second round would cost too much
+            start = time.perf_counter()
+            try:
+                results[use] = run(use)
+            except (RuntimeError, NotImplementedError):
+                if not use:
+                    raise
+                continue  # an op without a vmap rule: the loop wins
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            best[use] = min(best[use], time.perf_counter() - start)
+        return best
+
+    @staticmethod
+    def _reduced(times: list[float], reduce: Reduce | None) -> list[float]:
+        """[loop, vmap] seconds summed over processes by ``reduce`` (as they are without)."""
+        if reduce is None:
+            return times
+        return reduce(torch.tensor(times, dtype=torch.float64)).tolist()
+
+    def _remember(self, key: Hashable, times: list[float]) -> EvalPath:
+        """The faster path of [loop, vmap] ``times``, kept in the path cache under ``key``."""
+        path: EvalPath = "vmap" if times[1] < times[0] else "loop"
+        self.path_cache[key] = path
+        return path
 
     # ----------------------------------------------------------------------------------------
     def _keys_from(self, ps: ParamSet, start: int, single: bool = False) -> ParamSet:
@@ -728,6 +761,13 @@ class Evaluator:
                 chunk, groups, stacked if use_vmap else loop, bases, base_stage_keys, need
             )
 
+        def trial_sums(use_vmap: bool) -> Tensor:
+            few = [ParamSetGroup(g.param_sets[:TRIAL_SETS], g.start, g.base) for g in groups]
+            packs = [self._pack(g.param_sets, g.start, use_vmap) for g in few]
+            xc, yc = first  # type: ignore[misc]
+            cut = (xc[:TRIAL_EXAMPLES], yc[:TRIAL_EXAMPLES])
+            return self._chunk_pass(cut, few, packs, bases, base_stage_keys, need)
+
         chunks = iter(self.chunks())
         first = next(chunks, None)
         path: EvalPath = "loop"
@@ -735,7 +775,9 @@ class Evaluator:
         if any(is_stacked for pk in stacked for is_stacked, _ in pk):
             workload = (tuple((g.start, len(g.param_sets)) for g in groups), len(bases))
             run_first = None if first is None else lambda use: chunk_sums(first, use)
-            path, sums = self.choose_path(workload, run_first, reduce)
+            path, sums = self.choose_path(
+                workload, run_first, reduce, trial=None if first is None else trial_sums
+            )
         use_vmap = path == "vmap"
         if first is not None and sums is None:
             sums = chunk_sums(first, use_vmap)
