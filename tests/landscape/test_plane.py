@@ -40,8 +40,8 @@ def test_plane_basis_points_path_and_grid_values(data):
     ev.run = counting  # type: ignore[method-assign]
     with untouched(nets[0]):
         sl = plane_slice(ev, ts, ta, tb, resolution=5, margin=0.25)
-    # one evaluation of all 25 grid sets at once (each data chunk loaded once for all)
-    assert calls == [[25]]
+    # one evaluation of the 25 grid sets and the three points at once (each chunk loaded once)
+    assert calls == [[25, 3]]
     names = list(ts)
     d1 = torch.cat([(ta[k] - ts[k]).reshape(-1) for k in names])
     d2 = torch.cat([(tb[k] - ts[k]).reshape(-1) for k in names])
@@ -77,6 +77,32 @@ def test_plane_basis_points_path_and_grid_values(data):
     assert sl.path[0] == pytest.approx(sl.points[1]) and sl.path[-1] == pytest.approx(sl.points[2])
     mid = sl.path[sl.path_alphas.index(0.5)]
     assert mid == pytest.approx([(u1 + u2) / 2, v2 / 2])
+
+
+@pytest.mark.parametrize("bn", [False, True])
+def test_plane_points_equal_a_separate_evaluation(data, bn):
+    """point_loss / point_error of p0, p1, p2 (c1, c2 = (0,0), (1,0), (0,1)) from the grid's call
+    are exactly those of an evaluation of the three points alone on the loop path (per-set sums
+    do not depend on the other sets in the call); BN: recomputed statistics per set."""
+    x, y = data
+    torch.manual_seed(4)
+    nets = [mlp(bn=bn) for _ in range(3)]
+    ts, ta, tb = (state_of(n) for n in nets)
+    opts = {"chunk_size": 40, "use_vmap": False, "bn_policy": "reset" if bn else "interpolate"}
+    if bn:
+        opts["bn_batches"] = [x[:50], x[50:]]
+    sl = plane_slice(Evaluator(nets[0], x, y, **opts), ts, ta, tb, resolution=4)
+    alone = Evaluator(nets[0], x, y, **opts).evaluate(
+        [affine(ts, ta, tb, c1, c2) for c1, c2 in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))]
+    )
+    assert sl.point_loss == [m.loss for m in alone]
+    assert sl.point_error == [m.error for m in alone]
+    # p1 and p2 are the children themselves (up to the float32 rounding of p0 + (p1 − p0))
+    ends = Evaluator(nets[0], x, y, **opts).evaluate([ta, tb])
+    assert sl.point_loss[1:] == pytest.approx([m.loss for m in ends], rel=1e-5)
+    assert len(set(sl.point_loss)) == 3  # three different points, not one value repeated
+    d = sl.to_dict()
+    assert (d["point_loss"], d["point_error"]) == (sl.point_loss, sl.point_error)
 
 
 def test_trajectory_projection_inplane_and_offplane():

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from torch import Tensor
 
 from ridgeline.landscape.barrier import validate_alphas
-from ridgeline.landscape.evaluate import Endpoints, Evaluator, Reduce
+from ridgeline.landscape.evaluate import Endpoints, Evaluator, ParamSetGroup, Reduce
 from ridgeline.landscape.params import (
     BNPolicy,
     LayerGroup,
@@ -169,10 +169,12 @@ def plane_slice(
     The basis is built over ``names`` (default: all keys; pass parameter names to exclude BN
     buffers); every tensor, buffers included, is set to the same affine combination of p0, p1, p2
     (docs/design.md §5). Default grid: ``resolution`` points per axis spanning the three points
-    plus ``margin`` of the extent on each side. All grid sets go through one
-    ``evaluator.evaluate`` call (every data chunk loaded once for all of them). The record also
-    holds the straight path p1 → p2 at ``path_alphas`` and each of ``trajectories`` projected
-    onto the plane (:func:`project_onto_plane`). Convention: p0 = θ_s, p1 = θ_A, p2 = θ_B; for
+    plus ``margin`` of the extent on each side. The grid sets and the three points themselves,
+    p0 + c1 (p1 − p0) + c2 (p2 − p0) at (c1, c2) = (0, 0), (1, 0), (0, 1) (``point_loss``,
+    ``point_error``), go through one ``evaluator.run`` call (every data chunk loaded once for
+    all of them). The record also holds the straight path p1 → p2 at ``path_alphas`` (plane
+    coordinates only, nothing evaluated) and each of ``trajectories`` projected onto the plane
+    (:func:`project_onto_plane`). Convention: p0 = θ_s, p1 = θ_A, p2 = θ_B; for
     children without a spawn point pass θ_A, θ_B as p1, p2 and a third point as p0.
     ``bn_policy='repair'`` is refused (ValueError): its targets interpolate the statistics of
     two endpoints, and a plane point is an affine combination of three points, not a point
@@ -210,7 +212,12 @@ def plane_slice(
             c2 = vv / y2
             c1 = (uu - c2 * x2) / n1
             sets.append(affine(p0, p1, p2, c1, c2))
-    metrics = evaluator.evaluate(sets, reduce=reduce)
+    # p0, p1, p2 through the same parametrisation, (c1, c2) = (0, 0), (1, 0), (0, 1): the grid's
+    # nodes miss them in general; a second group of the same pass over the data
+    corners = [affine(p0, p1, p2, c1, c2) for c1, c2 in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))]
+    (metrics, at_points), _ = evaluator.run(
+        [ParamSetGroup(sets), ParamSetGroup(corners)], reduce=reduce
+    )
     nu = len(u)
     loss = [[metrics[i * nu + j].loss for j in range(nu)] for i in range(len(v))]
     error = [[metrics[i * nu + j].error for j in range(nu)] for i in range(len(v))]
@@ -237,4 +244,6 @@ def plane_slice(
         path=path,
         trajectories=projected,
         n_examples=evaluator.n,
+        point_loss=[m.loss for m in at_points],
+        point_error=[m.error for m in at_points],
     )

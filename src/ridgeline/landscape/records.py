@@ -254,7 +254,9 @@ class SliceRecord(Record):
     loss[i][j] is at p0 + u[j] e1 + v[i] e2; ``points`` are the (u, v) of p0, p1, p2 (named by
     ``labels``). ``path`` is the straight path p1 → p2 at ``path_alphas`` (a line in the plane);
     ``trajectories`` are named point sequences projected onto the plane (docs/design.md §5).
-    Fields after ``eval_path`` are absent from records written before issue 24 (defaults).
+    ``point_loss``, ``point_error``: p0, p1, p2 evaluated through the plane's parametrisation
+    p0 + c1 (p1 − p0) + c2 (p2 − p0). Fields after ``eval_path`` are absent from records
+    written before issue 24 (defaults).
     """
 
     u: list[float]
@@ -271,6 +273,8 @@ class SliceRecord(Record):
     path: list[list[float]] = field(default_factory=list)
     trajectories: dict[str, PlaneTrajectory] = field(default_factory=dict)
     n_examples: int = 0
+    point_loss: list[float] = field(default_factory=list)
+    point_error: list[float] = field(default_factory=list)
 
 
 @dataclass

@@ -10,7 +10,6 @@ from ridgeline.errors import ConfigError
 from ridgeline.landscape import (
     BNPolicy,
     ParamSet,
-    affine,
     distance,
     lerp,
     plane_slice,
@@ -45,10 +44,10 @@ class GeometryProbe(PairComponent):
     plus ``plane_margin`` of their extent on each side, on the first of the component's splits.
     ``plane``: "end" (the phase's final probe only), "all" (every probe point) or "off". With
     ``plane_trajectory`` the parent's saved points (θ_0, its spawn points, its end) or the
-    independent children's inits are projected onto it. The three points are evaluated once
-    more through the plane's own parametrisation (``point_loss``, ``point_error``). The plane
-    costs resolution² parameter sets over the split, so it is computed for the first pair (0, 1)
-    of a phase only, unless ``plane_every_pair``.
+    independent children's inits are projected onto it. The three points are evaluated through
+    the plane's own parametrisation (``point_loss``, ``point_error``) in the grid's pass over
+    the data. The plane costs resolution² + 3 parameter sets over the split, so it is computed
+    for the first pair (0, 1) of a phase only, unless ``plane_every_pair``.
     """
 
     key = "geometry"
@@ -139,19 +138,7 @@ class GeometryProbe(PairComponent):
             )
         except ValueError:  # the three points are collinear (e.g. at the spawn point)
             return None
-        # p0, p1, p2 through the plane's parametrisation p0 + c1 (p1 − p0) + c2 (p2 − p0): the
-        # grid's nodes miss them in general, and the figure marks their values
-        corners = ev.evaluate(
-            [affine(p0, a, b, 0.0, 0.0), affine(p0, a, b, 1.0, 0.0), affine(p0, a, b, 0.0, 1.0)],
-            reduce=ctx.reduce,
-        )
-        return {
-            "split": split,
-            **plane.to_dict(),
-            "point_loss": [m.loss for m in corners],
-            "point_error": [m.error for m in corners],
-            "seconds": time.perf_counter() - start,
-        }
+        return {"split": split, **plane.to_dict(), "seconds": time.perf_counter() - start}
 
     def _parent_trajectory(self, ctx: ProbeContext) -> tuple[list[int], list[ParamSet]] | None:
         """The parent's saved points (θ_0, spawn points, its end once finished), by step;
