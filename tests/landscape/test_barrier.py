@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from ridgeline.landscape import (
+    BarrierValues,
     Evaluator,
     barrier_curve,
     barrier_values,
@@ -10,6 +11,7 @@ from ridgeline.landscape import (
     state_of,
     validate_alphas,
 )
+from ridgeline.landscape.barrier import curve_fields
 
 
 @pytest.mark.parametrize(
@@ -37,6 +39,17 @@ def test_barrier_values():
     assert bv.endpoint_mean == pytest.approx(1.5)
 
 
+def test_curve_fields():
+    al, loss, err = [0, 0.25, 0.5, 1], [1.0, 3.0, 2.0, 2.0], [0.0, 0.5, 0.25, 0.25]
+    assert curve_fields(al, loss, err, prefix="line_") == {
+        "line_loss": loss,
+        "line_loss_barrier": BarrierValues(midpoint=0.5, chord=1.75, endpoint_mean=1.5),
+        "line_error": err,
+        "line_error_barrier": BarrierValues(midpoint=0.125, chord=0.4375, endpoint_mean=0.375),
+    }
+    assert set(curve_fields(al, loss)) == {"loss", "loss_barrier"}  # no error rate: no error
+
+
 def test_midpoint_added_and_symmetry(pair, data):
     x, y = data
     ta, tb = (state_of(m) for m in pair)
@@ -45,6 +58,8 @@ def test_midpoint_added_and_symmetry(pair, data):
     ab = barrier_curve(ev, ta, tb, alphas=grid)
     ba = barrier_curve(ev, tb, ta, alphas=grid)
     assert 0.5 in ab.alphas and len(ab.alphas) == 7
+    assert ab.loss_barrier == barrier_values(ab.alphas, ab.loss)
+    assert ab.error_barrier == barrier_values(ab.alphas, ab.error)
     assert ab.loss == pytest.approx(ba.loss[::-1], abs=1e-6)
     for f in ("midpoint", "chord", "endpoint_mean"):
         assert getattr(ab.loss_barrier, f) == pytest.approx(getattr(ba.loss_barrier, f), abs=1e-6)

@@ -11,6 +11,7 @@ from ridgeline.landscape import (
     Endpoints,
     Evaluator,
     barrier_curve,
+    barrier_values,
     connect,
     curve_barrier,
     curve_barrier_fn,
@@ -183,6 +184,8 @@ def test_real_classifier_curve_beats_the_line():
     ends = curve_points(ta, fit.bend, tb, [0.0, 1.0], "bezier")
     assert all(torch.equal(ends[0][k], ta[k]) and torch.equal(ends[1][k], tb[k]) for k in ta)
     assert rec.loss[0] == rec.line_loss[0] and rec.loss[-1] == rec.line_loss[-1]
+    for name in ("loss", "error", "line_loss", "line_error"):
+        assert getattr(rec, f"{name}_barrier") == barrier_values(rec.ts, getattr(rec, name))
     assert rec.fit.n_batches == 8 and rec.fit.bend_offset > 0
     back = CurveRecord.from_dict(json.loads(json.dumps(rec.to_dict(), allow_nan=False)))
     assert back == rec
@@ -192,6 +195,9 @@ def test_curve_record_round_trip_with_missing_error_and_nan():
     ta, tb = two_unit_pair()
     fit = fit_curve(lambda ps, _i: two_unit_loss(ps), ta, tb, steps=5)
     rec = curve_barrier_fn(two_unit_loss, ta, tb, fit, [0.0, 0.5, 1.0])
+    assert rec.loss_barrier == barrier_values(rec.ts, rec.loss)
+    assert rec.line_loss_barrier == barrier_values(rec.ts, rec.line_loss)
+    assert (rec.error, rec.error_barrier, rec.line_error, rec.line_error_barrier) == (None,) * 4
     rec.loss[1] = float("nan")
     d = json.loads(json.dumps(rec.to_dict(), allow_nan=False))
     assert d["error"] is None and d["kind"] == "bezier" and d["fit"]["steps"] == 5

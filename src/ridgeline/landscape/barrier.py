@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from torch import Tensor
 
@@ -71,6 +72,24 @@ def barrier_values(alphas: Sequence[float], values: Sequence[float]) -> BarrierV
     return BarrierValues(midpoint=mid, chord=chord, endpoint_mean=endpoint)
 
 
+def curve_fields(
+    alphas: Sequence[float],
+    loss: Sequence[float],
+    error: Sequence[float] | None = None,
+    prefix: str = "",
+) -> dict[str, Any]:
+    """Record fields of one curve: ``loss``, ``loss_barrier`` = :func:`barrier_values` of it,
+    and ``error``, ``error_barrier`` where it has an error rate; names after ``prefix``."""
+    out: dict[str, Any] = {
+        f"{prefix}loss": list(loss),
+        f"{prefix}loss_barrier": barrier_values(alphas, loss),
+    }
+    if error is not None:
+        out[f"{prefix}error"] = list(error)
+        out[f"{prefix}error_barrier"] = barrier_values(alphas, error)
+    return out
+
+
 def barrier_curve(
     evaluator: Evaluator,
     theta_a: Mapping[str, Tensor],
@@ -84,14 +103,9 @@ def barrier_curve(
     metrics = evaluator.evaluate(
         [lerp(theta_a, theta_b, a) for a in al], reduce=reduce, endpoints=ends
     )
-    loss = [m.loss for m in metrics]
-    error = [m.error for m in metrics]
     return BarrierRecord(
         alphas=al,
-        loss=loss,
-        error=error,
-        loss_barrier=barrier_values(al, loss),
-        error_barrier=barrier_values(al, error),
+        **curve_fields(al, [m.loss for m in metrics], [m.error for m in metrics]),
         bn_policy=evaluator.bn_policy.value,
         n_examples=evaluator.n,
         eval_path=evaluator.last_path,

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from ridgeline.landscape.barrier import DEFAULT_ALPHAS, barrier_values, with_midpoint
+from ridgeline.landscape.barrier import DEFAULT_ALPHAS, curve_fields, with_midpoint
 from ridgeline.landscape.evaluate import Endpoints, Evaluator, ParamSetGroup, Reduce
 from ridgeline.landscape.params import ParamSet, lerp, norm
 from ridgeline.landscape.records import CurveFitRecord, CurveRecord
@@ -215,20 +215,12 @@ def curve_barrier(
     (mc, ml), _ = evaluator.run(
         [ParamSetGroup(curve, endpoints=ends), ParamSetGroup(line, endpoints=ends)], reduce=reduce
     )
-    loss, error = [m.loss for m in mc], [m.error for m in mc]
-    line_loss, line_error = [m.loss for m in ml], [m.error for m in ml]
     return CurveRecord(
         kind=fit.kind,
         ts=tt,
-        loss=loss,
-        line_loss=line_loss,
-        loss_barrier=barrier_values(tt, loss),
-        line_loss_barrier=barrier_values(tt, line_loss),
         fit=fit.record,
-        error=error,
-        line_error=line_error,
-        error_barrier=barrier_values(tt, error),
-        line_error_barrier=barrier_values(tt, line_error),
+        **curve_fields(tt, [m.loss for m in mc], [m.error for m in mc]),
+        **curve_fields(tt, [m.loss for m in ml], [m.error for m in ml], prefix="line_"),
         bn_policy=evaluator.bn_policy.value,
         n_examples=evaluator.n,
         eval_path=evaluator.last_path,
@@ -250,11 +242,9 @@ def curve_barrier_fn(
     return CurveRecord(
         kind=fit.kind,
         ts=tt,
-        loss=loss,
-        line_loss=line_loss,
-        loss_barrier=barrier_values(tt, loss),
-        line_loss_barrier=barrier_values(tt, line_loss),
         fit=fit.record,
+        **curve_fields(tt, loss),
+        **curve_fields(tt, line_loss, prefix="line_"),
     )
 
 
