@@ -1,5 +1,5 @@
 """The loss plane figure (issue 24 part 1): one panel per spawn step k (and the independent
-pair) side by side, drawn from records only (``geometry.plane``, :mod:`ridgeline.store.topography`).
+pair) side by side, drawn from records only (:attr:`ridgeline.store.typed.ProbeRecord.plane`).
 
 Each panel is the loss on the recorded grid in the plane through θ_s, θ_A, θ_B (for children of
 different inits: through their inits' midpoint, θ_A, θ_B), in the plane's orthonormal
@@ -21,8 +21,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from ridgeline.report.records import by_series, label_of
 from ridgeline.store.statistics import final_probe
-from ridgeline.store.topography import Plane, plane
-from ridgeline.store.typed import ProbeRecord
+from ridgeline.store.typed import Plane, ProbeRecord
 from ridgeline.tracking.plotting import plt, save_png
 
 FIGURE_NAME = "loss_plane"
@@ -51,9 +50,8 @@ def planes_by_panel(records: Sequence[ProbeRecord]) -> list[tuple[ProbeRecord, P
     for recs in by_series(final_probe([r for r in records if r.probe == "pair"])).values():
         ranked = sorted(recs, key=lambda r: (r.job, r.pair or (0, 0)))
         for r in ranked:
-            p = plane(r)
-            if p is not None:
-                out.append((r, p))
+            if r.plane is not None:
+                out.append((r, r.plane))
                 break
     return out
 

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from ridgeline.report.records import Value, barrier_value, finals, stat
 from ridgeline.store.layout import RunLayout
-from ridgeline.store.topography import SUMMARY_COLUMNS
+from ridgeline.store.scalars import min_layer_gauss_newton
 from ridgeline.store.typed import PairResults, ProbeRecord, read_records
 
 
@@ -25,6 +25,47 @@ def _dist_after(r: ProbeRecord) -> float | None:
     how = r.aligned.alignment if r.aligned is not None else None
     return how.dist_after if how is not None else None
 
+
+def _ridge(key: str, aligned: bool = False) -> Value:
+    """Field ``key`` of the ridge on the test split's path, as a :data:`Value` (of the aligned
+    pair with ``aligned``)."""
+
+    def value(r: ProbeRecord) -> float | None:
+        results = r.aligned if aligned else r
+        rec = results.ridge.get("test") if results is not None else None
+        return getattr(rec, key) if rec is not None else None
+
+    return value
+
+
+def _gauss_newton(part: str, aligned: bool = False) -> Value:
+    """A number of the test split's Gauss-Newton split as a :data:`Value` (of the aligned pair
+    with ``aligned``): ``part`` "min_layer" = min over layers of Δ_ℓᵀG_ℓℓΔ_ℓ; "gauss_newton" /
+    "residual" = the whole network's share −⅛ΔᵀGΔ / −⅛ΔᵀRΔ of the prediction −⅛ΔᵀHΔ."""
+
+    def value(r: ProbeRecord) -> float | None:
+        results = r.aligned if aligned else r
+        rec = results.gauss_newton.get("test") if results is not None else None
+        if rec is None:
+            return None
+        if part == "min_layer":
+            return min_layer_gauss_newton(rec)
+        return -0.125 * getattr(rec.whole, part)
+
+    return value
+
+
+# (column, value, value of the aligned pair): on the test split, α* of the ridge on the path,
+# its height over the chord (nats), the curvature ΔᵀH(θ_α*)Δ there (negative = a ridge);
+# min over layers of Δ_ℓᵀG_ℓℓΔ_ℓ (≥ 0), and the prediction's Gauss-Newton and residual parts.
+TOPOGRAPHY_COLUMNS: tuple[tuple[str, Value, Value], ...] = (
+    ("ridge α*", _ridge("alpha"), _ridge("alpha", True)),
+    ("ridge h", _ridge("height"), _ridge("height", True)),
+    ("ΔᵀHΔ at α*", _ridge("dHd"), _ridge("dHd", True)),
+    ("min_ℓ G", _gauss_newton("min_layer"), _gauss_newton("min_layer", True)),
+    ("pred G", _gauss_newton("gauss_newton"), _gauss_newton("gauss_newton", True)),
+    ("pred R", _gauss_newton("residual"), _gauss_newton("residual", True)),
+)
 
 # (column, value, value after aligning θ_B to θ_A with probe.align): test/train error barrier =
 # endpoint-mean (Frankle et al. 2020); loss barrier = midpoint; predicted = −⅛ΔᵀH(θ_½)Δ on
@@ -48,7 +89,7 @@ COLUMNS: tuple[tuple[str, Value, Value | None], ...] = (
     ("pred test", _predicted, lambda r: _predicted(r.aligned)),
     ("angle°", _angle, None),
     ("‖θA−θB‖", lambda r: r.dist_ab, _dist_after),
-    *SUMMARY_COLUMNS,  # the ridge on the path and the Gauss-Newton split (test split)
+    *TOPOGRAPHY_COLUMNS,  # the ridge on the path and the Gauss-Newton split (test split)
 )
 
 
@@ -97,7 +138,7 @@ def _fmt(value: object, sd: object = None) -> str:
 def print_table(rows: list[dict]) -> None:
     """The barrier table, then (where some row has them) the ridge and Gauss-Newton columns as
     a second table."""
-    topography = {name for name, _, _ in SUMMARY_COLUMNS}
+    topography = {name for name, _, _ in TOPOGRAPHY_COLUMNS}
     _print(
         rows,
         [n for n, _, _ in COLUMNS if n not in topography],
@@ -107,7 +148,7 @@ def print_table(rows: list[dict]) -> None:
         "pred = −⅛ΔᵀH(θ_½)Δ, angle at the spawn point; aligned: θ_B's units permuted onto θ_A's",
     )
     names = [
-        n for n, _, _ in SUMMARY_COLUMNS if any(row.get(n) is not None for row in rows)
+        n for n, _, _ in TOPOGRAPHY_COLUMNS if any(row.get(n) is not None for row in rows)
     ]  # the switches that were on
     if names:
         _print(

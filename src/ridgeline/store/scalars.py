@@ -1,13 +1,15 @@
 """The scalar view of a probe record: the one naming used by loggers, tables and CSVs.
 
 Keys are '/'-separated and start with the record key of the component that computed them
-(``barrier/test/error/endpoint_mean``, ``curvature/test/predicted_barrier``, ...); a value is
+(``barrier/test/error/endpoint_mean``, ``curvature/test/predicted_barrier``,
+``barrier/test/ridge/alpha``, ``curvature/test/gauss_newton/whole/residual``, ...); a value is
 None where the record holds no finite number (absent, or stored as null because not finite).
+The loss plane is a figure; only the seconds it took are a scalar (``geometry/plane/seconds``).
 """
 
 import math
 
-from ridgeline.store.topography import topography_scalars
+from ridgeline.landscape.records import GaussNewtonRecord
 from ridgeline.store.typed import PairResults, ProbeRecord
 
 BARRIER_KINDS = ("midpoint", "chord", "endpoint_mean")
@@ -22,10 +24,18 @@ CURVATURE_KEYS = (
 )
 GEOMETRY_KEYS = ("angle_deg", "dist_ab", "dist_as", "dist_bs")
 ALIGNMENT_KEYS = ("dist_before", "dist_after", "seconds")
+RIDGE_KEYS = ("alpha", "height", "dHd", "curvature", "predicted_height", "grad_dot_delta")
+GAUSS_NEWTON_KEYS = ("total", "gauss_newton", "residual")
 
 
 def _finite(value: float | None) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
+
+
+def min_layer_gauss_newton(rec: GaussNewtonRecord) -> float | None:
+    """min over layers ℓ of Δ_ℓᵀG_ℓℓΔ_ℓ (≥ 0 up to rounding; None without finite layers)."""
+    values = [x.gauss_newton for x in rec.layers if math.isfinite(x.gauss_newton)]
+    return min(values) if values else None
 
 
 def pair_prefix(record: ProbeRecord) -> str:
@@ -62,6 +72,16 @@ def _pair_scalars(results: PairResults, prefix: str) -> dict[str, float | None]:
             out[f"{base}/loss_mid_own"] = _finite(entry.loss_mid_own)
             out[f"{base}/loss_mid_orig"] = _finite(entry.loss_mid_orig)
             out[f"{base}/error_mid_own"] = _finite(entry.error_mid_own)
+    for split, ridge in results.ridge.items():
+        for key in RIDGE_KEYS:
+            out[f"{prefix}barrier/{split}/ridge/{key}"] = _finite(getattr(ridge, key))
+        out[f"{prefix}barrier/{split}/ridge/is_ridge"] = float(ridge.is_ridge)
+    for split, gn in results.gauss_newton.items():
+        base = f"{prefix}curvature/{split}/gauss_newton"
+        for where, part in [("whole", gn.whole), *((f"layer/{x.name}", x) for x in gn.layers)]:
+            for key in GAUSS_NEWTON_KEYS:
+                out[f"{base}/{where}/{key}"] = _finite(getattr(part, key))
+        out[f"{base}/min_layer_gauss_newton"] = min_layer_gauss_newton(gn)
     return out
 
 
@@ -69,7 +89,8 @@ def scalar_metrics(record: ProbeRecord) -> dict[str, float | None]:
     """Every scalar of a record under a '/'-separated key, e.g. barrier/test/error/endpoint_mean."""
     prefix = pair_prefix(record)
     out = _pair_scalars(record, prefix)
-    out.update(topography_scalars(record, prefix))  # ridge, Gauss-Newton split, plane seconds
+    if record.plane is not None:
+        out[f"{prefix}geometry/plane/seconds"] = _finite(record.plane.seconds)
     if record.geometry is not None:
         for key in GEOMETRY_KEYS:
             out[f"{prefix}geometry/{key}"] = _finite(getattr(record.geometry, key))

@@ -6,13 +6,17 @@ and figures, the end-of-run summary, the reproduction's claims, the W&B logging 
 ``load_run`` all read these, never the dict.
 
 Record keys are the probe components' keys (config key = class name stem = record key):
-``barrier``, ``layerwise``, ``curvature``, ``geometry``, ``parent`` and ``aligned``.
+``barrier``, ``layerwise``, ``curvature``, ``geometry``, ``parent`` and ``aligned``. Inside them
+(docs/design.md §4, §5): ``barrier.<split>.ridge`` (the ridge on the path),
+``curvature.<split>.gauss_newton`` (the Gauss-Newton split),
+``curvature.<split>.top_eigenvalue_mid`` and ``geometry.plane`` (the loss plane).
 
 Older records still load:
 - ``taylor``: the ``curvature`` component's key before it was renamed (also under ``aligned``);
 - ``nonfinite``/``nonfinite_values``: the flags' names before ``non_finite`` (handled by
   :meth:`ridgeline.landscape.records.Record.from_dict`);
 - fields added later (``eval_path``, ``n_examples``, ``kind``) take their defaults;
+- results added later (the ridge, the Gauss-Newton split, the plane) read as {} / None;
 - a value outside the core's records that was not finite is stored as ``null`` and its key
   path listed in the record's top-level ``non_finite`` (:meth:`RecordStore.append`); it is
   read back as nan.
@@ -32,9 +36,12 @@ from ridgeline.landscape.alignment import AlignmentRecord
 from ridgeline.landscape.records import (
     BarrierRecord,
     EigenRecord,
+    GaussNewtonRecord,
     GeometryRecord,
     LayerwiseRecord,
     ProfileRecord,
+    RidgeRecord,
+    SliceRecord,
     TaylorRecord,
 )
 from ridgeline.store.records import RecordStore
@@ -42,6 +49,9 @@ from ridgeline.store.records import RecordStore
 CURVATURE = "curvature"
 OLD_CURVATURE = "taylor"  # the curvature component's record key before the rename
 EIGEN = "top_eigenvalue_mid"  # stored inside the curvature record of a split
+GAUSS_NEWTON = "gauss_newton"  # stored inside the curvature record of a split
+RIDGE = "ridge"  # stored inside the barrier record of a split
+PLANE = "plane"  # stored inside the geometry record
 
 
 def _curvature_of(data: dict[str, Any]) -> dict[str, Any]:
@@ -57,21 +67,56 @@ def _plain(value: Any, path: str, flags: set[str]) -> float | None:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Plane:
+    """The loss plane of one pair at one probe point (``geometry.plane``): the core's slice, the
+    split it was evaluated on, the losses and errors of its three points through the plane's own
+    parametrisation (``point_loss``, ``point_error``) and the seconds it took."""
+
+    split: str
+    slice: SliceRecord
+    point_loss: list[float]
+    point_error: list[float]
+    seconds: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], flags: set[str]) -> Plane:
+        """The plane stored under ``geometry.plane`` of a record whose ``non_finite`` are
+        ``flags`` (the slice's own flags are inside ``data``)."""
+
+        def values(key: str) -> list[float]:  # a non-finite value was stored as null: nan
+            return [math.nan if v is None else float(v) for v in data.get(key) or []]
+
+        return cls(
+            split=str(data["split"]),
+            slice=SliceRecord.from_dict(data),
+            point_loss=values("point_loss"),
+            point_error=values("point_error"),
+            seconds=_plain(data.get("seconds"), f"geometry.{PLANE}.seconds", flags),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class PairResults:
-    """The core's records of one pair (i, j) of children, each keyed by split."""
+    """The core's records of one pair (i, j) of children, each keyed by split: ``ridge`` is the
+    ridge on the barrier curve's path, ``top_eigenvalue`` and ``gauss_newton`` are parts of the
+    curvature component's record (each only for the splits that have one)."""
 
     barrier: dict[str, BarrierRecord] = field(default_factory=dict)
+    ridge: dict[str, RidgeRecord] = field(default_factory=dict)
     layerwise: dict[str, LayerwiseRecord] = field(default_factory=dict)
     curvature: dict[str, TaylorRecord] = field(default_factory=dict)
     top_eigenvalue: dict[str, EigenRecord] = field(default_factory=dict)
+    gauss_newton: dict[str, GaussNewtonRecord] = field(default_factory=dict)
 
     @staticmethod
     def parse(data: dict[str, Any]) -> dict[str, Any]:
         """The fields of :class:`PairResults` from a stored record (or its ``aligned`` part)."""
+        barrier = data.get("barrier") or {}
         curvature = _curvature_of(data)
         return {
-            "barrier": {
-                s: BarrierRecord.from_dict(r) for s, r in (data.get("barrier") or {}).items()
+            "barrier": {s: BarrierRecord.from_dict(r) for s, r in barrier.items()},
+            "ridge": {
+                s: RidgeRecord.from_dict(r[RIDGE]) for s, r in barrier.items() if r.get(RIDGE)
             },
             "layerwise": {
                 s: LayerwiseRecord.from_dict(r) for s, r in (data.get("layerwise") or {}).items()
@@ -79,6 +124,11 @@ class PairResults:
             "curvature": {s: TaylorRecord.from_dict(r) for s, r in curvature.items()},
             "top_eigenvalue": {
                 s: EigenRecord.from_dict(r[EIGEN]) for s, r in curvature.items() if r.get(EIGEN)
+            },
+            "gauss_newton": {
+                s: GaussNewtonRecord.from_dict(r[GAUSS_NEWTON])
+                for s, r in curvature.items()
+                if r.get(GAUSS_NEWTON)
             },
         }
 
@@ -96,7 +146,8 @@ class ProbeRecord(PairResults):
 
     ``barrier``, ``layerwise`` and ``curvature`` map a split ("train", "test") to the core's
     record; ``geometry`` is the spawn-point geometry (None for independent children, whose
-    only geometry is ``dist_ab`` = ‖θ_A − θ_B‖); ``profiles`` maps a split to the loss profiles
+    only geometry is ``dist_ab`` = ‖θ_A − θ_B‖); ``plane`` is the loss plane (None where none was
+    recorded); ``profiles`` maps a split to the loss profiles
     θ_s → child ("a", "b"); ``parent_profiles`` a split to the parent's profile θ_0 → θ_t and
     ``parent_distance`` is ‖θ_t − θ_0‖. ``job`` and ``setting`` name the job of a sweep and its
     varying config values (set by :mod:`ridgeline.report.collect`; "." and "" for one run).
@@ -112,6 +163,7 @@ class ProbeRecord(PairResults):
     bn_policy: str | None = None
     geometry: GeometryRecord | None = None
     dist_ab: float | None = None
+    plane: Plane | None = None
     profiles: dict[str, dict[str, ProfileRecord]] = field(default_factory=dict)
     parent_profiles: dict[str, ProfileRecord] = field(default_factory=dict)
     parent_distance: float | None = None
@@ -145,6 +197,7 @@ class ProbeRecord(PairResults):
                 if spawn is not None
                 else _plain(geometry.get("dist_ab"), "geometry.dist_ab", flags)
             ),
+            plane=Plane.from_dict(geometry[PLANE], flags) if geometry.get(PLANE) else None,
             profiles={
                 s: {c: ProfileRecord.from_dict(p) for c, p in children.items()}
                 for s, children in (geometry.get("profiles") or {}).items()
