@@ -262,11 +262,11 @@ def test_chooser_keeps_the_faster_path_and_agrees_across_processes(pair, data):
     # under DDP the times are summed: another process where vmap was 10 s slower decides
     other = torch.tensor([0.0, 10.0], dtype=torch.float64)
     assert ev.choose_path("w4", slow("loop"), reduce=lambda t: t + other)[0] == "loop"
-    # a process without data still takes part in both reductions (the trial's, which others'
-    # zeros leave undecided, and the first chunk's) and follows them
+    # a process without data still takes part in every reduction (the trials' at 64 and 256
+    # examples, which others' zeros leave undecided, and the first chunk's) and follows them
     seen = []
     path = ev.choose_path("w5", None, reduce=lambda t: seen.append(t.tolist()) or t + other.flip(0))
-    assert path == ("vmap", None) and seen == [[0.0, 0.0], [0.0, 0.0]]
+    assert path == ("vmap", None) and seen == [[0.0, 0.0]] * 3
     pinned = Evaluator(pair[0], *data, use_vmap=False, path_cache={})
     assert pinned.choose_path("w1", lambda use_vmap: 1 / 0) == ("loop", None)
 
@@ -281,14 +281,20 @@ def test_a_clear_trial_decides_without_the_first_chunk_and_a_close_one_does_not(
         ran.append(use_vmap)
         return "vmap" if use_vmap else "loop"
 
+    sizes: list[int] = []
+
     def trial(slow_vmap: float):
-        return lambda use_vmap: time.sleep(slow_vmap if use_vmap else 0.02)
+        return lambda use_vmap, n: sizes.append(n) or time.sleep(slow_vmap if use_vmap else 0.02)
 
     # vmap 10x slower on the trial: the loop is taken, the first chunk never runs
     assert ev.choose_path("clear", first, trial=trial(0.2)) == ("loop", None) and ran == []
-    # within CLEAR_WIN: the whole first chunk decides, and its result comes back
+    assert sizes == [64, 64]  # one round each way: decided
+    # within CLEAR_WIN at 64 and 256 examples (two rounds each): the whole first chunk decides,
+    # and its result comes back
+    sizes.clear()
     path, result = ev.choose_path("close", first, trial=trial(0.02))
     assert path == result and sorted(set(ran)) == [False, True]
+    assert sizes == [64] * 4 + [256] * 4
     # under reduce a clear trial elsewhere decides here too (one reduction, no first chunk)
     seen = []
     elsewhere = torch.tensor([0.02, 5.0], dtype=torch.float64)

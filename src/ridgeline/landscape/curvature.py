@@ -17,8 +17,6 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, jvp, vmap
 
 from ridgeline.landscape.evaluate import (
-    TRIAL_EXAMPLES,
-    TRIAL_SETS,
     EvalPath,
     Evaluator,
     Reduce,
@@ -475,10 +473,10 @@ def _run_tasks(
             rows.append(_task_sums(evaluator, task, h, yc, use_vmap and not task_still, task_still))
         return torch.cat(rows, 0).double()
 
-    def trial_rows(use_vmap: bool) -> Tensor:
-        few = [_Task(t.theta, t.tangents[:TRIAL_SETS], t.start) for t in tasks]
+    def trial_rows(use_vmap: bool, n: int) -> Tensor:
+        few = [_Task(t.theta, t.tangents[: evaluator.vmap_max_sets], t.start) for t in tasks]
         xc, yc = first  # type: ignore[misc]
-        return chunk_rows((xc[:TRIAL_EXAMPLES], yc[:TRIAL_EXAMPLES]), use_vmap, few)
+        return chunk_rows((xc[:n], yc[:n]), use_vmap, few)
 
     chunks = iter(evaluator.chunks())
     first = next(chunks, None)

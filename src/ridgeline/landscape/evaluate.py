@@ -8,10 +8,11 @@ n) are exposed so that a distributed caller can shard x, y over processes and al
 
 Which of the two paths is faster (vmap over stacked sets, or a loop of plain forward passes)
 depends on the model, the chunk size, the number of sets and the thread count, so it is measured,
-once per workload (``PathCache``), and records name the path they used. A trial on a slice of
-the first chunk (``TRIAL_EXAMPLES`` examples, ``TRIAL_SETS`` sets per group) runs both ways
-first; where one path is ``CLEAR_WIN`` times faster it is taken, otherwise the whole first chunk
-is evaluated both ways and the faster one is kept (its result used) for the rest of the data.
+once per workload (``PathCache``), and records name the path they used. Trials on slices of the
+first chunk run both ways first: at most one vmap group of sets (``vmap_max_sets``) per group of
+the workload, on ``TRIAL_EXAMPLES`` examples, then ``TRIAL_GROWTH`` times more while below the
+chunk size. Where one path is ``CLEAR_WIN`` times faster it is taken; otherwise the whole first
+chunk is evaluated both ways and the faster one is kept (its result used) for the rest.
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ MEASURED_PATHS: PathCache = {}
 # second round would cost more than a close call can lose).
 CLEAR_WIN = 1.5
 SECOND_ROUND_S = 0.25
-# The trial: so few examples and sets that a slow path (vmap's grouped convolutions on a CPU run
-# 6x the loop) costs a fraction of the workload's first chunk instead of several times it.
+# The trials: so few examples that a slow path (vmap's grouped convolutions on a CPU run up to 6x
+# the loop) costs a fraction of the workload's first chunk instead of several times it; a close
+# (or noisy) trial is repeated on TRIAL_GROWTH times the examples before the whole chunk.
 TRIAL_EXAMPLES = 64
-TRIAL_SETS = 8
+TRIAL_GROWTH = 4
 
 
 @dataclass(frozen=True)
@@ -528,16 +530,18 @@ class Evaluator:
         workload: Hashable,
         first_chunk: Callable[[bool], T] | None,
         reduce: Reduce | None = None,
-        trial: Callable[[bool], object] | None = None,
+        trial: Callable[[bool, int], object] | None = None,
     ) -> tuple[EvalPath, T | None]:
         """The evaluation path of ``workload`` and, when measured on it, the first chunk's result.
 
-        Pinned (``use_vmap``) or remembered paths are returned as they are. Otherwise ``trial``
-        (the workload on a slice of the first chunk) runs once per path; a path ``CLEAR_WIN``
-        times faster than the other is taken without touching the first chunk (result None).
-        When the trial is close (or absent), ``first_chunk(use_vmap)`` runs once per path, and
-        a second round (vmap, loop) follows when the call is close and cheap
-        (``SECOND_ROUND_S``); the faster best time wins (a path that raises loses). Under
+        Pinned (``use_vmap``) or remembered paths are returned as they are. Otherwise
+        ``trial(use_vmap, n)`` (the workload on the first chunk's first n examples, at most
+        ``vmap_max_sets`` sets per group) is timed for n = ``TRIAL_EXAMPLES``, then
+        ``TRIAL_GROWTH`` times more while n is below the chunk size. A path ``CLEAR_WIN`` times
+        faster than the other is taken without touching the first chunk (result None). When
+        every trial is close (or there is none), ``first_chunk(use_vmap)`` is timed. Each timing
+        runs once per path, and a second round (vmap, loop) follows when the call is close and
+        cheap (``SECOND_ROUND_S``); the faster best time wins (a path that raises loses). Under
         ``reduce`` (a sum over processes) every process adds up the same times, so all take the
         same path after the same reductions; a process with no data passes ``first_chunk=None``
         and ``trial=None`` and still takes part in them.
@@ -547,25 +551,26 @@ class Evaluator:
         key = (self._signature, torch.get_num_threads(), workload)
         if key in self.path_cache:
             return self.path_cache[key], None
-        if trial is not None or reduce is not None:
-            quick = self._reduced(self._time_paths(trial, 1, {}), reduce)
+        n = TRIAL_EXAMPLES
+        while (trial is not None or reduce is not None) and n < self.chunk_size:
+            run = None if trial is None else (lambda use, n=n: trial(use, n))
+            quick = self._reduced(self._time_paths(run, {}), reduce)
             if min(quick) > 0 and max(quick) > CLEAR_WIN * min(quick):
                 return self._remember(key, quick), None
+            n *= TRIAL_GROWTH
         results: dict[bool, T] = {}
-        times = self._reduced(self._time_paths(first_chunk, 2, results), reduce)
+        times = self._reduced(self._time_paths(first_chunk, results), reduce)
         path = self._remember(key, times)
         return path, results.get(path == "vmap")
 
-    def _time_paths(
-        self, run: Callable[[bool], T] | None, rounds: int, results: dict[bool, T]
-    ) -> list[float]:
+    def _time_paths(self, run: Callable[[bool], T] | None, results: dict[bool, T]) -> list[float]:
         """Best wall time of ``run(use_vmap)`` per path [loop, vmap] (inf where vmap raises;
         zeros without ``run``), results kept in ``results``; a second round only when close
         and cheap (``CLEAR_WIN``, ``SECOND_ROUND_S``)."""
         if run is None:
             return [0.0, 0.0]
         best = [math.inf, math.inf]
-        for i, use in enumerate((False, True, True, False)[: 2 * rounds]):
+        for i, use in enumerate((False, True, True, False)):
             if i == 2 and (max(best) > CLEAR_WIN * min(best) or sum(best) > SECOND_ROUND_S):
                 break  # clearly decided, or a second round would cost too much
             start = time.perf_counter()
@@ -761,12 +766,13 @@ class Evaluator:
                 chunk, groups, stacked if use_vmap else loop, bases, base_stage_keys, need
             )
 
-        def trial_sums(use_vmap: bool) -> Tensor:
-            few = [ParamSetGroup(g.param_sets[:TRIAL_SETS], g.start, g.base) for g in groups]
+        def trial_sums(use_vmap: bool, n: int) -> Tensor:
+            few = [
+                ParamSetGroup(g.param_sets[: self.vmap_max_sets], g.start, g.base) for g in groups
+            ]
             packs = [self._pack(g.param_sets, g.start, use_vmap) for g in few]
             xc, yc = first  # type: ignore[misc]
-            cut = (xc[:TRIAL_EXAMPLES], yc[:TRIAL_EXAMPLES])
-            return self._chunk_pass(cut, few, packs, bases, base_stage_keys, need)
+            return self._chunk_pass((xc[:n], yc[:n]), few, packs, bases, base_stage_keys, need)
 
         chunks = iter(self.chunks())
         first = next(chunks, None)
