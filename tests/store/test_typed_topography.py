@@ -132,25 +132,35 @@ def test_the_plane_reads_back_as_written(tmp_path, probed):
         written["points"],
     )
     assert plane.slice.path_alphas == ALPHAS and plane.slice.path == written["path"]
-    assert plane.point_loss == written["point_loss"] and len(plane.point_loss) == 3
-    assert plane.point_error == written["point_error"]
+    assert plane.slice.point_loss == written["point_loss"] and len(written["point_loss"]) == 3
+    assert plane.slice.point_error == written["point_error"]
     assert plane.seconds == written["seconds"] > 0
     # the plane's point A is θ_A: its loss is the barrier curve's first
-    assert plane.point_loss[1] == pytest.approx(rec.barrier["test"].loss[0], rel=1e-12)
+    assert plane.slice.point_loss[1] == pytest.approx(rec.barrier["test"].loss[0], rel=1e-12)
 
 
-def test_non_finite_plane_values_read_back_as_nan(tmp_path, probed):
+def test_non_finite_plane_values_read_back(tmp_path, probed):
+    """A non-finite point value is flagged by the slice (today) or by the record (written
+    before the slice held the points' values): inf as inf, resp. nan; a non-finite seconds
+    is nan and no scalar."""
     *_, record = probed
-    broken = json.loads(json.dumps(record))
-    broken["geometry"]["plane"]["point_loss"][2] = math.inf
-    broken["geometry"]["plane"]["seconds"] = math.nan
     path = tmp_path / "records.jsonl"
-    RecordStore(path).append([broken])
+    written = record["geometry"]["plane"]
+    today = json.loads(json.dumps(record))
+    sl = SliceRecord.from_dict(written)
+    sl.point_loss[2] = math.inf
+    today["geometry"]["plane"] = {**written, **sl.to_dict(), "seconds": math.nan}
+    before = json.loads(json.dumps({**record, "step": 31}))
+    before["geometry"]["plane"]["point_error"][0] = math.inf  # RecordStore flags it: nan
+    RecordStore(path).append([today, before])
     assert "Infinity" not in path.read_text() and "NaN" not in path.read_text()
-    (rec,) = read_records(path)
-    assert math.isnan(rec.plane.point_loss[2]) and math.isnan(rec.plane.seconds)
-    assert rec.plane.point_loss[:2] == record["geometry"]["plane"]["point_loss"][:2]
-    assert scalar_metrics(rec)["geometry/plane/seconds"] is None
+    new, old = read_records(path)
+    assert new.plane.slice.point_loss[2] == math.inf and math.isnan(new.plane.seconds)
+    assert new.plane.slice.point_loss[:2] == written["point_loss"][:2]
+    assert scalar_metrics(new)["geometry/plane/seconds"] is None
+    assert math.isnan(old.plane.slice.point_error[0])
+    assert old.plane.slice.point_error[1:] == written["point_error"][1:]
+    assert old.plane.seconds == written["seconds"]
 
 
 def test_scalars_summary_and_figure_read_the_typed_fields(tmp_path, probed):

@@ -71,7 +71,7 @@ def loss_plane(records: Sequence[ProbeRecord], path: Path) -> Path | None:
     lo, hi = min(vals), max(vals)
     # far out on the margins the loss grows by orders of magnitude: the scale stops at
     # CAP × the largest of the panels' point losses (darker: lower; above it saturated)
-    points = [v for _, p in panels for v in p.point_loss if math.isfinite(v) and v > 0]
+    points = [v for _, p in panels for v in p.slice.point_loss if math.isfinite(v) and v > 0]
     if points:
         hi = min(hi, CAP * max(points))
     if hi <= lo * 1.0001:
@@ -128,7 +128,7 @@ def _panel(ax, rec: ProbeRecord, p: Plane, norm: LogNorm, levels: np.ndarray):
     labels = {"spawn": "θ_s", "a": "θ_A", "b": "θ_B"}
     for k, ((x, y), (marker, color, size)) in enumerate(zip(sl.points, POINT_STYLE, strict=True)):
         name = labels.get(sl.labels[k], sl.labels[k]) if k < len(sl.labels) else f"p{k}"
-        loss = p.point_loss[k] if k < len(p.point_loss) else math.nan
+        loss = sl.point_loss[k] if k < len(sl.point_loss) else math.nan
         ax.plot([x], [y], marker=marker, color=color, ms=size, mec="white", mew=0.8, ls="none")
         ax.annotate(f"{name}\n{loss:.3g}", (x, y), fontsize=7, color="white", xytext=(4, -12),
                     textcoords="offset points")  # fmt: skip

@@ -68,29 +68,24 @@ def _plain(value: Any, path: str, flags: set[str]) -> float | None:
 
 @dataclass(frozen=True, kw_only=True)
 class Plane:
-    """The loss plane of one pair at one probe point (``geometry.plane``): the core's slice, the
-    split it was evaluated on, the losses and errors of its three points through the plane's own
-    parametrisation (``point_loss``, ``point_error``) and the seconds it took."""
+    """The loss plane of one pair at one probe point (``geometry.plane``): the core's slice (its
+    grid and its three points' values), the split it was evaluated on and the seconds it took."""
 
     split: str
     slice: SliceRecord
-    point_loss: list[float]
-    point_error: list[float]
     seconds: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], flags: set[str]) -> Plane:
         """The plane stored under ``geometry.plane`` of a record whose ``non_finite`` are
         ``flags`` (the slice's own flags are inside ``data``)."""
-
-        def values(key: str) -> list[float]:  # a non-finite value was stored as null: nan
-            return [math.nan if v is None else float(v) for v in data.get(key) or []]
-
+        plane = SliceRecord.from_dict(data)
+        # written before the slice held them, a non-finite point value was stored as null
+        plane.point_loss = [math.nan if v is None else v for v in plane.point_loss]
+        plane.point_error = [math.nan if v is None else v for v in plane.point_error]
         return cls(
-            split=str(data["split"]),
-            slice=SliceRecord.from_dict(data),
-            point_loss=values("point_loss"),
-            point_error=values("point_error"),
+            split=data["split"],
+            slice=plane,
             seconds=_plain(data.get("seconds"), f"geometry.{PLANE}.seconds", flags),
         )
 
