@@ -15,7 +15,6 @@ from ridgeline.probes.component import ProbeContext
 from ridgeline.report.summary import summary_rows
 from ridgeline.store.scalars import scalar_metrics
 from ridgeline.store.statistics import final_probe
-from ridgeline.store.topography import gauss_newton, plane, ridges, topography_scalars
 from ridgeline.store.typed import ProbeRecord, read_records
 
 RES = 11
@@ -57,7 +56,7 @@ def test_the_plane_is_recorded_at_each_phase_final_probe_only(run):
     finals = _finals(records)
     assert {r.phase for r in finals} == {"spawn_k=0000000", "spawn_k=0000010", "independent"}
     for r in _pairs(records):
-        p = plane(r)
+        p = r.plane
         if r not in finals:
             assert p is None, (r.phase, r.step)
             continue
@@ -83,18 +82,20 @@ def test_plane_points_are_the_barrier_curve_endpoints(run):
     (the basis is over parameters, BN buffers left out)."""
     _, records, _ = run
     for r in _finals(records):
-        p = plane(r)
+        p = r.plane
         curve = r.barrier[p.split]
-        assert p.point_loss[1] == pytest.approx(curve.loss[0], rel=1e-5)
-        assert p.point_loss[2] == pytest.approx(curve.loss[-1], rel=1e-5)
-        assert p.point_error[1] == pytest.approx(curve.error[0], abs=1.5 / 100)
-        assert p.point_error[2] == pytest.approx(curve.error[-1], abs=1.5 / 100)
+        assert p.slice.point_loss[1] == pytest.approx(curve.loss[0], rel=1e-5)
+        assert p.slice.point_loss[2] == pytest.approx(curve.loss[-1], rel=1e-5)
+        assert p.slice.point_error[1] == pytest.approx(curve.error[0], abs=1.5 / 100)
+        assert p.slice.point_error[2] == pytest.approx(curve.error[-1], abs=1.5 / 100)
         (u0, v0), (ua, va), (ub, vb) = p.slice.points
         assert (u0, v0, va) == (0.0, 0.0, 0.0) and vb > 0
         assert math.hypot(ub - ua, vb - va) == pytest.approx(r.dist_ab, rel=1e-6)
         if r.kind == "spawn":
             assert p.slice.labels == ["spawn", "a", "b"]
-            assert p.point_loss[0] == pytest.approx(r.profiles[p.split]["a"].loss[0], rel=1e-6)
+            assert p.slice.point_loss[0] == pytest.approx(
+                r.profiles[p.split]["a"].loss[0], rel=1e-6
+            )
             assert ua == pytest.approx(r.geometry.dist_as, rel=1e-6)
             assert math.hypot(ub, vb) == pytest.approx(r.geometry.dist_bs, rel=1e-6)
         else:
@@ -107,7 +108,7 @@ def test_plane_trajectories(run):
     on the plane at its point."""
     _, records, _ = run
     for r in _finals(records):
-        sl = plane(r).slice
+        sl = r.plane.slice
         if r.kind == "spawn":
             parent = sl.trajectories["parent"]
             assert parent.steps == [0, 10, 30]
@@ -129,7 +130,7 @@ def test_ridge_is_the_peak_of_the_recorded_curve_over_its_chord(run):
     _, records, _ = run
     seen = 0
     for r in _pairs(records):
-        found = ridges(r)
+        found = r.ridge
         if r.kind == "spawn" and r.step == r.spawn_step:
             assert found == {} and r.dist_ab == 0.0
             continue
@@ -161,10 +162,10 @@ def test_gauss_newton_split_adds_up_to_the_recorded_curvature(run):
     checked = 0
     for r in _pairs(records):
         if r.kind == "spawn" and r.step == r.spawn_step:  # Δ = 0: not computed
-            assert gauss_newton(r) == {}
+            assert r.gauss_newton == {}
             continue
-        gn, taylor = gauss_newton(r)["test"], r.curvature["test"]
-        assert set(gauss_newton(r)) == {"test"}
+        gn, taylor = r.gauss_newton["test"], r.curvature["test"]
+        assert set(r.gauss_newton) == {"test"}
         parts = [(gn.whole, taylor.dHd_mid)] + [
             (g, t.dHd_single_mid) for g, t in zip(gn.layers, taylor.layers, strict=True)
         ]
@@ -182,7 +183,7 @@ def test_scalars_and_summary_columns(run):
     _, records, _ = run
     final = next(r for r in _finals(records) if r.phase == "spawn_k=0000000")
     scalars = scalar_metrics(final)
-    ridge, gn = ridges(final)["test"], gauss_newton(final)["test"]
+    ridge, gn = final.ridge["test"], final.gauss_newton["test"]
     assert scalars["barrier/test/ridge/alpha"] == ridge.alpha
     assert scalars["barrier/test/ridge/height"] == ridge.height
     assert scalars["barrier/test/ridge/curvature"] == ridge.curvature
@@ -195,7 +196,7 @@ def test_scalars_and_summary_columns(run):
     assert scalars["curvature/test/gauss_newton/min_layer_gauss_newton"] == min(
         x.gauss_newton for x in gn.layers
     )
-    assert scalars["geometry/plane/seconds"] == plane(final).seconds
+    assert scalars["geometry/plane/seconds"] == final.plane.seconds
     rows = {row["phase"]: row for row in summary_rows(records)}
     row = rows["spawn_k=0000000"]
     assert row["ridge α*"] == ridge.alpha and row["ridge h"] == ridge.height
@@ -222,12 +223,8 @@ def test_records_without_them_and_the_switch():
     old = ProbeRecord.from_dict(
         {"phase": "p", "probe": "pair", "step": 1, "pair": [0, 1], "geometry": {"dist_ab": 1.0}}
     )
-    assert (ridges(old), gauss_newton(old), plane(old), topography_scalars(old)) == (
-        {},
-        {},
-        None,
-        {},
-    )
+    assert (old.ridge, old.gauss_newton, old.plane) == ({}, {}, None)
+    assert scalar_metrics(old) == {"geometry/dist_ab": 1.0}
     assert GeometryProbe().plane == "end"
     assert GeometryProbe(plane=True).plane == "all" and GeometryProbe(plane=False).plane == "off"
     with pytest.raises(ConfigError, match="probe.geometry.plane"):
