@@ -6,9 +6,12 @@ and contents, read from the ``config.yaml`` ridgeline saved. The plain side is w
 public LMC code is written: plain training loops (the parent, then the children of each spawn
 point together) over a shuffling DataLoader; every α of a curve evaluated by interpolating the
 state dicts, loading them into a model and looping a DataLoader; each layer's midpoint evaluated
-on its own; ΔᵀHΔ by double backward (Hessian-vector product, dot with Δ). Each side runs as its
-own process, timed from outside. Then the plain evaluation runs on ridgeline's final children
-and its numbers are compared with ridgeline's final records: they must agree to float precision
+on its own; ΔᵀHΔ by double backward (Hessian-vector product, dot with Δ), at θ_½, per layer and
+at the ridge α* of the loss curve; the loss plane of pair 0-1 at each phase's end, grid point by
+grid point, with the parent's points (or the inits) projected onto it. Each side runs as its
+own process, timed from outside; both report their time in probes (the plain script prints it,
+ridgeline's records hold it). Then the plain evaluation runs on ridgeline's final children and
+its numbers are compared with ridgeline's final records: they must agree to float precision
 (which checks the plain script too). Only plain SGD with a constant learning rate and models
 without BatchNorm are written out on the plain side (the quickstart's setting).
 Paired: ``--repeats N`` alternates the order (ridgeline, plain; plain, ridgeline; ...) and the
@@ -98,12 +101,68 @@ def barriers(alphas: list[float], values: list[float]) -> dict[str, float]:
     }
 
 
-def pair_probe(model, a, b, spawn, spec, loaders) -> dict:
-    """Every number the probe components of ``spec`` compute for one pair of children."""
+def ridge(model, a, b, alphas, losses, loader) -> dict[str, float]:
+    """α* = argmax_α L(α) − chord(α) on the curve (first on ties) and ΔᵀH(θ_α*)Δ there."""
+    l0, l1 = losses[0], losses[-1]
+    excess = [v - ((1 - al) * l0 + al * l1) for al, v in zip(alphas, losses, strict=True)]
+    i = max(range(len(excess)), key=lambda j: (excess[j], -j))
+    delta = {k: b[k] - a[k] for k, _ in model.named_parameters()}
+    point = interpolate(a, b, alphas[i])
+    return {"alpha": alphas[i], "height": excess[i], "dHd": dhd(model, point, delta, loader)}
+
+
+def plane(model, p0, a, b, geometry, loader, points=()) -> dict:
+    """Loss and error on the grid p0 + u e1 + v e2, (e1, e2) Gram-Schmidt of (a − p0, b − p0)
+    over the parameters, spanning the three points plus a margin; ``points`` projected onto it."""
+    names = [k for k, _ in model.named_parameters()]
+
+    def dot(x: dict, y: dict) -> float:
+        return sum(float((x[k] * y[k]).sum()) for k in names)
+
+    d1 = {k: a[k].double() - p0[k].double() for k in names}
+    d2 = {k: b[k].double() - p0[k].double() for k in names}
+    n1 = math.sqrt(dot(d1, d1))
+    x2 = dot(d2, d1) / n1
+    y2 = math.sqrt(max(0.0, dot(d2, d2) - x2**2))
+    res, margin = geometry["plane_resolution"], geometry["plane_margin"]
+
+    def axis(lo: float, hi: float) -> list[float]:
+        return [
+            lo - margin * (hi - lo) + i * (1 + 2 * margin) * (hi - lo) / (res - 1)
+            for i in range(res)
+        ]
+
+    u, v = axis(min(0.0, x2), max(n1, x2)), axis(0.0, y2)
+    grid = []
+    for vv in v:
+        for uu in u:
+            c2 = vv / y2
+            c1 = (uu - c2 * x2) / n1
+            state = {k: p0[k] + c1 * (a[k] - p0[k]) + c2 * (b[k] - p0[k]) for k in a}
+            grid.append(evaluate(model, state, loader))
+    e1 = {k: d1[k] / n1 for k in names}
+    e2 = {k: (d2[k] - x2 * e1[k]) / y2 for k in names}
+    coords = []
+    for theta in points:
+        w = {k: theta[k].double() - p0[k].double() for k in names}
+        coords.append((dot(w, e1), dot(w, e2)))
+    return {
+        "loss": [g[0] for g in grid],
+        "error": [g[1] for g in grid],
+        "points": [evaluate(model, s, loader) for s in (p0, a, b)],
+        "coords": coords,
+    }
+
+
+def pair_probe(model, a, b, spawn, spec, loaders, origin=None, points=()) -> dict:
+    """Every number the probe components of ``spec`` compute for one pair of children (the
+    plane when ``origin`` is given: the spawn point, or the inits' midpoint)."""
     probe = spec["probe"]
-    out: dict = {"barrier": {}, "layerwise": {}, "taylor": {}, "profiles": {}}
+    out: dict = {"barrier": {}, "ridge": {}, "layerwise": {}, "taylor": {}, "profiles": {}}
     if "barrier" in probe:
-        for split in probe["barrier"]:
+        options = probe["barrier"]
+        same = all(torch.equal(a[k], b[k]) for k in a)
+        for split in options["splits"]:
             curve = [
                 evaluate(model, interpolate(a, b, al), loaders[split]) for al in spec["alphas"]
             ]
@@ -113,6 +172,9 @@ def pair_probe(model, a, b, spawn, spec, loaders) -> dict:
                 "loss_barrier": barriers(spec["alphas"], [c[0] for c in curve]),
                 "error_barrier": barriers(spec["alphas"], [c[1] for c in curve]),
             }
+            if options["ridge"] and not same and split in (options["ridge_splits"] or [split]):
+                losses = out["barrier"][split]["loss"]
+                out["ridge"][split] = ridge(model, a, b, spec["alphas"], losses, loaders[split])
     groups = layers(model)
     if "layerwise" in probe:
         for split in probe["layerwise"]["splits"]:
@@ -142,7 +204,7 @@ def pair_probe(model, a, b, spawn, spec, loaders) -> dict:
                     taylor[f"{name}/full"] = dhd(model, mid, d_layer, loaders[split])
             out["taylor"][split] = taylor
     if "geometry" in probe and spawn is not None:
-        for split in probe["geometry"]:
+        for split in probe["geometry"]["splits"]:
             out["profiles"][split] = {
                 end: [
                     evaluate(model, interpolate(spawn, child, al), loaders[split])[0]
@@ -150,6 +212,9 @@ def pair_probe(model, a, b, spawn, spec, loaders) -> dict:
                 ]
                 for end, child in (("a", a), ("b", b))
             }
+    if "geometry" in probe and origin is not None:
+        first = probe["geometry"]["splits"][0]
+        out["plane"] = plane(model, origin, a, b, probe["geometry"], loaders[first], points)
     return out
 
 
@@ -225,12 +290,16 @@ def plain_main(work: Path) -> None:
             if step in spec["spawn_at"]:
                 saved[step] = copy.deepcopy((parent.state_dict(), opt.state_dict()))
             if step in probes and "parent" in spec["probe"]:
+                start = time.perf_counter()
                 theta = copy.deepcopy(parent.state_dict())
-                for split in spec["probe"]["parent"]:
+                for split in spec["probe"]["parent"]["splits"]:
                     for al in spec["profile_alphas"]:
                         evaluate(probe_model, interpolate(theta0, theta, al), loaders[split])
+                PROBE_SECONDS[0] += time.perf_counter() - start
 
         train([parent], [opt], x, y, 0, total, [1], spec, parent_step)
+        # the plane's trajectory: θ_0, the spawn points and the end of the parent
+        path = [theta0, *(saved[k][0] for k in spec["spawn_at"]), parent.state_dict()]
         for k in spec["spawn_at"]:
             children = [copy.deepcopy(parent) for _ in range(n_children)]
             optimizers = []
@@ -239,27 +308,47 @@ def plain_main(work: Path) -> None:
                 optimizers.append(sgd(child))
                 if not spec["fresh_optimizer"]:
                     optimizers[-1].load_state_dict(saved[k][1])
-            results += run_children(children, optimizers, saved[k][0], k, spec, x, y, loaders)
+            results += run_children(children, optimizers, saved[k][0], k, spec, x, y, loaders, path)
     if spec["independent"]:
         children = [new_model(100 + i) for i in range(n_children)]
         optimizers = [sgd(c) for c in children]
         results += run_children(children, optimizers, None, 0, spec, x, y, loaders)
-    print(f"plain script: {len(results)} pair probes")
+    print(f"plain script: {len(results)} pair probes; probes {PROBE_SECONDS[0]:.1f} s")
 
 
-def run_children(children, optimizers, spawn, start, spec, x, y, loaders) -> list[dict]:
-    """Train the children of one spawn point together; every pair probed on schedule."""
+PROBE_SECONDS = [0.0]  # the plain script's time in probes (its own breakdown)
+
+
+def run_children(children, optimizers, spawn, start, spec, x, y, loaders, path=()) -> list[dict]:
+    """Train the children of one spawn point together; every pair probed on schedule, the
+    plane of pair 0-1 at the phase's end (``plane: all``: at every probe point)."""
     probe_model = copy.deepcopy(children[0])
     seeds = [10 + start * len(children) + i for i in range(len(children))]
+    inits = [copy.deepcopy(c.state_dict()) for c in children]
     out = []
     probes = probe_steps(start, spec["max_steps"], spec["every_n_steps"])
+    geometry = spec["probe"].get("geometry", {})
+    mode = {True: "all", False: "off"}.get(geometry.get("plane"), geometry.get("plane", "off"))
 
     def at_step(step: int) -> None:
         if step not in probes:
             return
+        begin = time.perf_counter()
         states = [copy.deepcopy(c.state_dict()) for c in children]
         for i, j in itertools.combinations(range(len(children)), 2):
-            out.append(pair_probe(probe_model, states[i], states[j], spawn, spec, loaders))
+            origin, points = None, ()
+            planar = mode == "all" or (mode == "end" and step == spec["max_steps"])
+            moved = not all(torch.equal(states[i][k], states[j][k]) for k in states[i])
+            if planar and moved and (geometry["plane_every_pair"] or (i, j) == (0, 1)):
+                if spawn is not None:
+                    origin, points = spawn, path
+                else:
+                    origin, points = interpolate(inits[i], inits[j], 0.5), (inits[i], inits[j])
+            probe = pair_probe(
+                probe_model, states[i], states[j], spawn, spec, loaders, origin, points
+            )
+            out.append(probe)
+        PROBE_SECONDS[0] += time.perf_counter() - begin
 
     train(children, optimizers, x, y, start, spec["max_steps"], seeds, spec, at_step)
     return out
@@ -300,7 +389,7 @@ def spec_of(config) -> dict:
         if isinstance(node, dict) and node.get("_target_"):
             on = node.get("splits") or splits
             node = {**component_defaults(node["_target_"]), **node}  # config.yaml omits them
-            components[key] = {**node, "splits": on} if key in ("layerwise", "curvature") else on
+            components[key] = {**node, "splits": on}
     alphas = [float(a) for a in probe.get("alphas", [0.0, 0.5, 1.0])]
     return {
         "model": {k: v for k, v in cfg["model"].items() if k != "_target_"},
@@ -320,15 +409,23 @@ def spec_of(config) -> dict:
     }
 
 
-def timed(cmd: list[str], cwd: Path, env: dict) -> float:
-    """Wall time of a command (its output shown only when it fails)."""
+def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, str]:
+    """Wall time and standard output of a command (all its output shown only when it fails)."""
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         print(done.stdout[-2000:], done.stderr[-4000:])
         raise SystemExit(f"{cmd[0]} failed with exit code {done.returncode}")
-    return wall
+    return wall, done.stdout
+
+
+def probe_seconds(run_dir: Path) -> float:
+    """ridgeline's time in probes: the probe seconds of every record of a run."""
+    from ridgeline.store.layout import RunLayout
+    from ridgeline.store.typed import read_records
+
+    return sum(r.probe_seconds or 0.0 for r in read_records(RunLayout(run_dir).records))
 
 
 def largest_differences(run, spec) -> dict[str, float]:
@@ -349,9 +446,26 @@ def largest_differences(run, spec) -> dict[str, float]:
         if phase.kind == "parent":
             continue
         children = phase.children()
+        spawn = phase.spawn_point()
+        inits = None if spawn is not None else torch.load(phase.layout.theta0, weights_only=True)
         for rec in run.final_records(name):
             i, j = rec.pair
-            plain = pair_probe(model, children[i], children[j], None, spec, loaders)
+            origin = None
+            if rec.plane is not None:
+                origin = spawn if spawn is not None else interpolate(inits[i], inits[j], 0.5)
+            plain = pair_probe(model, children[i], children[j], None, spec, loaders, origin)
+            if "plane" in plain:
+                theirs = [v for row in rec.plane.slice.loss for v in row]
+                d = max(
+                    abs(p - q) / max(1.0, abs(q))
+                    for p, q in zip(plain["plane"]["loss"], theirs, strict=True)
+                )
+                diff["loss plane (relative)"] = max(diff.get("loss plane (relative)", 0.0), d)
+            for split, mine in plain["ridge"].items():
+                theirs = rec.ridge[split]
+                assert mine["alpha"] == theirs.alpha, (mine, theirs)
+                d = abs(mine["dHd"] - theirs.dHd) / max(abs(theirs.dHd), 1e-12)
+                diff["ridge ΔᵀHΔ (relative)"] = max(diff.get("ridge ΔᵀHΔ (relative)", 0.0), d)
             for split, mine in plain["barrier"].items():
                 theirs = rec.barrier[split]
                 d = max(abs(p - q) for p, q in zip(mine["loss"], theirs.loss, strict=True))
@@ -392,13 +506,20 @@ def bench(threads: int, overrides: list[str], keep: bool, repeats: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ridgeline_vs_plain_"))
     exe = shutil.which("ridgeline-train") or str(Path(sys.executable).with_name("ridgeline-train"))
 
+    in_probes: dict[str, list[float]] = {"ridgeline": [], "plain": []}
+
     def ridgeline(i: int) -> float:
         cwd = tmp / f"ridgeline_{i}"  # own outputs/parents: the parent is trained every time
         cwd.mkdir()
-        return timed([exe, "logger=none", f"hydra.run.dir={cwd / 'run'}", *overrides], cwd, env)
+        cmd = [exe, "logger=none", f"hydra.run.dir={cwd / 'run'}", *overrides]
+        wall, _ = timed(cmd, cwd, env)
+        in_probes["ridgeline"].append(probe_seconds(cwd / "run"))
+        return wall
 
     def plain() -> float:
-        return timed([sys.executable, __file__, "--plain", str(tmp)], tmp, env)
+        wall, out = timed([sys.executable, __file__, "--plain", str(tmp)], tmp, env)
+        in_probes["plain"].append(float(out.rsplit("probes ", 1)[1].split()[0]))
+        return wall
 
     shown = " ".join([exe, "logger=none", *overrides])
     print(f"{load()}; OMP_NUM_THREADS={threads or 'unset'}; {repeats} paired repeats\n$ {shown}")
@@ -423,8 +544,10 @@ def bench(threads: int, overrides: list[str], keep: bool, repeats: int) -> None:
             t_ridgeline.append(ridgeline(i))
         loads.append(load())
         print(
-            f"repeat {i}: ridgeline {t_ridgeline[-1]:.1f} s, plain {t_plain[-1]:.1f} s, "
-            f"plain / ridgeline {t_plain[-1] / t_ridgeline[-1]:.3f} ({loads[-1]})",
+            f"repeat {i}: ridgeline {t_ridgeline[-1]:.1f} s (probes "
+            f"{in_probes['ridgeline'][-1]:.1f} s), plain {t_plain[-1]:.1f} s (probes "
+            f"{in_probes['plain'][-1]:.1f} s), plain / ridgeline "
+            f"{t_plain[-1] / t_ridgeline[-1]:.3f} ({loads[-1]})",
             flush=True,
         )
     assert run is not None and spec is not None
@@ -434,6 +557,8 @@ def bench(threads: int, overrides: list[str], keep: bool, repeats: int) -> None:
     print(f"{'ridgeline-train logger=none, median (s)':44} {med(t_ridgeline):10.1f}")
     print(f"{'plain single-file script, median (s)':44} {med(t_plain):10.1f}")
     print(f"{'plain / ridgeline, median of paired ratios':44} {ratio:10.3f}")
+    for side, seconds in in_probes.items():
+        print(f"{side + ' in probes, median (s)':44} {med(seconds):10.1f}")
     for what, d in diff.items():
         print(f"{'largest difference, ' + what:44} {d:10.2e}")
     if keep:

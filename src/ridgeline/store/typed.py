@@ -146,6 +146,7 @@ class ProbeRecord(PairResults):
     θ_s → child ("a", "b"); ``parent_profiles`` a split to the parent's profile θ_0 → θ_t and
     ``parent_distance`` is ‖θ_t − θ_0‖. ``job`` and ``setting`` name the job of a sweep and its
     varying config values (set by :mod:`ridgeline.report.collect`; "." and "" for one run).
+    ``probe_seconds`` is the wall time of the probe point divided by its number of records.
     ``raw`` is the line as stored (environment, probe settings, anything not typed here).
     """
 
@@ -163,6 +164,7 @@ class ProbeRecord(PairResults):
     parent_profiles: dict[str, ProfileRecord] = field(default_factory=dict)
     parent_distance: float | None = None
     aligned: AlignedResults | None = None
+    probe_seconds: float | None = None
     job: str = "."
     setting: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -213,6 +215,7 @@ class ProbeRecord(PairResults):
                 if aligned
                 else None
             ),
+            probe_seconds=_plain(data.get("probe_seconds"), "probe_seconds", flags),
             job=data.get("_job", "."),
             setting=data.get("_setting", ""),
             raw=data,
