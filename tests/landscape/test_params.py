@@ -5,6 +5,8 @@ import torch
 from torch import nn
 
 from ridgeline.landscape import (
+    Evaluator,
+    affine,
     angle_at,
     cosine,
     delta,
@@ -101,3 +103,28 @@ def test_endpoints_are_exact_even_when_the_other_endpoint_is_nan():
     assert torch.equal(lerp(a, b, 0.0)["w"], a["w"])
     assert torch.isnan(lerp(a, b, 0.5)["w"][0])
     assert torch.equal(lerp(b, a, 1.0)["w"], a["w"])
+
+
+def test_sets_keep_the_models_layout_where_element_wise_results_would_not():
+    """A channels-last conv weight with one input channel has strides (9, 1, 3, 1); lerp,
+    affine and delta keep them (plain element-wise ops return (9, 9, 3, 1)), and the Evaluator
+    runs any set in its model's layout: the convolution's output stays channels-last."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64, 3))
+    model[0].weight.data = torch.empty_strided((4, 1, 3, 3), (9, 1, 3, 1)).copy_(model[0].weight)
+    a = state_of(model)
+    b = {k: v * 1.5 for k, v in a.items()}
+    w = "0.weight"
+    assert a[w].stride() == (9, 1, 3, 1) and (a[w] + b[w]).stride() == (9, 9, 3, 1)
+    assert lerp(a, b, 0.3)[w].stride() == (9, 1, 3, 1)
+    assert affine(a, b, b, 0.3, 0.2)[w].stride() == (9, 1, 3, 1)
+    assert delta(a, b)[w].stride() == (9, 1, 3, 1)
+    assert torch.equal(lerp(a, b, 0.3)[w], torch.lerp(a[w], b[w], 0.3))  # the same numbers
+    x, y = torch.randn(8, 1, 4, 4), torch.randint(0, 3, (8,))
+    ev = Evaluator(model, x, y, use_vmap=False)
+    seen = []
+    ev.template[0].register_forward_hook(lambda m, i, out: seen.append(out.stride()))
+    contiguous = {k: torch.empty(v.shape).copy_(v) for k, v in lerp(a, b, 0.3).items()}
+    assert contiguous[w].stride() == (9, 9, 3, 1)
+    ev.evaluate([contiguous])
+    assert seen == [(64, 1, 16, 4)]  # channels-last output, as for the model's own weights

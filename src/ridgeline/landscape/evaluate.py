@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from ridgeline.landscape.params import BNPolicy, ParamSet
+from ridgeline.landscape.params import BNPolicy, ParamSet, same_layout
 
 Reduce = Callable[[Tensor], Tensor]
 PerExampleLoss = Callable[[Tensor, Tensor], Tensor]
@@ -462,6 +462,7 @@ class Evaluator:
         self.last_path: EvalPath = "loop"
         self.vmap_max_sets = max(1, int(vmap_max_sets))
         state = self.template.state_dict()
+        self._layout = {k: t for k, t in state.items() if torch.is_floating_point(t)}
         n_bytes = sum(t.numel() * t.element_size() for t in state.values())
         self._set_bytes = max(1, n_bytes)
         self.vmap_memory_bytes = vmap_memory_mb * 2**20
@@ -743,7 +744,18 @@ class Evaluator:
             self._vmap_failed = True  # an op without a vmap rule: fall back to the loop
             return self._run_sums(groups, bases, reduce)
 
+    def _laid_out(self, ps: ParamSet) -> ParamSet:
+        """``ps`` with the strides of the model's own tensors (:func:`same_layout`)."""
+        return {
+            k: same_layout(self._layout[k], v) if k in self._layout else v for k, v in ps.items()
+        }
+
     def _run_sums(self, groups, bases, reduce) -> tuple[list[Tensor], Tensor]:
+        groups = [
+            ParamSetGroup([self._laid_out(ps) for ps in g.param_sets], g.start, g.base)
+            for g in groups
+        ]
+        bases = [self._laid_out(b) for b in bases]
         need: dict[int, set[int]] = {}
         for g in groups:
             if g.start > 0:

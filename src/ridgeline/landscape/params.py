@@ -126,6 +126,19 @@ def unflatten(
     return out
 
 
+def same_layout(like: Tensor, value: Tensor) -> Tensor:
+    """``value`` with the strides of ``like`` (copied only where they differ).
+
+    Element-wise results pick their own strides where a layout is ambiguous: a channels-last
+    conv weight with one input channel, strides (9, 1, 3, 1), comes back contiguous,
+    (9, 9, 3, 1), and the convolution then runs (and the ReLU and max-pool after it) in NCHW, up
+    to 3x slower on a CPU. Sets built from a model's tensors keep that model's layout.
+    """
+    if value.stride() == like.stride() or value.shape != like.shape:
+        return value
+    return torch.empty_like(like, dtype=value.dtype).copy_(value)
+
+
 def _lerp1(a: Tensor, b: Tensor, alpha: float) -> Tensor:
     # non-float tensors (e.g. num_batches_tracked in a full state_dict) are never interpolated;
     # the endpoints are the endpoints even when the other one is non-finite (0 · NaN = NaN)
@@ -133,7 +146,7 @@ def _lerp1(a: Tensor, b: Tensor, alpha: float) -> Tensor:
         return a
     if alpha == 1:
         return b
-    return torch.lerp(a, b, float(alpha))
+    return same_layout(a, torch.lerp(a, b, float(alpha)))
 
 
 def lerp(a: Mapping[str, Tensor], b: Mapping[str, Tensor], alpha: float) -> ParamSet:
@@ -170,7 +183,7 @@ def affine(
 ) -> ParamSet:
     """p0 + c1 (p1 − p0) + c2 (p2 − p0) on every tensor (a point in the plane of three sets)."""
     return {
-        k: p0[k] + c1 * (p1[k] - p0[k]) + c2 * (p2[k] - p0[k])
+        k: same_layout(p0[k], p0[k] + c1 * (p1[k] - p0[k]) + c2 * (p2[k] - p0[k]))
         if torch.is_floating_point(p0[k])
         else p0[k]
         for k in p0
@@ -182,7 +195,7 @@ def delta(
 ) -> ParamSet:
     """Δ = θ_B − θ_A over ``names`` (default: all keys of ``a``)."""
     keys = list(a) if names is None else list(names)
-    return {k: b[k] - a[k] for k in keys}
+    return {k: same_layout(a[k], b[k] - a[k]) for k in keys}
 
 
 def dot(
