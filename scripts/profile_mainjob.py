@@ -1,5 +1,5 @@
 """Where the main job's wall time goes: imports, validation, data, training, each probe
-component, the figures and W&B at the end (issue 25's profile).
+component, the figures and W&B at the end, and start-up by imported package.
 
 Runs ``python -m cProfile -m ridgeline logger=none [overrides]`` in a fresh temporary directory
 (no parent store to reuse) and reads the profile back: the cumulative time of the functions
@@ -43,6 +43,28 @@ PARTS = [
     ("run summary (table, figures)", "report/summary.py", "summarise_run"),
     ("run summary to loggers", "tracking/loggers.py", "log_run_summary"),
 ]
+
+
+# Start-up by import: what ridgeline-train imports, in its order; a module first imported by an
+# earlier one is counted there too (torchvision comes in through Lightning: lightning_fabric
+# checks torchmetrics' version by importing it, and torchmetrics imports torchvision's models).
+STARTUP = ["ridgeline.cli.train", "torch", "pytorch_lightning", "matplotlib.pyplot"]
+INSIDE = ["hydra", "lightning_fabric", "torchvision", "scipy"]
+
+
+def import_times(env: dict[str, str]) -> dict[str, float]:
+    """Cumulative import seconds of the STARTUP and INSIDE modules in a fresh interpreter
+    (``python -X importtime``), each counted where it was first imported."""
+    code = "; ".join(f"import {m}" for m in STARTUP)
+    cmd = [sys.executable, "-X", "importtime", "-c", code]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    out: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            _, cumulative, name = line.split("|")
+            if name.strip() in STARTUP + INSIDE and cumulative.strip().isdigit():
+                out[name.strip()] = int(cumulative) / 1e6
+    return out
 
 
 def part_times(stats: pstats.Stats) -> dict[str, float]:
@@ -92,6 +114,13 @@ def main() -> None:
         print(f"{label:40} {seconds:8.2f} {seconds / wall:7.1%}")
     if args.out is None:
         prof.unlink(missing_ok=True)
+    print(
+        "\nstart-up by import (fresh interpreter, python -X importtime; nested: within the above)"
+    )
+    times = import_times(env)
+    for name in STARTUP + INSIDE:
+        if name in times:
+            print(f"  {'  ' * (name in INSIDE)}{name:36} {times[name]:8.2f}")
 
 
 if __name__ == "__main__":
