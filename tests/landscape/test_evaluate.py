@@ -295,6 +295,12 @@ def test_a_clear_trial_decides_without_the_first_chunk_and_a_close_one_does_not(
     path, result = ev.choose_path("close", first, trial=trial(0.02))
     assert path == result and sorted(set(ran)) == [False, True]
     assert sizes == [64] * 4 + [256] * 4
+    # a trial favours vmap (per-call overheads weigh more on a slice): a vmap win on one is not
+    # taken, the whole first chunk decides
+    ran.clear()
+    faster_vmap = lambda use_vmap, n: time.sleep(0.0 if use_vmap else 0.2)  # noqa: E731
+    path, result = ev.choose_path("vmap ahead", first, trial=faster_vmap)
+    assert path == result and sorted(set(ran)) == [False, True]
     # under reduce a clear trial elsewhere decides here too (one reduction, no first chunk)
     seen = []
     elsewhere = torch.tensor([0.02, 5.0], dtype=torch.float64)
@@ -310,7 +316,7 @@ def test_a_trial_decision_gives_the_chosen_paths_exact_sums(monkeypatch):
     of the evaluation is that path's (equal to the pinned path's sums bit for bit)."""
     import ridgeline.landscape.evaluate as evaluate_module
 
-    monkeypatch.setattr(evaluate_module, "CLEAR_WIN", 1.0)  # any difference decides the trial
+    monkeypatch.setattr(evaluate_module, "CLEAR_WIN", 0.0)  # every trial decides
     torch.manual_seed(0)
     conv = nn.Sequential(
         nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 8 * 8, 10)
