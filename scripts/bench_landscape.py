@@ -51,7 +51,28 @@ def make_cnn() -> nn.Sequential:
     )
 
 
-MODELS: dict[str, Callable[[], nn.Sequential]] = {"mlp": make_mlp, "cnn": make_cnn}
+def make_cnn_small() -> nn.Sequential:
+    """The quickstart's CNN as the model registry builds it (conv weights channels-last)."""
+    from ridgeline.models import build_model
+
+    return build_model(
+        "cnn",
+        (1, 28, 28),
+        10,
+        depth=2,
+        width=[16, 32],
+        kernel_size=3,
+        activation="relu",
+        pool="max",
+        channels_last=True,
+    )
+
+
+MODELS: dict[str, Callable[[], nn.Sequential]] = {
+    "mlp": make_mlp,
+    "cnn": make_cnn,
+    "cnn_small": make_cnn_small,
+}
 
 
 def floor(model: nn.Module, x: torch.Tensor, y: torch.Tensor, points: int, chunk: int) -> None:
@@ -94,7 +115,7 @@ def main() -> None:
     ap.add_argument("--n-examples", type=int, default=10000)
     ap.add_argument("--points", type=int, default=25)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--models", default="mlp,cnn")
+    ap.add_argument("--models", default="mlp,cnn", help="of mlp, cnn, cnn_small (quickstart)")
     ap.add_argument("--chunk-size", type=int, default=2000)
     ap.add_argument("--lw-repeats", type=int, default=3, help="repeats, layer-wise midpoint")
     ap.add_argument("--lw-curve-repeats", type=int, default=1, help="repeats, layer-wise curve")
