@@ -292,8 +292,9 @@ class ProbeConfig:
     )
     chunk_size: int = setting(1000, low=1)
     # How parameter sets are evaluated: auto times vmap against the loop (on slices of the first
-    # chunk, then on it) and keeps the faster for the process; vmap or loop pins one. The two agree to float32 rounding,
-    # so bit-identical repeats of a run need a pinned path (records name theirs: eval_path).
+    # chunk, then on it) and keeps the faster for the process; vmap or loop pins one. The two
+    # agree to float32 rounding, so bit-identical repeats of a run need a pinned path (records
+    # name theirs: eval_path).
     eval_path: str = setting("auto", choices=EVAL_PATHS)
     # LMC modulo permutation: null, or how θ_B's hidden units are permuted onto θ_A's before the
     # barrier, layer-wise and Taylor components run again (recorded under "aligned").
