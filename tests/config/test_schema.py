@@ -227,3 +227,18 @@ def test_the_plan_normalises_spawn_steps_once(conf_dir):
     saved = make_plan(compose_or_error("spawn.at=10", "spawn.parent_checkpoints=[40,10,0]"))
     assert saved.parent_checkpoints == (0, 10, 40) == saved.phases[0].checkpoint_steps
     assert [p.kind for p in saved.phases] == ["parent", "spawn", "independent"]
+
+
+def test_the_evaluator_chunks_as_the_probe_config_does():
+    """The core cannot read the schema (it sits below config), so its chunk size repeats
+    ``probe.chunk_size``'s default; a library user gets the chunks a probe uses."""
+    import inspect
+
+    from ridgeline.config.schema import ProbeConfig
+    from ridgeline.landscape import Evaluator
+    from ridgeline.landscape.alignment import activation_matching, align
+
+    default = ProbeConfig.__dataclass_fields__["chunk_size"].default
+    assert default == 1000
+    for fn in (Evaluator, activation_matching, align):
+        assert inspect.signature(fn).parameters["chunk_size"].default == default, fn

@@ -417,7 +417,7 @@ class Evaluator:
         model: nn.Module,
         x: Tensor,
         y: Tensor,
-        chunk_size: int = 1024,
+        chunk_size: int = 1000,
         bn_policy: BNPolicy | str = BNPolicy.INTERPOLATE,
         bn_batches: Iterable[object] | None = None,
         use_vmap: bool | None = None,

@@ -12,7 +12,7 @@ from ridgeline.config.rules import plain
 from ridgeline.errors import ConfigError, RidgelineError
 from ridgeline.store.layout import RunLayout
 from ridgeline.store.plan import RunPlan
-from ridgeline.store.records import RecordStore
+from ridgeline.store.typed import read_records
 
 # Keys that may change between the runs of one run dir without changing its results.
 RERUN_FREE_KEYS = (
@@ -90,7 +90,7 @@ def check_run_dir(cfg: DictConfig, plan: RunPlan, run_dir: Path) -> None:
             )
     run, parent = RunLayout(run_dir), plan.parent
     for records in (run.records, plan.store.run(plan.parent_key).records):
-        RecordStore(records).read()  # names a damaged line before anything is trained
+        read_records(records)  # names a damaged line before anything is trained
     done, todo = [], []
     for phase in plan.phases:
         layout = parent if phase.kind == "parent" else run.phase(phase.name)
