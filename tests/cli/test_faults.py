@@ -15,7 +15,7 @@ import torch
 import yaml
 from torch import nn
 
-from helpers.cli import run_train
+from helpers.cli import run_train, train_ok
 from ridgeline.errors import RidgelineError, TrainingDiverged
 from ridgeline.store.records import RecordStore
 from ridgeline.store.run_dir import _first_difference
@@ -62,8 +62,7 @@ def no_traceback(result) -> None:
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
     cwd = tmp_path_factory.mktemp("finished")
-    result = run_train(cwd, *FAST, env={"OMP_NUM_THREADS": "2"})  # threads=1 must win
-    assert result.returncode == 0, result.stderr[-3000:]
+    train_ok(cwd, *FAST, env={"OMP_NUM_THREADS": "2"})  # threads=1 must win
     for phase in PHASES:
         assert (cwd / "run" / phase / "done.json").exists()
         assert (cwd / "run" / phase / "checkpoints" / "last.ckpt").exists()
@@ -81,8 +80,7 @@ def copy_of(finished, tmp_path) -> Path:
 
 def test_rerun_into_a_finished_run_dir_trains_nothing_and_says_so(copy_of):
     before = files(copy_of)
-    result = run_train(copy_of, *FAST)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = train_ok(copy_of, *FAST)
     assert "ridgeline: note: the run dir" in result.stderr
     assert "already holds a finished run" in result.stderr
     assert "nothing is trained again" in result.stderr

@@ -6,7 +6,7 @@ import re
 import matplotlib.image
 import pytest
 
-from helpers.cli import run_train
+from helpers.cli import train_ok
 from helpers.wandb_file import read_runs
 from ridgeline.store.scalars import scalar_metrics
 from ridgeline.store.typed import ProbeRecord
@@ -19,8 +19,7 @@ def main_job(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("main_job")
     # a W&B service address inherited from a parent process must be ignored (W&B would fail
     # to parse this one); the W&B tests below read the run's own offline files
-    result = run_train(cwd, *FAST, env={"WANDB_SERVICE": "inherited-from-a-notebook"})
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = train_ok(cwd, *FAST, env={"WANDB_SERVICE": "inherited-from-a-notebook"})
     run_dir = cwd / "run"
     records = [json.loads(line) for line in (run_dir / "landscape" / "records.jsonl").open()]
     return run_dir, records, result.stdout

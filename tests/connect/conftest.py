@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from helpers.cli import run_train
+from helpers.cli import train_ok
 
 # 30 steps, children spawned at init and two independent ones, 100 test examples; the probes at
 # the start and the end only, on the test split, with a 5-point α-grid (REPAIR corrects every
@@ -33,8 +33,7 @@ TINY = [
 def tiny_run(tmp_path_factory):
     """The run dir, and a pristine copy of it made before anything else touches it."""
     cwd = tmp_path_factory.mktemp("connect")
-    result = run_train(cwd, *TINY)
-    assert result.returncode == 0, result.stderr[-3000:]
+    train_ok(cwd, *TINY)
     run_dir = cwd / "run"
     pristine = cwd / "pristine"
     shutil.copytree(run_dir, pristine)

@@ -23,3 +23,10 @@ def run_train(
     return subprocess.run(
         args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def train_ok(cwd: Path, *overrides: str, **kwargs: object) -> subprocess.CompletedProcess:
+    """:func:`run_train` that must succeed (the failure shows the tail of its stderr)."""
+    result = run_train(cwd, *overrides, **kwargs)  # type: ignore[arg-type]
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result

@@ -7,7 +7,7 @@ import math
 import matplotlib.image
 import pytest
 
-from helpers.cli import run_train
+from helpers.cli import train_ok
 from ridgeline.cli.report import main as report_main
 from ridgeline.errors import ConfigError
 from ridgeline.probes import GeometryProbe
@@ -35,8 +35,7 @@ TINY = [
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("topography")
-    result = run_train(cwd, *TINY)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = train_ok(cwd, *TINY)
     run_dir = cwd / "run"
     return run_dir, read_records(run_dir / "landscape" / "records.jsonl"), result.stdout
 

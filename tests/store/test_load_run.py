@@ -4,7 +4,7 @@ children with the landscape core gives the recorded number exactly."""
 import pytest
 from omegaconf import DictConfig
 
-from helpers.cli import run_train
+from helpers.cli import train_ok
 from ridgeline.errors import RidgelineError
 from ridgeline.landscape import BarrierRecord, Evaluator, GeometryRecord, barrier_curve, distance
 
@@ -26,8 +26,7 @@ def run(tmp_path_factory):
     from ridgeline import load_run
 
     cwd = tmp_path_factory.mktemp("load_run")
-    result = run_train(cwd, *OVERRIDES)
-    assert result.returncode == 0, result.stderr[-3000:]
+    train_ok(cwd, *OVERRIDES)
     return load_run(cwd / "run")
 
 

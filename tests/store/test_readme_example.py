@@ -4,7 +4,7 @@ steps 0 and 40, three children): only the run dir is filled in."""
 import re
 from pathlib import Path
 
-from helpers.cli import run_train
+from helpers.cli import train_ok
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 # The main job's spawn steps and children, at a few steps and a small test subset.
@@ -34,8 +34,7 @@ def test_the_example_is_the_main_jobs_shape():
 
 
 def test_the_load_run_example_runs_on_a_main_job_shaped_run(tmp_path):
-    result = run_train(tmp_path, *OVERRIDES)
-    assert result.returncode == 0, result.stderr[-3000:]
+    train_ok(tmp_path, *OVERRIDES)
     code = example().replace("outputs/runs/<date>/<time>", str(tmp_path / "run"))
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)  # its own assert compares the barriers

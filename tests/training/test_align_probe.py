@@ -12,7 +12,7 @@ from omegaconf import OmegaConf, open_dict
 from torch import nn
 
 from cli.test_bad_input import compose_cfg
-from helpers.cli import run_train
+from helpers.cli import train_ok
 from ridgeline.config.builds import check_model
 from ridgeline.config.settings import read_settings
 from ridgeline.errors import ConfigError
@@ -44,8 +44,7 @@ ALIGN = [
 @pytest.fixture(scope="module")
 def aligned_job(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("aligned_job")
-    result = run_train(cwd, *ALIGN)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = train_ok(cwd, *ALIGN)
     run_dir = cwd / "run"
     records = [json.loads(line) for line in (run_dir / "landscape" / "records.jsonl").open()]
     return run_dir, [r for r in records if r["probe"] == "pair"], result.stdout
