@@ -7,7 +7,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 def load() -> str:
@@ -270,3 +270,36 @@ def timed_loop(models, x, y, batch_size: int, optimizer, steps: int, warmup: int
             loss.backward()
             opt.step()
     return time.perf_counter() - t0
+
+
+def quickstart_cnn(width: Sequence[int] | None = None):
+    """The quickstart's CNN as ``conf/model/cnn_small.yaml`` builds it for mnist_mini (conv
+    weights channels-last); ``width`` replaces its channel widths (tiny runs)."""
+    from importlib.resources import files
+
+    from omegaconf import OmegaConf
+
+    from ridgeline.models import build_model
+
+    path = files("ridgeline") / "conf" / "model" / "cnn_small.yaml"
+    cfg = OmegaConf.to_container(OmegaConf.load(str(path)))
+    kwargs = {k: v for k, v in cfg.items() if k not in ("_target_", "input_shape", "num_classes")}
+    if width is not None:
+        kwargs["width"] = list(width)
+    return build_model(input_shape=(1, 28, 28), num_classes=10, **kwargs)
+
+
+def moved_children(model, n: int = 2, scale: float = 0.05, seed: int = 1) -> list:
+    """``n`` copies of ``model`` whose parameters moved by ``scale`` · N(0, 1) (one seeded
+    generator, children in turn): children that moved apart from a spawn point."""
+    import copy
+
+    import torch
+
+    kids = [copy.deepcopy(model) for _ in range(n)]
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for kid in kids:
+            for p in kid.parameters():
+                p.add_(scale * torch.randn(p.shape, generator=g))
+    return kids

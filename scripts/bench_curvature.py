@@ -14,7 +14,6 @@ Usage: python scripts/bench_curvature.py --threads 1,2 --repeats 7 [--baseline 9
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib.util
 import statistics
 import subprocess
@@ -24,10 +23,17 @@ from pathlib import Path
 
 import torch
 
-from bench_common import add_threads_arg, once, per_thread_count, start, table
+from bench_common import (
+    add_threads_arg,
+    moved_children,
+    once,
+    per_thread_count,
+    quickstart_cnn,
+    start,
+    table,
+)
 from ridgeline.config.builds import data_module
 from ridgeline.landscape import Evaluator, delta, lerp, state_of, taylor_prediction
-from ridgeline.models import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,13 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 def quickstart_pair(device: str = "cpu", width: tuple[int, int] = (16, 32)):
     """The quickstart's CNN (conf/model/cnn_small.yaml, channels-last) and two moved children."""
     torch.manual_seed(0)
-    model = build_model("cnn", (1, 28, 28), 10, width=list(width), channels_last=True)
-    kids = [copy.deepcopy(model), copy.deepcopy(model)]
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for kid in kids:
-            for p in kid.parameters():
-                p.add_(0.05 * torch.randn(p.shape, generator=g))
+    model = quickstart_cnn(width)
+    kids = moved_children(model)
     model, kids = model.to(device), [k.to(device) for k in kids]
     return model, state_of(kids[0]), state_of(kids[1])
 

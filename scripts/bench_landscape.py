@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench_common import add_threads_arg, per_thread_count, start
+from bench_common import add_threads_arg, per_thread_count, quickstart_cnn, start
 from ridgeline.landscape import (
     Evaluator,
     barrier_curve,
@@ -51,27 +51,10 @@ def make_cnn() -> nn.Sequential:
     )
 
 
-def make_cnn_small() -> nn.Sequential:
-    """The quickstart's CNN as the model registry builds it (conv weights channels-last)."""
-    from ridgeline.models import build_model
-
-    return build_model(
-        "cnn",
-        (1, 28, 28),
-        10,
-        depth=2,
-        width=[16, 32],
-        kernel_size=3,
-        activation="relu",
-        pool="max",
-        channels_last=True,
-    )
-
-
 MODELS: dict[str, Callable[[], nn.Sequential]] = {
     "mlp": make_mlp,
     "cnn": make_cnn,
-    "cnn_small": make_cnn_small,
+    "cnn_small": quickstart_cnn,
 }
 
 

@@ -29,7 +29,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from bench_common import add_threads_arg, once, per_thread_count, start, table
+from bench_common import (
+    add_threads_arg,
+    moved_children,
+    once,
+    per_thread_count,
+    quickstart_cnn,
+    start,
+    table,
+)
 from ridgeline.config.builds import data_module
 from ridgeline.landscape import Evaluator, layer_groups, lerp, lerp_groups, state_of
 from ridgeline.models import build_model
@@ -182,16 +190,8 @@ def naive_probe(model, a, b, s, splits, bn, batch) -> None:
 def spawn_pair(name: str) -> tuple[nn.Module, dict, dict, dict]:
     """A model, its spawn state and two children that moved apart from it (fixed seeds)."""
     torch.manual_seed(0)
-    if name == "cnn_small":  # conf/model/cnn_small.yaml, the quickstart's model
-        model = build_model("cnn", (1, 28, 28), 10, width=[16, 32])
-    else:
-        model = build_model(name, (1, 28, 28), 10)
-    kids = [copy.deepcopy(model), copy.deepcopy(model)]
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for kid in kids:
-            for p in kid.parameters():
-                p.add_(0.05 * torch.randn(p.shape, generator=g))
+    model = quickstart_cnn() if name == "cnn_small" else build_model(name, (1, 28, 28), 10)
+    kids = moved_children(model)
     return model, state_of(model), state_of(kids[0]), state_of(kids[1])
 
 
