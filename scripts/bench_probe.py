@@ -8,7 +8,8 @@ LandscapeProbe callback calls them (Evaluators built inside the timing, BN polic
 Floor = P plain eval forward passes (model(x), cross-entropy, argmax, no grad) over the same
 tensors per split, P = every parameter set whose loss the record reports (25 barrier points;
 2 × entries × 2 layer-wise sets + the 2 endpoints; 2 × 11 profile points) + 3 per directional
-second derivative ΔᵀHΔ (3 + 2 × layers of them: value, first and second order ≥ 3 passes).
+second derivative ΔᵀHΔ (3 + 2 × layers of them, and the ridge's at α*: value, first and second
+order ≥ 3 passes).
 
 Naive = what public layer-wise LMC code does: for every α (and every layer-wise set, profile
 point) load the interpolated state into a model and loop a DataLoader; ΔᵀHΔ by double backward
@@ -88,7 +89,7 @@ def recorded_paths(record: object, where: str = "") -> dict[str, str]:
 def floor_passes(n_layers: int) -> int:
     """Forward passes per split the default probe set must make at least (see module doc)."""
     entries = 3 * n_layers  # single + cumulative shallow→deep + deep→shallow
-    return len(ALPHAS) + (2 * entries * 2 + 2) + 2 * len(PROFILE) + 3 * (3 + 2 * n_layers)
+    return len(ALPHAS) + (2 * entries * 2 + 2) + 2 * len(PROFILE) + 3 * (3 + 2 * n_layers + 1)
 
 
 def floor(model, splits, passes: int, chunk: int) -> None:
