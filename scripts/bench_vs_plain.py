@@ -422,8 +422,8 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, str]:
 
 def probe_seconds(run_dir: Path) -> float:
     """ridgeline's time in probes: the probe seconds of every record of a run."""
+    from ridgeline.records.probe_record import read_records
     from ridgeline.store.layout import RunLayout
-    from ridgeline.store.typed import read_records
 
     return sum(r.probe_seconds or 0.0 for r in read_records(RunLayout(run_dir).records))
 

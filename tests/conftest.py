@@ -1,8 +1,12 @@
-"""Shared test settings: offline W&B, no stray output in the repo, no shared W&B service."""
+"""Shared test settings: offline W&B, no stray output in the repo, no shared W&B service; the
+tiny-run factory."""
 
 import os
+from collections.abc import Callable
 
 import pytest
+
+from helpers.cli import TinyRun, train_ok
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -22,3 +26,15 @@ def _no_inherited_wandb_service():
 
         wandb.teardown()
         os.environ.pop("WANDB_SERVICE", None)
+
+
+@pytest.fixture(scope="session")
+def tiny_run_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., TinyRun]:
+    """``tiny_run_factory(name, *overrides, env=None)``: ``ridgeline-train <overrides>`` in a
+    fresh temp dir ``name``, which must succeed (see :func:`helpers.cli.train_ok`)."""
+
+    def make(name: str, *overrides: str, env: dict[str, str] | None = None) -> TinyRun:
+        cwd = tmp_path_factory.mktemp(name)
+        return TinyRun(cwd, train_ok(cwd, *overrides, env=env))
+
+    return make

@@ -1,5 +1,5 @@
-"""Moved to :mod:`ridgeline.store.run` (``ridgeline.load_run`` is unchanged)."""
+"""Moved to :mod:`ridgeline.job.run` (``ridgeline.load_run`` is unchanged)."""
 
 from ridgeline._shim import forward
 
-__getattr__ = forward(__name__, "ridgeline.store.run")
+__getattr__ = forward(__name__, "ridgeline.job.run")

@@ -7,40 +7,20 @@ Lightning, ~10 s); the rest call the checks in-process on configs composed from 
 import os
 import subprocess
 import time
-from importlib.resources import files
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
 
 from helpers.cli import TRAIN, run_train
+from helpers.compose import compose_groups as compose_cfg
 from ridgeline.config.resolvers import register_resolvers
 from ridgeline.config.rules import check_sizes
-from ridgeline.config.schema_errors import schema_error
 from ridgeline.config.settings import read_settings
 from ridgeline.errors import ConfigError, RidgelineError
-from ridgeline.store.plan import make_plan
-from ridgeline.store.run_dir import check_run_dir
-from ridgeline.store.validate import validate_config
+from ridgeline.job.plan import make_plan
+from ridgeline.job.run_dir import check_run_dir
+from ridgeline.job.validate import validate_config
 
-CONF = str(files("ridgeline.conf"))
 register_resolvers()
-
-
-def compose_cfg(*overrides: str):
-    """The config groups' own defaults (no experiment unless one is asked for), plus overrides;
-    a value the schema refuses raises its ConfigError, as ridgeline-train reports it."""
-    base = [] if any(o.startswith("experiment=") for o in overrides) else ["~experiment"]
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        try:
-            cfg = compose("train", overrides=[*base, *overrides], return_hydra_config=True)
-        except Exception as exc:
-            error = schema_error(exc, list(overrides))
-            if error is None:
-                raise
-            raise error from None
-    HydraConfig.instance().set_config(cfg)
-    return cfg
 
 
 def validate_run_dir(cfg, run_dir):
@@ -486,7 +466,7 @@ def test_missing_parent_checkpoint_of_a_finished_parent(tmp_path):
 
 # --- in-process: the environment, the parent store and the ranks ---------------------------
 def test_a_parent_lock_that_is_a_directory_is_named(tmp_path):
-    from ridgeline.store.run_dir import check_writable_dirs
+    from ridgeline.job.run_dir import check_writable_dirs
 
     cfg = compose_cfg(f"paths.parent_dir={tmp_path / 'parents'}")
     plan = make_plan(cfg)
@@ -529,7 +509,7 @@ def test_ridgeline_config_dir_must_be_a_readable_directory(tmp_path, monkeypatch
 
 
 def test_more_nodes_than_this_machine_need_a_launcher(monkeypatch):
-    from ridgeline.store.ranks import check_nodes
+    from ridgeline.job.ranks import check_nodes
 
     for name in ("NODE_RANK", "MASTER_ADDR"):
         monkeypatch.delenv(name, raising=False)
@@ -545,7 +525,7 @@ def test_more_nodes_than_this_machine_need_a_launcher(monkeypatch):
 def test_a_busy_master_port_is_named_before_any_process_starts(monkeypatch):
     import socket
 
-    from ridgeline.store.ranks import check_port
+    from ridgeline.job.ranks import check_port
 
     with socket.socket() as busy:
         busy.bind(("", 0))

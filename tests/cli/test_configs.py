@@ -1,17 +1,14 @@
 """Every option of every config group composes, and its objects instantiate."""
 
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from ridgeline.config.resolvers import register_resolvers
-from ridgeline.store.validate import validate_config
+from helpers.compose import CONF, compose_train, ridgeline_conf
+from ridgeline.job.validate import validate_config
 
-CONF = Path(str(files("ridgeline.conf")))
 GROUPS = (
     "data",
     "model",
@@ -33,19 +30,13 @@ def options(group: str) -> list[str]:
 
 @pytest.fixture(scope="module", autouse=True)
 def hydra_conf():
-    register_resolvers()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with ridgeline_conf():
         yield
 
 
 def compose_with(*overrides: str):
-    return compose(
-        "train",
-        overrides=[
-            "paths.root_dir=/tmp/ridgeline-cfg",
-            "paths.output_dir=/tmp/ridgeline-cfg/run",
-            *overrides,
-        ],
+    return compose_train(
+        "paths.root_dir=/tmp/ridgeline-cfg", "paths.output_dir=/tmp/ridgeline-cfg/run", *overrides
     )
 
 
@@ -123,6 +114,6 @@ def test_the_readme_lmc_modulo_permutation_command_validates(method):
     assert "spawn.at=null" in overrides and "probe.align=weight" in overrides, overrides
     overrides = [o.replace("probe.align=weight", f"probe.align={method}") for o in overrides]
     paths = ["paths.root_dir=/tmp/ridgeline-cfg", "paths.output_dir=/tmp/ridgeline-cfg/run"]
-    plan = validate_config(compose("train", overrides=[*overrides, *paths]))
+    plan = validate_config(compose_train(*overrides, *paths))
     assert [p.kind for p in plan.phases] == ["independent"]
     assert plan.probe.align == method

@@ -12,7 +12,7 @@ from helpers.records import make_run
 from ridgeline.cli.collect import main as collect_main
 from ridgeline.cli.report import main as report_main
 from ridgeline.errors import ConfigError, RidgelineError
-from ridgeline.store.records import RecordStore
+from ridgeline.store.record_store import RecordStore
 
 CLIS = {"report": report_main, "collect": collect_main}
 
@@ -115,7 +115,8 @@ def test_record_store_read_names_file_and_line(tmp_path):
 def resumed(tmp_path):
     """A composed config and a run dir holding its config.yaml and one probe record."""
     from omegaconf import OmegaConf
-    from test_bad_input import compose_cfg
+
+    from helpers.compose import compose_groups as compose_cfg
 
     cfg = compose_cfg(f"paths.parent_dir={tmp_path / 'parents'}")
     run = tmp_path / "run"
@@ -133,15 +134,15 @@ def resumed(tmp_path):
 
 
 def validate_run_dir(cfg, run):
-    from ridgeline.store.plan import make_plan
-    from ridgeline.store.run_dir import check_run_dir
+    from ridgeline.job.plan import make_plan
+    from ridgeline.job.run_dir import check_run_dir
 
     check_run_dir(cfg, make_plan(cfg), run)
 
 
 def validate_writable(cfg, run):
-    from ridgeline.store.plan import make_plan
-    from ridgeline.store.run_dir import check_writable_dirs
+    from ridgeline.job.plan import make_plan
+    from ridgeline.job.run_dir import check_writable_dirs
 
     check_writable_dirs(make_plan(cfg), run)
 

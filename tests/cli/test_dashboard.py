@@ -1,7 +1,7 @@
 """``ridgeline-dashboard``: the workspace it builds, and one clear line when W&B is out of reach.
 
 That the panels read keys real runs log is checked against a real sweep's offline run files in
-``tests/training/test_loggers_wandb.py``.
+``tests/tracking/test_loggers_wandb.py``.
 """
 
 import os

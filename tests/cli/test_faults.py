@@ -17,8 +17,8 @@ from torch import nn
 
 from helpers.cli import run_train, train_ok
 from ridgeline.errors import RidgelineError, TrainingDiverged
-from ridgeline.store.records import RecordStore
-from ridgeline.store.run_dir import _first_difference
+from ridgeline.job.run_dir import _first_difference
+from ridgeline.store.record_store import RecordStore
 
 # A small complete job: parent, children at 0 and 10, independent children, barrier probes.
 FAST = [
@@ -60,9 +60,9 @@ def no_traceback(result) -> None:
 
 # --- a finished run, run again --------------------------------------------------------------
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    cwd = tmp_path_factory.mktemp("finished")
-    train_ok(cwd, *FAST, env={"OMP_NUM_THREADS": "2"})  # threads=1 must win
+def finished(tiny_run_factory) -> Path:
+    job = tiny_run_factory("finished", *FAST, env={"OMP_NUM_THREADS": "2"})  # threads=1 must win
+    cwd = job.cwd
     for phase in PHASES:
         assert (cwd / "run" / phase / "done.json").exists()
         assert (cwd / "run" / phase / "checkpoints" / "last.ckpt").exists()

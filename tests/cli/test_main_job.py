@@ -1,28 +1,24 @@
 """End to end through the console script: records, W&B offline run, table and figures agree."""
 
-import json
 import re
 
 import matplotlib.image
 import pytest
 
-from helpers.cli import train_ok
 from helpers.wandb_file import read_runs
-from ridgeline.store.scalars import scalar_metrics
-from ridgeline.store.typed import ProbeRecord
+from ridgeline.records.probe_record import ProbeRecord
+from ridgeline.records.scalars import scalar_metrics
 
 FAST = ["debug=fast", "logger=[wandb,csv]", "probe.curvature.layerwise=false"]
 
 
 @pytest.fixture(scope="module")
-def main_job(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("main_job")
+def main_job(tiny_run_factory):
     # a W&B service address inherited from a parent process must be ignored (W&B would fail
     # to parse this one); the W&B tests below read the run's own offline files
-    result = train_ok(cwd, *FAST, env={"WANDB_SERVICE": "inherited-from-a-notebook"})
-    run_dir = cwd / "run"
-    records = [json.loads(line) for line in (run_dir / "landscape" / "records.jsonl").open()]
-    return run_dir, records, result.stdout
+    env = {"WANDB_SERVICE": "inherited-from-a-notebook"}
+    job = tiny_run_factory("main_job", *FAST, env=env)
+    return job.run_dir, job.records(), job.result.stdout
 
 
 def test_every_phase_is_probed_at_spawn_point_schedule_and_end(main_job):

@@ -3,10 +3,8 @@ default config silently retrains every parent (and strands the stored ones)."""
 
 import inspect
 
-from hydra import compose, initialize_config_module
-
-from ridgeline.config.resolvers import register_resolvers
-from ridgeline.store.plan import make_plan
+from helpers.compose import compose_train
+from ridgeline.job.plan import make_plan
 
 # The key of `ridgeline-train` with no overrides, computed once (on 39b07da) and written here.
 # If this test fails, the parent spec of the default config changed (a data, model, optim or
@@ -18,9 +16,7 @@ DEFAULT_PARENT_KEY = "24d1ca290d39963f"
 
 
 def default_plan(*overrides: str):
-    register_resolvers()
-    with initialize_config_module("ridgeline.conf", version_base="1.3"):
-        return make_plan(compose("train", overrides=list(overrides)))
+    return make_plan(compose_train(*overrides))
 
 
 def test_the_default_config_keeps_its_parent_key():

@@ -6,15 +6,14 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir, initialize_config_module
 from omegaconf import MISSING, OmegaConf
 
+from helpers.compose import compose_train, ridgeline_conf
 from ridgeline.config.resolvers import register_resolvers
 from ridgeline.config.schema import BN_POLICIES, GROUP_SCHEMAS, SCHEMAS, Allowed, TrainConfig
-from ridgeline.config.schema_errors import schema_error
 from ridgeline.config.settings import read_settings
 from ridgeline.errors import ConfigError
-from ridgeline.store.plan import make_plan
+from ridgeline.job.plan import make_plan
 
 CONF = Path(str(files("ridgeline.conf")))
 PATHS = ["paths.root_dir=/tmp/r", "paths.output_dir=/tmp/r/run"]
@@ -23,19 +22,12 @@ PRESETS = [(g, p.stem) for g in GROUP_SCHEMAS for p in sorted((CONF / g).glob("*
 
 @pytest.fixture
 def conf_dir():
-    register_resolvers()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with ridgeline_conf():
         yield
 
 
 def compose_or_error(*overrides: str):
-    try:
-        return compose("train", overrides=[*PATHS, *overrides])
-    except Exception as exc:
-        error = schema_error(exc, list(overrides))
-        if error is None:
-            raise
-        raise error from None
+    return compose_train(*PATHS, *overrides, as_written=list(overrides))
 
 
 @pytest.mark.parametrize("group,option", PRESETS, ids=lambda v: str(v))
@@ -206,9 +198,8 @@ def test_a_users_preset_without_the_schema_is_typed_too(tmp_path, monkeypatch):
     mine.write_text((CONF / "data" / "mnist_mini.yaml").read_text().replace(schema_line, ""))
     mine.with_name("bad.yaml").write_text(mine.read_text() + "batch_size: abc\n")
     monkeypatch.chdir(tmp_path)
-    with initialize_config_module("ridgeline.conf", version_base="1.3"):
-        cfg = compose("train", overrides=[*PATHS, "data=mine"])
-        bad = compose("train", overrides=[*PATHS, "data=bad"])
+    cfg = compose_train(*PATHS, "data=mine")
+    bad = compose_train(*PATHS, "data=bad")
     assert OmegaConf.get_type(cfg.data) is dict
     settings = read_settings(cfg)
     assert (settings.data.batch_size, settings.data.eval_batch_size) == (128, 1000)

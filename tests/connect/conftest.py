@@ -5,8 +5,6 @@ import shutil
 
 import pytest
 
-from helpers.cli import train_ok
-
 # 30 steps, children spawned at init and two independent ones, 100 test examples; the probes at
 # the start and the end only, on the test split, with a 5-point α-grid (REPAIR corrects every
 # evaluated set, so the grid sets the probe's cost).
@@ -30,11 +28,9 @@ TINY = [
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
+def tiny_run(tiny_run_factory):
     """The run dir, and a pristine copy of it made before anything else touches it."""
-    cwd = tmp_path_factory.mktemp("connect")
-    train_ok(cwd, *TINY)
-    run_dir = cwd / "run"
-    pristine = cwd / "pristine"
-    shutil.copytree(run_dir, pristine)
-    return run_dir, pristine
+    job = tiny_run_factory("connect", *TINY)
+    pristine = job.cwd / "pristine"
+    shutil.copytree(job.run_dir, pristine)
+    return job.run_dir, pristine

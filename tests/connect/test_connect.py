@@ -13,7 +13,7 @@ import torch
 
 from ridgeline.cli.connect import main
 from ridgeline.connect import ConnectRecord, read_curves
-from ridgeline.landscape import CurveRecord, Evaluator
+from ridgeline.landscape import BentPathRecord, Evaluator
 from ridgeline.store.layout import RunLayout
 
 CONNECT = str(Path(sys.executable).with_name("ridgeline-connect"))
@@ -45,7 +45,9 @@ def test_one_record_per_phase_and_pair_read_back(connected):
         (p, [0, 1], "curve/bezier/test") for p in PHASES
     ]
     records = read_curves(run_dir)
-    assert all(isinstance(r, ConnectRecord) and isinstance(r.curve, CurveRecord) for r in records)
+    assert all(
+        isinstance(r, ConnectRecord) and isinstance(r.curve, BentPathRecord) for r in records
+    )
     assert [r.step for r in records] == [30, 30]
     assert [r.spawn_step for r in records] == [0, None]
     for r in records:
@@ -174,9 +176,9 @@ def test_bad_kind_through_the_console_script(tiny_run):
 
 
 def test_ridgeline_report_draws_the_bent_paths_of_a_connected_run(connected, tiny_run, tmp_path):
+    from ridgeline.report.bent_path_figure import CURVE_CAPTION, draw_curves
     from ridgeline.report.build import make_report
     from ridgeline.report.collect import collect
-    from ridgeline.report.curves import CURVE_CAPTION, draw_curves
 
     run_dir, _ = connected
     report = make_report(run_dir, tmp_path / "report", wandb="off")

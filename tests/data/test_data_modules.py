@@ -210,16 +210,13 @@ def test_declared_keys_must_match():
 
 
 def test_configs_instantiate_with_matching_keys(tmp_path):
-    from importlib.resources import files
+    from helpers.compose import CONF, compose_train, ridgeline_conf
 
-    from hydra import compose, initialize_config_dir
-
-    conf = str(files("ridgeline.conf"))
     names = set()
-    with initialize_config_dir(config_dir=conf, version_base="1.3"):
-        for path in sorted(glob.glob(f"{conf}/data/*.yaml")):
+    with ridgeline_conf():
+        for path in sorted(glob.glob(f"{CONF}/data/*.yaml")):
             option = path.rsplit("/", 1)[1].removesuffix(".yaml")
-            cfg = compose("train", overrides=[f"data={option}", f"paths.data_dir={tmp_path}"])
+            cfg = compose_train(f"data={option}", f"paths.data_dir={tmp_path}")
             dm = instantiate(cfg.data)
             assert isinstance(dm, DATASETS[cfg.data.name])
             assert dm.num_classes == cfg.data.num_classes
@@ -230,7 +227,7 @@ def test_configs_instantiate_with_matching_keys(tmp_path):
 
 
 def test_the_size_check_reads_the_data_once_for_setup(monkeypatch):
-    from ridgeline.store.validate import split_sizes
+    from ridgeline.job.validate import split_sizes
 
     dm = data_module("mnist_mini")
     reads = []

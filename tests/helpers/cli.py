@@ -1,8 +1,10 @@
 """Run the real console script in a temp dir, as a user would."""
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 TRAIN = str(Path(sys.executable).with_name("ridgeline-train"))
@@ -30,3 +32,20 @@ def train_ok(cwd: Path, *overrides: str, **kwargs: object) -> subprocess.Complet
     result = run_train(cwd, *overrides, **kwargs)  # type: ignore[arg-type]
     assert result.returncode == 0, result.stderr[-3000:]
     return result
+
+
+@dataclass(frozen=True)
+class TinyRun:
+    """A finished ``ridgeline-train`` job (made by the ``tiny_run_factory`` fixture): its
+    project dir ``cwd`` (run dir ``cwd/run``, parent store below ``cwd/outputs``) and output."""
+
+    cwd: Path
+    result: subprocess.CompletedProcess
+
+    @property
+    def run_dir(self) -> Path:
+        return self.cwd / "run"
+
+    def records(self) -> list[dict]:
+        """The probe records of ``landscape/records.jsonl``, as JSON objects."""
+        return [json.loads(line) for line in (self.run_dir / "landscape" / "records.jsonl").open()]

@@ -14,11 +14,10 @@ import sys
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
 from helpers.cli import TRAIN
-from ridgeline.config.resolvers import register_resolvers
+from helpers.compose import compose_train
 from ridgeline.landscape import BarrierRecord, Evaluator, barrier_curve, state_of
 from ridgeline.store.layout import RunLayout
 
@@ -28,7 +27,7 @@ PHASE = f"spawn_k={SPAWN_STEP:07d}"
 JOB = [
     "trainer.max_steps=20",
     # The MLP, not the quickstart's CNN: max-pool ties turn float summation order into
-    # different gradients, and 19 steps grow 1e-7 into 6e-3 (measured; README, multi-device).
+    # different gradients, and 19 steps grow 1e-7 into 6e-3 (measured; docs/guide/multi-device.md).
     "model=mlp",
     f"spawn.at=[{SPAWN_STEP}]",
     "spawn.children=2",  # one pair per probe (the main job has three children)
@@ -159,9 +158,7 @@ def final_children(run_dir: Path) -> dict[str, torch.Tensor]:
 def single_process_barrier(root: Path, run_dir: Path) -> BarrierRecord:
     """The test barrier record between the run's final children, evaluated here in one process on
     all 200 examples with the landscape core (no Lightning, no sharding, no all-reduce)."""
-    register_resolvers()
-    with initialize_config_module("ridgeline.conf", version_base="1.3"):
-        cfg = compose("train", overrides=[f"paths.root_dir={root}", *JOB], return_hydra_config=True)
+    cfg = compose_train(f"paths.root_dir={root}", *JOB, job=True)
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
     x, y = datamodule.eval_tensors("test")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from ridgeline.landscape.records import (
+from ridgeline.landscape.results import (
     BarrierRecord,
     BarrierValues,
     GeometryRecord,

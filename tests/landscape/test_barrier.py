@@ -2,16 +2,9 @@ import pytest
 import torch
 from torch import nn
 
-from ridgeline.landscape import (
-    BarrierValues,
-    Evaluator,
-    barrier_curve,
-    barrier_values,
-    layerwise_barriers,
-    state_of,
-    validate_alphas,
-)
-from ridgeline.landscape.barrier import curve_fields
+from ridgeline.landscape import Evaluator, barrier_curve, layerwise_barriers, state_of
+from ridgeline.landscape.barrier import barrier_values, curve_fields, validate_alphas
+from ridgeline.landscape.results import BarrierValues
 
 
 @pytest.mark.parametrize(

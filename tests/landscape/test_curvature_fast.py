@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ridgeline.landscape import Evaluator, state_of, taylor_prediction
-from ridgeline.landscape.curvature import _piecewise_linear
+from ridgeline.landscape.tangents import piecewise_linear
 
 from .test_curvature import _reference_taylor
 
@@ -52,7 +52,7 @@ def test_conv_blocks_match_per_term_reference(act, bn, linear):
     y = torch.randint(0, 3, (37,), generator=g)
     torch.manual_seed(6)
     a, b = (_warm(_cnn(act, bn).double(), x) for _ in range(2))
-    assert _piecewise_linear(a[1:]) is linear
+    assert piecewise_linear(a[1:]) is linear
     ev = Evaluator(a, x, y, chunk_size=16)
     ta, tb = state_of(a), state_of(b)
     ref = _reference_taylor(ev, ta, tb, None)
@@ -70,12 +70,12 @@ def test_conv_blocks_match_per_term_reference(act, bn, linear):
 
 
 def test_piecewise_linear_modules():
-    assert _piecewise_linear(None)
-    assert _piecewise_linear(nn.Sequential(nn.ReLU(), nn.Sequential(nn.MaxPool2d(2)), nn.Flatten()))
-    assert not _piecewise_linear(nn.Sequential(nn.ReLU(), nn.GELU()))
-    assert not _piecewise_linear(nn.BatchNorm1d(3).train())
-    assert _piecewise_linear(nn.BatchNorm1d(3).eval())
-    assert not _piecewise_linear(nn.Dropout(0.5).train())
+    assert piecewise_linear(None)
+    assert piecewise_linear(nn.Sequential(nn.ReLU(), nn.Sequential(nn.MaxPool2d(2)), nn.Flatten()))
+    assert not piecewise_linear(nn.Sequential(nn.ReLU(), nn.GELU()))
+    assert not piecewise_linear(nn.BatchNorm1d(3).train())
+    assert piecewise_linear(nn.BatchNorm1d(3).eval())
+    assert not piecewise_linear(nn.Dropout(0.5).train())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

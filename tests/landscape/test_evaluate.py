@@ -13,11 +13,24 @@ from ridgeline.landscape import (
     lerp,
     recompute_bn_stats,
     state_of,
-    sums_to_metrics,
 )
-from ridgeline.landscape.evaluate import use_vmap_of
+from ridgeline.landscape.eval_path import use_vmap_of
+from ridgeline.landscape.sums import sums_to_metrics
 
 from .conftest import live, mlp, untouched
+
+
+class FakeClock:
+    """A clock for the path tuner that moves only when a run says it took time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def plain_metrics(model: nn.Module, x, y) -> tuple[float, float]:
@@ -187,7 +200,7 @@ def test_identical_sets_are_evaluated_once_with_exact_results(pair, data):
 
 
 def test_duplicate_bases_keep_their_jobs_prefix(pair, data):
-    from ridgeline.landscape.evaluate import ParamSetGroup
+    from ridgeline.landscape.groups import ParamSetGroup
 
     x, y = data
     ta, tb = (state_of(m) for m in pair)
@@ -237,9 +250,8 @@ def test_a_pinned_eval_path_is_taken_without_measuring(pair, data, name, path):
 
 
 def test_chooser_keeps_the_faster_path_and_agrees_across_processes(pair, data):
-    import time
-
-    ev = Evaluator(pair[0], *data, path_cache={})
+    time = FakeClock()
+    ev = Evaluator(pair[0], *data, path_cache={}, clock=time)
 
     def slow(path: str):
         def run(use_vmap: bool) -> str:
@@ -272,9 +284,8 @@ def test_chooser_keeps_the_faster_path_and_agrees_across_processes(pair, data):
 
 
 def test_a_clear_trial_decides_without_the_first_chunk_and_a_close_one_does_not(pair, data):
-    import time
-
-    ev = Evaluator(pair[0], *data, path_cache={})
+    time = FakeClock()
+    ev = Evaluator(pair[0], *data, path_cache={}, clock=time)
     ran: list[bool] = []
 
     def first(use_vmap: bool) -> str:
@@ -314,9 +325,9 @@ def test_a_clear_trial_decides_without_the_first_chunk_and_a_close_one_does_not(
 def test_a_trial_decision_gives_the_chosen_paths_exact_sums(monkeypatch):
     """When the trial decides, the first chunk runs afterwards on the chosen path: every chunk
     of the evaluation is that path's (equal to the pinned path's sums bit for bit)."""
-    import ridgeline.landscape.evaluate as evaluate_module
+    import ridgeline.landscape.eval_path as eval_path_module
 
-    monkeypatch.setattr(evaluate_module, "CLEAR_WIN", 0.0)  # every trial decides
+    monkeypatch.setattr(eval_path_module, "CLEAR_WIN", 0.0)  # every trial decides
     torch.manual_seed(0)
     conv = nn.Sequential(
         nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 8 * 8, 10)

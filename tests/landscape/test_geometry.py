@@ -5,7 +5,6 @@ import torch
 
 from ridgeline.landscape import (
     Evaluator,
-    largest_bump,
     layer_groups,
     lerp,
     param_names,
@@ -14,6 +13,7 @@ from ridgeline.landscape import (
     spawn_geometry,
     state_of,
 )
+from ridgeline.landscape.geometry import largest_bump
 
 from .conftest import untouched
 

@@ -6,18 +6,20 @@ from torch import nn
 
 from ridgeline.landscape import (
     Evaluator,
-    affine,
-    angle_at,
-    cosine,
     delta,
     distance,
-    flatten,
-    group_distances,
-    has_batchnorm,
     layer_groups,
     lerp,
     lerp_groups,
     state_of,
+)
+from ridgeline.landscape.params import (
+    affine,
+    angle_at,
+    cosine,
+    flatten,
+    group_distances,
+    has_batchnorm,
     unflatten,
 )
 

@@ -12,20 +12,22 @@ from torch.func import functional_call
 
 from ridgeline.landscape import (
     Evaluator,
-    PermutationGroup,
-    PermutationSpec,
-    UnsupportedModelError,
     activation_matching,
     align,
     apply_permutation,
     barrier_curve,
     distance,
-    invert_permutation,
     param_names,
     permutation_spec,
-    random_permutation,
     state_of,
     weight_matching,
+)
+from ridgeline.landscape.permutation import (
+    PermutationGroup,
+    PermutationSpec,
+    UnsupportedModelError,
+    invert_permutation,
+    random_permutation,
 )
 from ridgeline.models import build_model
 

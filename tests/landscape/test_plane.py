@@ -6,16 +6,9 @@ import math
 import pytest
 import torch
 
-from ridgeline.landscape import (
-    Evaluator,
-    SliceRecord,
-    affine,
-    lerp,
-    param_names,
-    plane_slice,
-    project_onto_plane,
-    state_of,
-)
+from ridgeline.landscape import Evaluator, SliceRecord, lerp, param_names, plane_slice, state_of
+from ridgeline.landscape.geometry import project_onto_plane
+from ridgeline.landscape.params import affine
 
 from .conftest import mlp, untouched
 

@@ -1,7 +1,8 @@
 import json
 import math
 
-from ridgeline.landscape import BarrierRecord, BarrierValues, LayerBarrier, LayerwiseRecord
+from ridgeline.landscape import BarrierRecord, LayerwiseRecord
+from ridgeline.landscape.results import BarrierValues, LayerBarrier
 
 
 def test_json_roundtrip_with_non_finite():

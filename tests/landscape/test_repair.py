@@ -9,14 +9,13 @@ from ridgeline.landscape import (
     BNPolicy,
     Endpoints,
     Evaluator,
-    ParamSetGroup,
     barrier_curve,
-    channel_stats,
     lerp,
     repair,
-    repair_layers,
     state_of,
 )
+from ridgeline.landscape.groups import ParamSetGroup
+from ridgeline.landscape.normalization import channel_stats, repair_layers
 
 from .conftest import live, mlp, untouched
 

@@ -12,13 +12,11 @@ from ridgeline.landscape import (
     Evaluator,
     RidgeRecord,
     barrier_curve,
-    chord_excess,
     lerp,
-    locate_peak,
     ridge_of_curve,
-    ridge_on_path,
     state_of,
 )
+from ridgeline.landscape.ridge import chord_excess, locate_peak, ridge_on_path
 
 from .conftest import untouched
 

@@ -14,6 +14,8 @@ LAYERS = [
     ("landscape", "models", "data"),
     ("config",),
     ("store",),
+    ("records",),
+    ("job",),
     ("tracking",),
     ("training",),
     ("probes",),
@@ -21,7 +23,24 @@ LAYERS = [
     ("cli", "__main__"),
 ]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
-SHIMS = {"ridgeline.run", "ridgeline.training.probes"}  # old paths that forward to new ones
+SHIMS = {  # old paths that forward to new ones
+    "ridgeline.run",
+    "ridgeline.training.probes",
+    "ridgeline.landscape.curves",
+    "ridgeline.landscape.records",
+    "ridgeline.connect.records",
+    "ridgeline.report.curves",
+    "ridgeline.store.parent_store",
+    "ridgeline.store.plan",
+    "ridgeline.store.ranks",
+    "ridgeline.store.records",
+    "ridgeline.store.run",
+    "ridgeline.store.run_dir",
+    "ridgeline.store.scalars",
+    "ridgeline.store.statistics",
+    "ridgeline.store.typed",
+    "ridgeline.store.validate",
+}
 
 
 def module_name(path: pathlib.Path) -> str:

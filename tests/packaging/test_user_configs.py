@@ -7,11 +7,11 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir, initialize_config_module
+from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
+from helpers.compose import compose_train, ridgeline_conf
 from ridgeline.config.builds import check_model
 from ridgeline.config.resolvers import register_resolvers
 from ridgeline.config.settings import read_settings
@@ -67,7 +67,7 @@ def sources() -> list[tuple[str, str]]:
 
 
 def shipped_sources() -> list[tuple[str, str]]:
-    with initialize_config_module("ridgeline.conf", version_base="1.3"):
+    with ridgeline_conf():
         return sources()
 
 
@@ -123,10 +123,10 @@ def test_user_files_add_options_and_replace_shipped_ones(
     write(user / "experiment" / "mine.yaml", MY_EXPERIMENT)
     write(user / "model" / "mlp.yaml", "_target_: ridgeline.models.build_model\nname: mlp\n")
     monkeypatch.chdir(tmp_path)
-    with initialize_config_module("ridgeline.conf", version_base="1.3"):
-        mine = compose("train", overrides=["experiment=mine"])
-        cnn = compose("train", overrides=["experiment=mine", "model=cnn"])
-        default = compose("train")
+    with ridgeline_conf():
+        mine = compose_train("experiment=mine")
+        cnn = compose_train("experiment=mine", "model=cnn")
+        default = compose_train()
     assert mine.task_name == "my_experiment" and mine.trainer.max_steps == 12
     # The user's model/mlp.yaml replaced the shipped one (which sets depth, width, activation).
     assert OmegaConf.to_container(mine.model) == {
@@ -157,10 +157,7 @@ def validate_model(cfg) -> None:
 def compose_job(*overrides: str):
     """The composed config as a job sees it: Hydra's own config set, so ${hydra:...} resolves
     whichever tests ran before in this process."""
-    with initialize_config_module("ridgeline.conf", version_base="1.3"):
-        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    return cfg
+    return compose_train(*overrides, job=True)
 
 
 def compose_model(*overrides: str):

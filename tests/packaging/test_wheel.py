@@ -21,7 +21,7 @@ import pytest
 from omegaconf import OmegaConf
 from setuptools.config.pyprojecttoml import read_configuration
 
-from ridgeline.store.records import RecordStore
+from ridgeline.store.record_store import RecordStore
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "src" / "ridgeline" / "conf"

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from ridgeline.landscape import Evaluator, affine, layer_groups, state_of
+from ridgeline.landscape import Evaluator, layer_groups, state_of
+from ridgeline.landscape.params import affine
 from ridgeline.probes import GeometryProbe
 from ridgeline.probes.component import ProbeContext, param_keys
 

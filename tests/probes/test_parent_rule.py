@@ -1,4 +1,4 @@
-"""The parent component is found by its type, whatever its config key: a user's
+"""The parent component is found by its class's registry entry, whatever its config key: a user's
 ``probe.my_parent: {_target_: ridgeline.probes.ParentProbe}`` writes parent records."""
 
 import math
@@ -10,12 +10,12 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from ridgeline.config.schema import ProbeConfig
+from ridgeline.job.plan import Phase
 from ridgeline.landscape import Evaluator, state_of
 from ridgeline.probes import BarrierProbe, LandscapeProbe, ParentProbe, build_probe_callbacks
 from ridgeline.probes.component import ProbeContext
+from ridgeline.records.probe_record import ProbeRecord
 from ridgeline.store.layout import RunLayout
-from ridgeline.store.plan import Phase
-from ridgeline.store.typed import ProbeRecord
 
 COMPONENTS = {
     "my_parent": OmegaConf.create({"_target_": "ridgeline.probes.ParentProbe"}),

@@ -7,15 +7,14 @@ import math
 import matplotlib.image
 import pytest
 
-from helpers.cli import train_ok
 from ridgeline.cli.report import main as report_main
 from ridgeline.errors import ConfigError
 from ridgeline.probes import GeometryProbe
 from ridgeline.probes.component import ProbeContext
+from ridgeline.records.probe_record import ProbeRecord, read_records
+from ridgeline.records.scalars import scalar_metrics
+from ridgeline.records.statistics import final_probe
 from ridgeline.report.summary import summary_rows
-from ridgeline.store.scalars import scalar_metrics
-from ridgeline.store.statistics import final_probe
-from ridgeline.store.typed import ProbeRecord, read_records
 
 RES = 11
 TINY = [
@@ -33,11 +32,9 @@ TINY = [
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("topography")
-    result = train_ok(cwd, *TINY)
-    run_dir = cwd / "run"
-    return run_dir, read_records(run_dir / "landscape" / "records.jsonl"), result.stdout
+def run(tiny_run_factory):
+    job = tiny_run_factory("topography", *TINY)
+    return job.run_dir, read_records(job.run_dir / "landscape" / "records.jsonl"), job.result.stdout
 
 
 def _pairs(records):

@@ -12,12 +12,12 @@ import yaml
 from helpers.records import close, make_run, make_sweep
 from helpers.wandb_file import read_runs
 from ridgeline.cli.report import main as report_main
+from ridgeline.records.probe_record import ProbeRecord
+from ridgeline.records.scalars import scalar_metrics
 from ridgeline.report.build import ORDER, make_report
 from ridgeline.report.collect import collect
 from ridgeline.report.summary import summarise_run
-from ridgeline.store.records import RecordStore
-from ridgeline.store.scalars import scalar_metrics
-from ridgeline.store.typed import ProbeRecord
+from ridgeline.store.record_store import RecordStore
 
 SPLITS = ("test", "train")
 VARIANTS = ("midpoint", "chord", "endpoint_mean")
@@ -321,8 +321,8 @@ def test_a_run_of_old_format_records_gives_the_same_tables(tmp_path):
     """Records written before the curvature component's rename (under ``taylor``) read as
     today's: the same metrics and prediction points as the same run written today."""
     from helpers.records import base_config, run_records, write_run
+    from ridgeline.records.statistics import prediction_points
     from ridgeline.report.tables import metric_rows
-    from ridgeline.store.statistics import prediction_points
 
     new = run_records()
     old = json.loads(json.dumps(new))

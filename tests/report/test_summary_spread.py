@@ -6,8 +6,8 @@ import statistics
 import pytest
 
 from helpers.records import pair_record
+from ridgeline.records.probe_record import ProbeRecord
 from ridgeline.report.summary import summary_rows
-from ridgeline.store.typed import ProbeRecord
 
 
 def pair(step: int, i: int, j: int, height: float) -> ProbeRecord:

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 from omegaconf import OmegaConf
 
 from helpers.records import pair_record
+from ridgeline.records.probe_record import ProbeRecord
 from ridgeline.reproduce.claims import CLAIMS, fit_steps, setup
 from ridgeline.reproduce.experiments import EXPERIMENTS, LENET
-from ridgeline.store.typed import ProbeRecord
 
 
 def _run(max_steps: int, spawn_at: tuple[int, ...], every: int) -> SimpleNamespace:
@@ -46,9 +46,11 @@ def test_no_claim_describes_a_setup_other_than_the_one_that_ran():
 def test_a_fit_without_points_is_undefined_not_an_error():
     runs = {e: [_run(0, (0,), 5), _run(0, (0,), 5)] for e in EXPERIMENTS}  # only Δ = 0 probes
     claim = next(c for c in CLAIMS if c.id == "4a")
-    r, slope, n = claim.measure(runs)
+    measured = claim.measure(runs)
+    r, slope, n = measured.quantities
+    assert r is measured["r"] and slope is measured["slope"] and n is measured["points"]
     assert math.isnan(r.mean) and math.isnan(slope.mean) and n.values == [0.0, 0.0]
-    assert not claim.holds([r, slope, n])
+    assert not claim.holds(measured)
 
 
 def test_an_undefined_quantity_prints_as_undefined():

@@ -4,14 +4,11 @@ submitit's executor is replaced by a recorder (no cluster here); everything else
 released plugin's own code path.
 """
 
-from importlib.resources import files
-
 import pytest
 import submitit
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-CONF = str(files("ridgeline.conf"))
+from helpers.compose import compose_train
 
 
 class RecordingExecutor:
@@ -43,8 +40,7 @@ def launcher(tmp_path, monkeypatch):
         f"paths.root_dir={tmp_path}",
         f"hydra.sweep.dir={tmp_path}/sweep",
     ]
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    cfg = compose_train(*overrides, job=True)
     launcher = instantiate(cfg.hydra.launcher)
     launcher.config = cfg
     return launcher

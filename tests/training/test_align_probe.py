@@ -3,7 +3,6 @@ ones in the records, the loggers' metrics, the summary table, the report's table
 instability figure; bad values rejected before compute."""
 
 import csv
-import json
 import math
 
 import matplotlib.image
@@ -11,18 +10,17 @@ import pytest
 from omegaconf import OmegaConf, open_dict
 from torch import nn
 
-from cli.test_bad_input import compose_cfg
-from helpers.cli import train_ok
+from helpers.compose import compose_groups as compose_cfg
 from ridgeline.config.builds import check_model
 from ridgeline.config.settings import read_settings
 from ridgeline.errors import ConfigError
+from ridgeline.job.validate import validate_config
+from ridgeline.records.probe_record import ProbeRecord
+from ridgeline.records.scalars import scalar_metrics
 from ridgeline.report import figures
 from ridgeline.report.build import _summary_table
 from ridgeline.report.summary import summary_rows
 from ridgeline.report.tables import instability_rows
-from ridgeline.store.scalars import scalar_metrics
-from ridgeline.store.typed import ProbeRecord
-from ridgeline.store.validate import validate_config
 
 # The logged metrics are checked in the CSV logger's file: every logger gets the same
 # scalar_metrics keys from log_record (the W&B path is covered by the main-job test).
@@ -42,12 +40,9 @@ ALIGN = [
 
 
 @pytest.fixture(scope="module")
-def aligned_job(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("aligned_job")
-    result = train_ok(cwd, *ALIGN)
-    run_dir = cwd / "run"
-    records = [json.loads(line) for line in (run_dir / "landscape" / "records.jsonl").open()]
-    return run_dir, [r for r in records if r["probe"] == "pair"], result.stdout
+def aligned_job(tiny_run_factory):
+    job = tiny_run_factory("aligned_job", *ALIGN)
+    return job.run_dir, [r for r in job.records() if r["probe"] == "pair"], job.result.stdout
 
 
 def test_aligned_variant_sits_next_to_the_unaligned_numbers(aligned_job):

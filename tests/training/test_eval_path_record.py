@@ -5,8 +5,9 @@ import json
 import torch
 from torch import nn
 
+from ridgeline.job.run import ProbeRecord
 from ridgeline.landscape import Evaluator, layer_groups, state_of
-from ridgeline.landscape.evaluate import MEASURED_PATHS
+from ridgeline.landscape.eval_path import MEASURED_PATHS
 from ridgeline.probes import (
     BarrierProbe,
     CurvatureProbe,
@@ -14,7 +15,6 @@ from ridgeline.probes import (
     LayerwiseProbe,
     ProbeContext,
 )
-from ridgeline.store.run import ProbeRecord
 
 
 def test_probe_records_name_the_measured_path_and_old_records_still_read():

@@ -6,6 +6,7 @@ import torch
 
 from ridgeline.config.schema import ProbeConfig
 from ridgeline.data import StreamSeeds
+from ridgeline.job.plan import Phase
 from ridgeline.probes import (
     BarrierProbe,
     CurvatureProbe,
@@ -15,7 +16,6 @@ from ridgeline.probes import (
 )
 from ridgeline.store.checkpoints import StepCheckpoint, load_checkpoint
 from ridgeline.store.layout import PhaseLayout, RunLayout
-from ridgeline.store.plan import Phase
 from ridgeline.training.module import ReplicaClassifier
 from ridgeline.training.spawn import SpawnOptimizerState, parent_model_state, replicate_model
 from training.test_spawn import fit, make_dm, make_model, sgd

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ridgeline.config.hydra_errors import is_write_error, os_error_message
+from ridgeline.cli.errors import fail
 from ridgeline.errors import RidgelineError
 from ridgeline.report.collect import collect
 from ridgeline.report.tables import leading_columns, metric_rows, write_csv
@@ -24,11 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = metric_rows(collection)
         out = write_csv(args.out or args.sweep_dir / "sweep.csv", rows, leading_columns(collection))
     except (RidgelineError, OSError) as exc:
-        if isinstance(exc, OSError) and not is_write_error(exc):
-            raise
-        message = os_error_message(exc, "--out") if isinstance(exc, OSError) else str(exc)
-        print(f"ridgeline-collect: error: {message}", file=sys.stderr)
-        return 2
+        return fail("ridgeline-collect", exc)
     print(f"{len(rows)} rows from {len(collection.jobs)} jobs -> {out}")
     return 0
 

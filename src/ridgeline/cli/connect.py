@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from typing import NoReturn
 
-from ridgeline.config.hydra_errors import EXIT_USER_ERROR, error, is_write_error, os_error_message
+from ridgeline.cli.errors import fail
 from ridgeline.errors import RidgelineError
 
 
@@ -18,8 +19,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one line ``ridgeline: error: ...`` and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        error(f"{message} (see ridgeline-connect --help)")
-        sys.exit(EXIT_USER_ERROR)
+        sys.exit(fail("ridgeline", f"{message} (see ridgeline-connect --help)", squeeze=True))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,6 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("run_dir", help="a run dir of ridgeline-train (holds config.yaml)")
     ap.add_argument(
         "--phase",
+        dest="phases",
         action="append",
         default=None,
         metavar="NAME",
@@ -78,20 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from ridgeline.connect.fit import ConnectOptions, connect_run, format_table
 
-    options = ConnectOptions(
-        phases=args.phase,
-        kind=args.kind,
-        steps=args.steps,
-        lr=args.lr,
-        optimizer=args.optimizer,
-        t_per_step=args.t_per_step,
-        split=args.split,
-        train_batches=args.train_batches,
-        batch_size=args.batch_size,
-        points=args.points,
-        seed=args.seed,
-        bn_policy=args.bn_policy,
-    )
+    # every option is the flag of the same name (``--phase`` is stored as ``phases``)
+    options = ConnectOptions(**{f.name: getattr(args, f.name) for f in fields(ConnectOptions)})
     try:
         result = connect_run(
             args.run_dir,
@@ -100,10 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=lambda line: print(line, file=sys.stderr),
         )
     except (RidgelineError, OSError) as exc:
-        if isinstance(exc, OSError) and not is_write_error(exc):
-            raise
-        error(os_error_message(exc, "the run dir") if isinstance(exc, OSError) else str(exc))
-        return EXIT_USER_ERROR
+        return fail("ridgeline", exc, keys="the run dir", squeeze=True)
     print(format_table(result.records))
     print(f"records: {result.path}")
     if result.figure is not None:

@@ -10,6 +10,7 @@ import socket
 import sys
 from urllib.parse import urlparse
 
+from ridgeline.cli.errors import fail
 from ridgeline.tracking.wandb_upload import wandb_logged_in
 
 PROG = "ridgeline-dashboard"
@@ -45,19 +46,19 @@ def main(argv: list[str] | None = None) -> int:
     url = _server_url()
     reason = unreachable_reason(url)
     if reason is not None:
-        print(f"{PROG}: error: saving a workspace needs W&B online: {reason}", file=sys.stderr)
-        return 1
+        return fail(PROG, f"saving a workspace needs W&B online: {reason}", code=1)
     import wandb
 
     from ridgeline.report.dashboard import DashboardTarget, build_workspace
 
     try:
         entity = args.entity or wandb.Api().default_entity
+        if entity is None:
+            raise ValueError("no default W&B entity for this login; pass --entity")
         workspace = build_workspace(DashboardTarget(args.project, entity, args.group)).save()
     except Exception as exc:  # the W&B API's errors (HTTP, auth, unknown project) in one line
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        print(f"{PROG}: error: W&B did not save the workspace: {first_line}", file=sys.stderr)
-        return 1
+        return fail(PROG, f"W&B did not save the workspace: {first_line}", code=1)
     print(f"workspace saved: {workspace.url}")
     return 0
 

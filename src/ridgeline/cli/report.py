@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ridgeline.config.hydra_errors import is_write_error, os_error_message
+from ridgeline.cli.errors import fail
 from ridgeline.errors import RidgelineError
 
 
@@ -38,11 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = make_report(args.source, args.out, args.wandb)
     except (RidgelineError, OSError) as exc:
-        if isinstance(exc, OSError) and not is_write_error(exc):
-            raise
-        message = os_error_message(exc, "--out") if isinstance(exc, OSError) else str(exc)
-        print(f"ridgeline-report: error: {message}", file=sys.stderr)
-        return 2
+        return fail("ridgeline-report", exc)
     print(f"report: {report.markdown}")
     for name, path in report.figures.items():
         print(f"  figure {name}: {path}")

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from ridgeline.config.hydra_errors import error
+from ridgeline.cli.errors import fail
 from ridgeline.errors import RidgelineError
 
 DEFAULT_OUT = "outputs/reproduce"
@@ -53,14 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     problem = bad_argument(args)
     if problem:
-        error(problem)
-        return 2
+        return fail("ridgeline", problem, squeeze=True)
     out = Path(args.out)
+    from ridgeline.job.run import load_run
     from ridgeline.reproduce.claims import CLAIMS
     from ridgeline.reproduce.experiments import EXPERIMENTS, run_experiments
     from ridgeline.reproduce.figures import prediction_figure
     from ridgeline.reproduce.table import markdown, write_table
-    from ridgeline.store.run import load_run
     from ridgeline.tracking.environment import run_environment
 
     seeds = list(range(args.seeds))
@@ -68,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         jobs = run_experiments(out, seeds, tiny=args.tiny, threads=args.threads)
     except RidgelineError as exc:
-        error(str(exc))
-        return 1
+        return fail("ridgeline", exc, code=1, squeeze=True)
     train_s = time.perf_counter() - start
     runs = {e: [load_run(j.run_dir) for j in jobs if j.experiment == e] for e in EXPERIMENTS}
     results = [claim.evaluate(runs, seeds) for claim in CLAIMS]

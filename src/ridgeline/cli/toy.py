@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ridgeline.cli.errors import fail
 from ridgeline.errors import ConfigError
 
 
@@ -63,7 +64,7 @@ def spawn_steps_of(text: str, total: int) -> list[int]:
 
 def check_args(args: argparse.Namespace) -> list[int]:
     """Every flag before any compute: the spawn steps, counts, and a writable --out."""
-    from ridgeline.store.run_dir import check_writable
+    from ridgeline.job.run_dir import check_writable
 
     for flag, value in (("--steps", args.steps), ("--pairs", args.pairs)):
         if value < 1:
@@ -88,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
         )
     except ValueError as exc:
-        print(f"ridgeline-toy: error: {exc}", file=sys.stderr)
-        return 2
+        return fail("ridgeline-toy", exc)
     print(format_table(run))
     path = scalar_figure(run, args.out / "toy_scalar.png")
     print(f"figure: {path}")

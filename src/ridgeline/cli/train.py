@@ -17,10 +17,9 @@ from ridgeline.tracking.config_tree import print_config_tree, save_config
 from ridgeline.training.preemption import EXIT_PREEMPTED, Preempted
 
 if TYPE_CHECKING:
-    import pytorch_lightning as pl
-
-    from ridgeline.store.plan import Phase, RunPlan
-    from ridgeline.store.ranks import Ranks
+    from ridgeline.data.base import TensorDataModule
+    from ridgeline.job.plan import Phase, RunPlan
+    from ridgeline.job.ranks import Ranks
 
 log = logging.getLogger("ridgeline")
 
@@ -39,7 +38,7 @@ def run_group(cfg: DictConfig, run_dir: Path) -> str:
 
 def copy_parent_records(store: ParentStoreLayout, key: str, run: RunLayout) -> None:
     """The stored parent's probe records, tagged with its key, into this run's records."""
-    from ridgeline.store.records import RecordStore
+    from ridgeline.store.record_store import RecordStore
 
     records = RecordStore(store.run(key).records).read()
     if records:
@@ -50,13 +49,13 @@ def train_parent(
     cfg: DictConfig,
     plan: "RunPlan",
     phase: "Phase",
-    datamodule: "pl.LightningDataModule",
+    datamodule: "TensorDataModule",
     group: str,
     ranks: "Ranks",
 ) -> None:
     """Train the parent into the store unless it is there; other jobs wait for the lock."""
+    from ridgeline.job.parent_store import parent_lock, write_spec
     from ridgeline.probes import build_probe_callbacks
-    from ridgeline.store.parent_store import parent_lock, write_spec
     from ridgeline.training.phases import run_phase
 
     store, key, parent = plan.store, plan.parent_key, plan.parent
@@ -76,7 +75,7 @@ def train(cfg: DictConfig) -> Path:
     """Validate, then train every phase of the experiment; returns the run dir.
 
     Every process of a DDP job runs this whole function: global rank 0 makes each decision that
-    touches the disk and writes; the other ranks follow its decisions (``training/ranks.py``).
+    touches the disk and writes; the other ranks follow its decisions (``job/ranks.py``).
     """
     from ridgeline.tracking.console import quiet_console
 
@@ -86,9 +85,9 @@ def train(cfg: DictConfig) -> Path:
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
+    from ridgeline.job.ranks import start_ranks, stop_ranks
+    from ridgeline.job.validate import validate_config, validate_run
     from ridgeline.probes import build_probe_callbacks
-    from ridgeline.store.ranks import start_ranks, stop_ranks
-    from ridgeline.store.validate import validate_config, validate_run
     from ridgeline.tracking.loggers import log_run_summary
     from ridgeline.training.phases import run_phase
     from ridgeline.training.preemption import SigtermNotice
@@ -96,6 +95,7 @@ def train(cfg: DictConfig) -> Path:
 
     plan = validate_config(cfg)
     run, top = plan.run, plan.settings.top
+    assert run is not None  # composed by Hydra's run: paths.output_dir is its run dir
     set_threads(top.threads)
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()  # downloads when data.download=true, then checks the files

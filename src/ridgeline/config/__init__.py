@@ -2,7 +2,7 @@
 state (:mod:`.rules`), the checks by building each component (:mod:`.builds`), the run dir's
 typed settings (:mod:`.settings`), the parent key (:mod:`.parent_key`), seeds, step lists and
 resolvers, and how a job ends on a config error (:mod:`.hydra_errors`). The plan they produce
-is :class:`~ridgeline.store.plan.RunPlan`.
+is :class:`~ridgeline.job.plan.RunPlan`.
 
 Submodules are imported where they are used: composing a config must not import torch.
 """

@@ -12,6 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from ridgeline.config.nodes import as_dict
 from ridgeline.config.rules import check_component_splits, plain, world_size
 from ridgeline.config.settings import Settings
 from ridgeline.errors import ConfigError, RidgelineError
@@ -52,12 +53,14 @@ def data_config(preset: str, **overrides: Any) -> DictConfig:
 
     from ridgeline.config.schema import SCHEMAS, PathsConfig
 
-    node = OmegaConf.create(files("ridgeline.conf").joinpath("data", f"{preset}.yaml").read_text())
+    text = files("ridgeline.conf").joinpath("data").joinpath(f"{preset}.yaml").read_text()
+    node = OmegaConf.create(text)
+    assert isinstance(node, DictConfig), f"conf/data/{preset}.yaml is not a mapping"
     (entry,) = [str(d) for d in node.pop("defaults") if d != "_self_"]
     schema = SCHEMAS[entry.removeprefix("/schema/").removesuffix("@_here_")]
     job = OmegaConf.create({"paths": {"root_dir": os.getcwd(), "data_dir": PathsConfig.data_dir}})
     job.data = OmegaConf.merge(OmegaConf.structured(schema), node, overrides)
-    return OmegaConf.create(OmegaConf.to_container(job.data, resolve=True))
+    return OmegaConf.create(as_dict(job.data))
 
 
 def data_module(preset: str, **overrides: Any) -> Any:
@@ -65,7 +68,7 @@ def data_module(preset: str, **overrides: Any) -> Any:
     builds it: for tests, scripts and toys that need a data module without a config."""
     from ridgeline.config.rules import locate
 
-    settings = dict(data_config(preset, **overrides))
+    settings = {str(k): v for k, v in data_config(preset, **overrides).items()}
     return locate(settings.pop("_target_"))(**settings)
 
 
@@ -94,7 +97,7 @@ def check_optim(cfg: DictConfig) -> None:
     try:
         factory([torch.nn.Parameter(torch.zeros(1))])
     except Exception as exc:
-        settings = {k: v for k, v in plain(cfg.optim).items() if not k.startswith("_")}
+        settings = {k: v for k, v in as_dict(cfg.optim).items() if not k.startswith("_")}
         raise ConfigError(
             "optim",
             settings,
@@ -194,7 +197,7 @@ def check_model(cfg: DictConfig, settings: Settings) -> None:
             "statistics to use (pick a model with BatchNorm, e.g. vgg11_bn, for batch)",
         )
     if probe is not None and probe.bn_policy == "repair":
-        from ridgeline.landscape.evaluate import repair_layers
+        from ridgeline.landscape.normalization import repair_layers
 
         if bn:
             raise ConfigError(

@@ -18,6 +18,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeGuard
 
 from ridgeline.errors import user_error_message
 
@@ -30,6 +31,10 @@ GRAMMAR = (
 
 class _JobCrashed(Exception):
     """Wraps an unexpected exception raised inside the job, so it is re-raised as it is."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__()
+        self.exc = exc
 
 
 def error(message: str) -> None:
@@ -45,7 +50,7 @@ _WRITE_ERRNOS = {
 }  # fmt: skip
 
 
-def is_write_error(exc: BaseException) -> bool:
+def is_write_error(exc: BaseException) -> TypeGuard[OSError]:
     """An OSError of creating or writing a named path, or of a directory where a file belongs."""
     return isinstance(exc, OSError) and exc.filename is not None and exc.errno in _WRITE_ERRNOS
 
@@ -105,7 +110,7 @@ def job_errors(run_dir: Path, root_dir: Path) -> Iterator[None]:
         if message is None and is_write_error(exc):
             message = os_error_message(exc)
         if message is None:
-            raise _JobCrashed() from exc
+            raise _JobCrashed(exc) from exc
         error(message)
         from hydra.core.hydra_config import HydraConfig
 
@@ -235,9 +240,8 @@ def run_hydra_app(app: Callable[[], None], argv: list[str] | None = None) -> Non
     try:
         app()
     except _JobCrashed as crash:
-        raise crash.__cause__ from None
+        raise crash.exc from None
     except Exception as exc:
         # Raised before the job started: Hydra could not compose the config or make the run dir.
-        write = is_write_error(exc)
-        error(os_error_message(exc) if write else hydra_error_message(exc, argv))
+        error(os_error_message(exc) if is_write_error(exc) else hydra_error_message(exc, argv))
         sys.exit(EXIT_USER_ERROR)

@@ -2,14 +2,17 @@
 
 Data (without evaluation settings), model, optimiser, schedule, T, precision, the
 init/data/augmentation seeds and the checkpoint steps. Spawn and probe settings are left out,
-so a grid over ``spawn.at`` × probes trains each parent once (:mod:`ridgeline.store.parent_store`
+so a grid over ``spawn.at`` × probes trains each parent once (:mod:`ridgeline.job.parent_store`
 keeps the parents under this key).
 """
 
 import hashlib
 import json
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from ridgeline.config.nodes import as_dict
 
 # Data keys that change what the probes evaluate, never what the parent learns.
 EVAL_ONLY_DATA_KEYS = (
@@ -23,9 +26,9 @@ EVAL_ONLY_DATA_KEYS = (
 )
 
 
-def parent_spec(cfg: DictConfig, checkpoint_steps: list[int]) -> dict:
+def parent_spec(cfg: DictConfig, checkpoint_steps: list[int]) -> dict[str, Any]:
     """The resolved config that determines the parent, as plain data."""
-    data = OmegaConf.to_container(cfg.data, resolve=True)
+    data = as_dict(cfg.data)
     for key in EVAL_ONLY_DATA_KEYS:
         data.pop(key, None)
     return {
@@ -40,6 +43,6 @@ def parent_spec(cfg: DictConfig, checkpoint_steps: list[int]) -> dict:
     }
 
 
-def parent_key(spec: dict) -> str:
+def parent_key(spec: dict[str, Any]) -> str:
     """A short stable hash of the parent spec."""
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]

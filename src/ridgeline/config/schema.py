@@ -11,9 +11,12 @@ stay open: user models take any keyword arguments, the Trainer's keys are Lightn
 import importlib
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import MISSING, SI, OmegaConf
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 SPLITS = ("train", "test")  # the evaluation splits every data module provides
 # Choices kept by the landscape core, named here so that composing a config never imports torch.
@@ -23,7 +26,7 @@ STEPS = "a step or a list of steps (integers >= 0)"
 SEED_MAX = 2**32 - 1
 GRID = "a list of at least 2 numbers in [0, 1] including 0 and 1"
 ALIGNMENT_METHODS = "ridgeline.landscape.alignment:ALIGNMENT_METHODS"
-EVAL_PATHS = "ridgeline.landscape.evaluate:EVAL_PATH_CHOICES"
+EVAL_PATHS = "ridgeline.landscape.eval_path:EVAL_PATH_CHOICES"
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,12 @@ class Allowed:
         return tuple(getattr(c, "value", c) for c in kept)
 
     def admits(self, value: Any) -> bool:
+        """Whether ``value`` (already of the field's type) is allowed."""
         if value is None:
             return self.null is not None
-        if self.choices is not None:
-            return value in self.options()
+        options = self.options()
+        if options is not None:
+            return value in options
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return True  # the schema checked the type
         if not math.isfinite(value):
@@ -62,10 +67,11 @@ class Allowed:
 
     def describe(self, kind: type) -> str:
         """The allowed values in words, e.g. ``an integer >= 1, or null (no periodic probe)``."""
+        options = self.options() if self.text is None else None
         if self.text is not None:
             text = self.text
-        elif self.choices is not None:
-            listed = f"one of {', '.join(self.options())}"
+        elif options is not None:
+            listed = f"one of {', '.join(options)}"
             return f"null ({self.null}) or {listed}" if self.null else listed
         elif kind is bool:
             text = "true or false"
@@ -93,13 +99,14 @@ def allowed_of(schema: type, name: str) -> tuple[Allowed, type] | None:
     """The :class:`Allowed` and the plain type of field ``name`` of ``schema``, if it has one."""
     for f in fields(schema):
         if f.name == name and "allowed" in f.metadata:
-            kind = next((t for t in (bool, int, float, str) if t in _members(f.type)), object)
-            return f.metadata["allowed"], kind
+            return f.metadata["allowed"], plain_kind(f.type)
     return None
 
 
-def _members(annotation: Any) -> tuple:
-    return getattr(annotation, "__args__", None) or (annotation,)
+def plain_kind(annotation: Any) -> type:
+    """The plain type (bool, int, float or str) a field's annotation admits, else object."""
+    members = getattr(annotation, "__args__", None) or (annotation,)
+    return next((t for t in (bool, int, float, str) if t in members), object)
 
 
 # --- top level ------------------------------------------------------------------------------
@@ -317,7 +324,7 @@ class PathsConfig:
 
 
 # Group key -> its base schema (the type a user's preset without a schema entry is read as).
-GROUP_SCHEMAS: dict[str, type] = {
+GROUP_SCHEMAS: "dict[str, type[DataclassInstance]]" = {
     "data": DataConfig,
     "optim": OptimConfig,
     "schedule": ScheduleConfig,
@@ -327,7 +334,7 @@ GROUP_SCHEMAS: dict[str, type] = {
 }
 # ConfigStore name (``/schema/<name>``) -> dataclass. Keys beyond the schema are allowed in
 # ``probe`` (its components); elsewhere Hydra refuses them unless added with ``+``.
-SCHEMAS: dict[str, type] = {
+SCHEMAS: "dict[str, type[DataclassInstance]]" = {
     "train": TrainConfig,
     "data": DataConfig,
     "data_mnist_mini": MnistMiniDataConfig,

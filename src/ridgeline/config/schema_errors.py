@@ -7,30 +7,45 @@ gives the value as written.
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import fields, is_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ridgeline.config.schema import GROUP_SCHEMAS, TrainConfig, allowed_of
 from ridgeline.errors import ConfigError
 
-_ELEMENT = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+    from omegaconf.errors import OmegaConfBaseException
+
+_ELEMENT: dict[object, str] = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+}
 
 
-def _cause(exc: BaseException) -> BaseException | None:
+def _cause(exc: BaseException) -> "OmegaConfBaseException | None":
     """The OmegaConf error inside Hydra's exception (or ``exc`` itself), if any."""
     from omegaconf.errors import OmegaConfBaseException
 
-    while exc is not None:
-        if isinstance(exc, OmegaConfBaseException) and getattr(exc, "full_key", None):
-            return exc
-        exc = exc.__cause__
+    node: BaseException | None = exc
+    while node is not None:
+        if isinstance(node, OmegaConfBaseException) and getattr(node, "full_key", None):
+            return node
+        node = node.__cause__
     return None
 
 
-def _field(full_key: str, object_type: Any) -> tuple[type, str] | None:
+def _field(full_key: str, object_type: Any) -> "tuple[type[DataclassInstance], str] | None":
     """The schema class and field name of a dotted key, e.g. ``probe.alphas``."""
     group, _, name = full_key.rpartition(".")
-    if is_dataclass(object_type) and name in object_type.__dataclass_fields__:
+    if (
+        isinstance(object_type, type)
+        and is_dataclass(object_type)
+        and name in object_type.__dataclass_fields__
+    ):
         return object_type, name
     schema = GROUP_SCHEMAS.get(group) if group else TrainConfig
     if schema is not None and name in schema.__dataclass_fields__:
@@ -57,7 +72,7 @@ def _typed_value(key: str, overrides: list[str], message: str) -> Any:
 
 
 def schema_error(
-    exc: BaseException, overrides: list[str] = (), cfg: Any = None
+    exc: BaseException, overrides: Sequence[str] = (), cfg: Any = None
 ) -> ConfigError | None:
     """The :class:`ConfigError` for a type or choice error of the schema, or for a resolver's
     bad arguments (the value as written: in ``overrides``, else in ``cfg``); None for others."""
@@ -67,7 +82,7 @@ def schema_error(
     if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
         return _unknown_key(cause, list(overrides))
     resolver = _resolver_error(cause)
-    if resolver is not None:
+    if resolver is not None and cause is not None:
         key = str(cause.full_key)
         value = _typed_value(key, list(overrides), "")
         if value == "?" and cfg is not None:
@@ -112,7 +127,7 @@ def _resolver_error(cause: BaseException | None) -> BaseException | None:
     return None
 
 
-def _unknown_key(cause: BaseException, overrides: list[str]) -> ConfigError | None:
+def _unknown_key(cause: "OmegaConfBaseException", overrides: list[str]) -> ConfigError | None:
     """A key a schema'd group lacks: the closest key of that group, and its keys."""
     schema = getattr(cause, "object_type", None)
     if not is_dataclass(schema):
@@ -130,7 +145,7 @@ def _unknown_key(cause: BaseException, overrides: list[str]) -> ConfigError | No
     )
 
 
-def _element_kind(schema: type, name: str) -> type | None:
+def _element_kind(schema: "type[DataclassInstance]", name: str) -> type | None:
     """The element type of a list field (``list[float]`` -> float)."""
     args = getattr(schema.__dataclass_fields__[name].type, "__args__", ())
     return args[0] if args else None

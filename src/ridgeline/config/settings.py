@@ -2,10 +2,11 @@
 schema's dataclass (a user's preset without a schema entry included), once per job."""
 
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ridgeline.config.nodes import as_dict
 from ridgeline.config.schema import (
     GROUP_SCHEMAS,
     DataConfig,
@@ -17,6 +18,9 @@ from ridgeline.config.schema import (
     TrainConfig,
 )
 from ridgeline.config.schema_errors import schema_error
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 OPEN_KEYS = {"model", "trainer", "logger", "local"}  # groups without a ridgeline schema
 
@@ -35,7 +39,9 @@ class Settings:
     components: dict[str, DictConfig] = field(default_factory=dict)
 
 
-def read_group(cfg: DictConfig, key: str, schema: type, values: Any = None) -> Any:
+def read_group(
+    cfg: DictConfig, key: str, schema: "type[DataclassInstance]", values: Any = None
+) -> Any:
     """``cfg[key]`` (or ``values`` given for it) as a ``schema`` instance: its own preset's
     schema when it is a typed node; a user's preset that does not start from the schema is
     read through it (its defaults filled in, its types checked: a ConfigError names the key).
@@ -46,7 +52,7 @@ def read_group(cfg: DictConfig, key: str, schema: type, values: Any = None) -> A
     if OmegaConf.is_config(node):
         node = OmegaConf.to_container(node, resolve=True)
     # Merged where the schema's own interpolations (e.g. ${paths.data_dir}) resolve.
-    context = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    context = OmegaConf.create(as_dict(cfg, resolve=False))
     OmegaConf.set_struct(context, False)
     try:
         base = OmegaConf.structured(schema)
@@ -74,11 +80,13 @@ def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
-def _instance(schema: type, values: dict) -> Any:
+def _instance(schema: type, values: dict[str, Any]) -> Any:
     """``schema(**values)`` with nested dataclasses built too; keys beyond the schema dropped,
     keys not given left at their defaults."""
     return schema(**{
-        f.name: _instance(f.type, values[f.name]) if is_dataclass(f.type) else values[f.name]
+        f.name: _instance(f.type, values[f.name])
+        if isinstance(f.type, type) and is_dataclass(f.type)
+        else values[f.name]
         for f in fields(schema) if f.name in values
     })  # fmt: skip
 
@@ -106,7 +114,7 @@ def _read_settings(cfg: DictConfig) -> Settings:
             for k, v in probe.items()
             if k not in known and isinstance(v, DictConfig) and "_target_" in v
         }
-        probe = {k: v for k, v in OmegaConf.to_container(probe, resolve=True).items() if k in known}
+        probe = {k: v for k, v in as_dict(probe).items() if k in known}
     return Settings(
         top=read_group(cfg, "", TrainConfig, OmegaConf.masked_copy(cfg, list(top))),
         data=read_group(cfg, "data", DataConfig),

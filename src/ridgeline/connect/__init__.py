@@ -7,6 +7,7 @@ line, writes :class:`ConnectRecord` lines to ``landscape/curves.jsonl`` and draw
 :mod:`ridgeline.landscape`.
 """
 
+from ridgeline.connect.bent_path_record import ConnectRecord, probe_name, read_curves, write_curves
 from ridgeline.connect.figures import CAPTION, FIGURE_NAME, curve_figure
 from ridgeline.connect.fit import (
     ConnectError,
@@ -17,7 +18,6 @@ from ridgeline.connect.fit import (
     format_table,
     training_batches,
 )
-from ridgeline.connect.records import ConnectRecord, probe_name, read_curves, write_curves
 
 __all__ = [
     "CAPTION",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ridgeline.connect.records import ConnectRecord
+from ridgeline.connect.bent_path_record import ConnectRecord
 from ridgeline.tracking.plotting import plt, save_png, spawn_colors
 
 __all__ = ["CAPTION", "FIGURE_NAME", "curve_figure"]

@@ -18,10 +18,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ridgeline.connect.records import ConnectRecord, probe_name, write_curves
+from ridgeline.connect.bent_path_record import ConnectRecord, probe_name, write_curves
 from ridgeline.errors import RidgelineError
-from ridgeline.landscape import CURVE_KINDS, BNPolicy, Evaluator, ParamSet, connect, has_batchnorm
-from ridgeline.store.run import LoadedPhase, LoadedRun, load_run
+from ridgeline.job.run import LoadedPhase, LoadedRun, load_run
+from ridgeline.landscape import BNPolicy, Evaluator, ParamSet, connect
+from ridgeline.landscape.bent_paths import BENT_PATH_KINDS
+from ridgeline.landscape.params import has_batchnorm
 
 __all__ = [
     "DEFAULT_POINTS",
@@ -76,8 +78,8 @@ class ConnectResult:
 
 def check_options(options: ConnectOptions) -> None:
     """Raise :class:`ConnectError` for an argument that cannot work (before any run is read)."""
-    if options.kind not in CURVE_KINDS:
-        raise ConnectError("--kind", options.kind, f"use one of {', '.join(CURVE_KINDS)}")
+    if options.kind not in BENT_PATH_KINDS:
+        raise ConnectError("--kind", options.kind, f"use one of {', '.join(BENT_PATH_KINDS)}")
     if options.optimizer not in ("adam", "sgd"):
         raise ConnectError("--optimizer", options.optimizer, "use adam or sgd")
     if options.split not in SPLITS:
@@ -211,6 +213,7 @@ def connect_run(
         bn_policy=policy,
         bn_batches=bn_batches,
     )
+    assert dm.train_x is not None and dm.train_y is not None  # set up by eval_tensors
     batches = training_batches(
         dm.train_x, dm.train_y, options.train_batches, batch_size, options.seed
     )
@@ -259,8 +262,8 @@ def connect_run(
     path = write_curves(run.root, records)
     result = ConnectResult(records, path)
     if figure:
+        from ridgeline.connect.bent_path_record import read_curves
         from ridgeline.connect.figures import curve_figure
-        from ridgeline.connect.records import read_curves
         from ridgeline.store.layout import RunLayout
 
         result.figure = curve_figure(read_curves(run.root), RunLayout(run.root).figures)

@@ -36,7 +36,7 @@ class TensorDataModule(pl.LightningDataModule, ABC):
     :func:`ridgeline.config.builds.data_module` (a preset with overrides).
     """
 
-    name: ClassVar[str]
+    name: str  # a class attribute; Lightning declares it on its instances
     num_classes: int
     input_shape: tuple[int, int, int]
     mean: ClassVar[tuple[float, ...] | None] = None
@@ -88,7 +88,11 @@ class TensorDataModule(pl.LightningDataModule, ABC):
     def _check_declared(
         self, name: str | None, num_classes: int | None, input_shape: Sequence[int] | None
     ) -> None:
-        declared = {"name": name, "num_classes": num_classes, "input_shape": input_shape}
+        declared: dict[str, object] = {
+            "name": name,
+            "num_classes": num_classes,
+            "input_shape": input_shape,
+        }
         actual = {
             "name": self.name,
             "num_classes": self.num_classes,
@@ -97,7 +101,8 @@ class TensorDataModule(pl.LightningDataModule, ABC):
         for key, value in declared.items():
             if value is None:
                 continue
-            value = tuple(int(v) for v in value) if key == "input_shape" else value
+            if key == "input_shape" and input_shape is not None:
+                value = tuple(int(v) for v in input_shape)
             if value != actual[key]:
                 raise ValueError(
                     f"data.{key}={value!r} does not match the dataset, which has "
@@ -135,7 +140,16 @@ class TensorDataModule(pl.LightningDataModule, ABC):
 
     def _normalised(self, x: Tensor) -> Tensor:
         x = x.float().div(255) if x.dtype == torch.uint8 else x.float()
-        return x if self.mean is None else normalize(x, self.mean, self.std)
+        stats = self._stats()
+        return x if stats is None else normalize(x, *stats)
+
+    def _stats(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """(mean, std) of the normalisation, or None when the data are not normalised."""
+        if self.mean is None:
+            return None
+        if self.std is None:
+            raise TypeError(f"{type(self).__name__} sets mean but not std")
+        return self.mean, self.std
 
     def _device(self, nbytes: int) -> torch.device:
         if not self.device_resident or self.trainer is None:
@@ -158,10 +172,14 @@ class TensorDataModule(pl.LightningDataModule, ABC):
             raise ValueError(f"set_streams needs a non-empty list of StreamSeeds, got {streams!r}")
         self.streams = tuple(streams)
 
-    def _loaded(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """The tensors, loading them (on the CPU when no trainer is attached) if needed."""
+    def _split(self, split: str) -> tuple[Tensor, Tensor]:
+        """``(x, y)`` of ``split`` ("train" or "test"), loading the tensors (on the CPU when no
+        trainer is attached) if needed."""
         self.setup()
-        return self.train_x, self.train_y, self.test_x, self.test_y
+        x, y = (self.train_x, self.train_y) if split == "train" else (self.test_x, self.test_y)
+        if x is None or y is None:
+            raise RuntimeError(f"{self.name}: setup() left the {split} tensors unset")
+        return x, y
 
     def _rank_world(self) -> tuple[int, int]:
         if self.trainer is None:
@@ -173,14 +191,15 @@ class TensorDataModule(pl.LightningDataModule, ABC):
         if not self.augment:
             return None
         fill = None
-        if self.mean is not None:
+        stats = self._stats()
+        if stats is not None:
             # Pad with black in raw pixels, as torchvision's RandomCrop before Normalize does.
-            fill = tuple(-m / s for m, s in zip(self.mean, self.std, strict=True))
+            fill = tuple(-m / s for m, s in zip(*stats, strict=True))
         return CropFlip(padding=4, flip=True, fill=fill)
 
     def train_dataloader(self) -> StreamLoader:
         """Batches ``(x [N, B_local, C, H, W], y [N, B_local])`` of the N streams."""
-        train_x, train_y, _, _ = self._loaded()
+        train_x, train_y = self._split("train")
         rank, world = self._rank_world()
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
         return StreamLoader(
@@ -196,7 +215,7 @@ class TensorDataModule(pl.LightningDataModule, ABC):
 
     def val_dataloader(self) -> TensorChunks:
         """The test set in chunks of ``eval_batch_size``; each rank gets a contiguous slice."""
-        _, _, test_x, test_y = self._loaded()
+        test_x, test_y = self._split("test")
         rank, world = self._rank_world()
         return TensorChunks(test_x, test_y, self.eval_batch_size, rank, world)
 
@@ -207,13 +226,14 @@ class TensorDataModule(pl.LightningDataModule, ABC):
         return self._eval[split]
 
     def _eval_subset(self, split: str) -> tuple[Tensor, Tensor]:
-        train_x, train_y, test_x, test_y = self._loaded()
+        self.setup()
         if split == "train":
-            x, y, size, key = train_x, train_y, self.eval_train_size, "eval_train_size"
+            size, key = self.eval_train_size, "eval_train_size"
         elif split == "test":
-            x, y, size, key = test_x, test_y, self.eval_test_size, "eval_test_size"
+            size, key = self.eval_test_size, "eval_test_size"
         else:
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        x, y = self._split(split)
         if size is None:
             return x, y
         if not 0 < size <= len(x):
@@ -229,7 +249,7 @@ class TensorDataModule(pl.LightningDataModule, ABC):
 
     def bn_batches(self, n_batches: int, batch_size: int, seed: int) -> list[Tensor]:
         """``n_batches`` un-augmented training inputs of ``batch_size`` for BatchNorm statistics."""
-        train_x = self._loaded()[0]
+        train_x = self._split("train")[0]
         generator = torch.Generator().manual_seed(seed)
         needed = n_batches * batch_size
         perms = [torch.randperm(len(train_x), generator=generator)]

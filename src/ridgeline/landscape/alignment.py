@@ -22,7 +22,6 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor, fx, nn
 
-from ridgeline.landscape.evaluate import Reduce
 from ridgeline.landscape.params import ParamSet, distance, param_names
 from ridgeline.landscape.permutation import (
     Permutation,
@@ -33,7 +32,8 @@ from ridgeline.landscape.permutation import (
     permute_axis,
     trace,
 )
-from ridgeline.landscape.records import Record
+from ridgeline.landscape.results import Record
+from ridgeline.landscape.sums import Reduce
 
 ALIGNMENT_METHODS = ("weight", "activation")
 
@@ -102,13 +102,14 @@ def weight_matching(
         improved = False
         for gi in rng.permutation(len(spec.groups)):
             g = spec.groups[int(gi)]
-            cost = 0.0
+            cost: Tensor | float = 0.0
             for name, axis in by_group[g.name]:
                 wb = b64[name]
                 for other, o_axis, o_block in uses[name]:
                     if o_axis != axis:
                         wb = permute_axis(wb, o_axis, torch.from_numpy(perm[other]), o_block)
                 cost = cost + _unit_rows(a64[name], axis, g.size) @ _unit_rows(wb, axis, g.size).T
+            assert isinstance(cost, Tensor)  # every group has a weight axis
             c = cost.cpu().numpy()
             new = _assign(c)
             idx = np.arange(g.size)
@@ -137,7 +138,7 @@ class _Recorder(fx.Interpreter):
 def _loaded(gm: fx.GraphModule, ps: Mapping[str, Tensor]) -> fx.GraphModule:
     """A private eval-mode copy of ``gm`` holding the tensors of ``ps``."""
     work = copy.deepcopy(gm).eval().requires_grad_(False)
-    tensors = dict(work.named_parameters())
+    tensors: dict[str, Tensor] = dict(work.named_parameters())
     tensors.update(dict(work.named_buffers()))
     with torch.no_grad():
         for k, t in ps.items():

@@ -11,14 +11,12 @@ from typing import Any
 
 from torch import Tensor
 
-from ridgeline.landscape.evaluate import Endpoints, Evaluator, Metrics, ParamSetGroup, Reduce
+from ridgeline.landscape.evaluate import Evaluator
+from ridgeline.landscape.groups import ParamSetGroup
+from ridgeline.landscape.normalization import Endpoints
 from ridgeline.landscape.params import BNPolicy, LayerGroup, layer_groups, lerp, lerp_groups
-from ridgeline.landscape.records import (
-    BarrierRecord,
-    BarrierValues,
-    LayerBarrier,
-    LayerwiseRecord,
-)
+from ridgeline.landscape.results import BarrierRecord, BarrierValues, LayerBarrier, LayerwiseRecord
+from ridgeline.landscape.sums import Metrics, Reduce
 
 DEFAULT_ALPHAS: tuple[float, ...] = tuple(i / 24 for i in range(25))
 MIDPOINT_ALPHAS: tuple[float, ...] = (0.0, 0.5, 1.0)

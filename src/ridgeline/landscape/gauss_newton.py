@@ -12,26 +12,26 @@ summed in float64 over the evaluator's chunks and divided once: exact means.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call, jvp
+from torch.func import functional_call
 
-from ridgeline.landscape.evaluate import Endpoints, Evaluator, Reduce
+from ridgeline.landscape.derivatives import jvp_pair
+from ridgeline.landscape.evaluate import Evaluator
+from ridgeline.landscape.normalization import Endpoints
 from ridgeline.landscape.params import (
     LayerGroup,
     ParamSet,
-    delta,
-    layer_groups,
+    layer_blocks,
     lerp,
-    lerp_groups,
     norm,
-    param_names,
+    param_delta,
 )
-from ridgeline.landscape.records import CurvatureSplit, GaussNewtonRecord
+from ridgeline.landscape.results import CurvatureSplit, GaussNewtonRecord
+from ridgeline.landscape.sums import Reduce, exact_means
 
 
 def _output_jets(
@@ -46,9 +46,9 @@ def _output_jets(
         return functional_call(module, {**fixed, **p}, (h,))
 
     def first(p: ParamSet) -> tuple[Tensor, Tensor]:
-        return jvp(out, (p,), (tan,))
+        return jvp_pair(out, (p,), (tan,))
 
-    (z, u), (_, w) = jvp(first, (primal,), (tan,))
+    (z, u), (_, w) = jvp_pair(first, (primal,), (tan,))
     return z.detach(), u.detach(), w.detach()
 
 
@@ -78,10 +78,10 @@ def _generic_split(evaluator: Evaluator, z: Tensor, u: Tensor, w: Tensor, y: Ten
         return loss_fn(zz, y).double().sum()
 
     def along_u(zz: Tensor) -> tuple[Tensor, Tensor]:
-        return jvp(total, (zz,), (u,))
+        return jvp_pair(total, (zz,), (u,))
 
-    (value, _), (_, gn) = jvp(along_u, (z,), (u,))
-    _, res = jvp(total, (z,), (w.to(z.dtype),))
+    (value, _), (_, gn) = jvp_pair(along_u, (z,), (u,))
+    _, res = jvp_pair(total, (z,), (w.to(z.dtype),))
     return torch.stack([value.detach(), gn.detach(), res.detach().double()])
 
 
@@ -96,12 +96,13 @@ def _chunk_split(
     start = _start_stage(evaluator, list(tangent)) if evaluator.stage_names is not None else 0
     h = xc
     if start > 0:
+        assert isinstance(evaluator.template, nn.Sequential)  # stages: an nn.Sequential
         prefix = evaluator.template[:start]
         with torch.no_grad():
             ps = {k: v for k, v in theta.items() if evaluator.stage_of(k) < start}
             h = functional_call(prefix, ps, (xc,))
         theta = {k: v for k, v in theta.items() if evaluator.stage_of(k) >= start}
-    module = evaluator._module_from(start)
+    module = evaluator.module_from(start)
     z, u, w = _output_jets(module, theta, tangent, h)
     if evaluator.per_example_loss is None:
         return cross_entropy_split(z, u, w, yc)
@@ -126,13 +127,7 @@ def curvature_splits(
         for i, (th, d) in enumerate(zip(points, directions, strict=True)):
             acc[i] += _chunk_split(evaluator, dict(th), dict(d), xc, yc).cpu()
         n += len(yc)
-    flat = torch.cat([acc.reshape(-1), torch.tensor([float(n)], dtype=torch.float64)])
-    if reduce is not None:
-        flat = reduce(flat)
-    total = float(flat[-1])
-    if total <= 0:
-        return [(math.nan, math.nan, math.nan) for _ in points]
-    return [tuple(r) for r in (flat[:-1].view(-1, 3) / total).tolist()]  # type: ignore[misc]
+    return [(r[0], r[1], r[2]) for r in exact_means(acc, n, reduce).tolist()]
 
 
 def _split(name: str, row: tuple[float, float, float], d: Mapping[str, Tensor]) -> CurvatureSplit:
@@ -157,21 +152,11 @@ def gauss_newton_split(
     parameters only; points are prepared by the evaluator's BN policy (α = ½ for REPAIR).
     Cross-entropy closed form unless the evaluator has its own ``per_example_loss``.
     """
-    names = set(param_names(evaluator.template))
-    d = {k: v for k, v in delta(theta_a, theta_b).items() if k in names}
-    points = [lerp(theta_a, theta_b, 0.5)]
-    directions: list[ParamSet] = [d]
-    labels = ["whole"]
-    if layerwise:
-        if groups is None:
-            groups = [g for g in layer_groups(evaluator.template) if g.param_names]
-        for g in groups:
-            dl = {k: d[k] for k in g.param_names if k in d}
-            if not dl:
-                continue
-            points.append(lerp_groups(theta_a, theta_b, 0.5, [g.name], groups, rest="a"))
-            directions.append(dl)
-            labels.append(g.name)
+    d = param_delta(evaluator.template, theta_a, theta_b)
+    blocks = layer_blocks(evaluator.template, theta_a, theta_b, d, groups) if layerwise else []
+    points = [lerp(theta_a, theta_b, 0.5), *(b.point for b in blocks)]
+    directions = [d, *(b.delta for b in blocks)]
+    labels = ["whole", *(b.group.name for b in blocks)]
     ends = Endpoints(dict(theta_a), dict(theta_b), [0.5] * len(points))
     prepared = evaluator.prepare(points, endpoints=ends)
     rows = curvature_splits(evaluator, prepared, directions, reduce)

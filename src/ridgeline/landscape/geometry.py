@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 from torch import Tensor
 
 from ridgeline.landscape.barrier import validate_alphas
-from ridgeline.landscape.evaluate import Endpoints, Evaluator, ParamSetGroup, Reduce
+from ridgeline.landscape.evaluate import Evaluator
+from ridgeline.landscape.groups import ParamSetGroup
+from ridgeline.landscape.normalization import Endpoints
 from ridgeline.landscape.params import (
     BNPolicy,
     LayerGroup,
@@ -24,12 +26,8 @@ from ridgeline.landscape.params import (
     lerp,
     norm,
 )
-from ridgeline.landscape.records import (
-    GeometryRecord,
-    PlaneTrajectory,
-    ProfileRecord,
-    SliceRecord,
-)
+from ridgeline.landscape.results import GeometryRecord, PlaneTrajectory, ProfileRecord, SliceRecord
+from ridgeline.landscape.sums import Reduce
 
 
 def spawn_geometry(

@@ -254,3 +254,40 @@ def angle_at(
     keys = list(base) if names is None else list(names)
     c = cosine(delta(base, a, keys), delta(base, b, keys), keys)
     return math.degrees(math.acos(c)) if math.isfinite(c) else float("nan")
+
+
+@dataclass
+class LayerBlock:
+    """One layer's block of Δ: Δ_ℓ and θ^{ℓ,½} = θ_A with layer ℓ moved halfway to θ_B."""
+
+    group: LayerGroup
+    delta: ParamSet
+    point: ParamSet
+
+
+def param_delta(
+    model: nn.Module, theta_a: Mapping[str, Tensor], theta_b: Mapping[str, Tensor]
+) -> ParamSet:
+    """Δ = θ_B − θ_A over the parameters of ``model`` (buffers left out)."""
+    names = set(param_names(model))
+    return {k: v for k, v in delta(theta_a, theta_b).items() if k in names}
+
+
+def layer_blocks(
+    model: nn.Module,
+    theta_a: Mapping[str, Tensor],
+    theta_b: Mapping[str, Tensor],
+    d: Mapping[str, Tensor],
+    groups: Sequence[LayerGroup] | None = None,
+) -> list[LayerBlock]:
+    """The layers of ``groups`` (default: ``model``'s layers with parameters) on which Δ = ``d``
+    is not empty, in order, each with Δ_ℓ and θ^{ℓ,½} (``lerp_groups(..., rest="a")``)."""
+    if groups is None:
+        groups = [g for g in layer_groups(model) if g.param_names]
+    blocks = []
+    for g in groups:
+        dl = {k: d[k] for k in g.param_names if k in d}
+        if dl:
+            point = lerp_groups(theta_a, theta_b, 0.5, [g.name], groups, rest="a")
+            blocks.append(LayerBlock(g, dl, point))
+    return blocks

@@ -126,9 +126,11 @@ class _Builder:
             )
         first, second = sorted((ra, rb))
         self.parent[second] = first
-        for attr in (self.axes, self.activations, self.producers):
-            attr[first].extend(attr[second])
-            attr[second] = []
+        self.axes[first].extend(self.axes[second])
+        self.axes[second] = []
+        for names in (self.activations, self.producers):
+            names[first].extend(names[second])
+            names[second] = []
         if second in self.fixed:
             self.fixed.add(first)
         return first
@@ -259,8 +261,9 @@ def permutation_spec(model: nn.Module) -> PermutationSpec:
             out = node.args[0]
             if not isinstance(out, fx.Node):
                 raise UnsupportedModelError("the model must return a single tensor")
-            if state[out] is not None:
-                b.fixed.add(b.find(state[out].group))
+            units = state[out]
+            if units is not None:
+                b.fixed.add(b.find(units.group))
         else:
             raise UnsupportedModelError(
                 f"operation {node.name!r} ({node.op} {node.target}): no permutation rule"

@@ -14,10 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from torch import Tensor
 
 from ridgeline.landscape.barrier import validate_alphas
-from ridgeline.landscape.curvature import directional_derivatives, model_directional_derivatives
-from ridgeline.landscape.evaluate import Endpoints, Evaluator, Reduce
+from ridgeline.landscape.curvature import model_directional_derivatives
+from ridgeline.landscape.derivatives import directional_derivatives
+from ridgeline.landscape.evaluate import Evaluator
+from ridgeline.landscape.normalization import Endpoints
 from ridgeline.landscape.params import ParamSet, delta, lerp, norm, param_names
-from ridgeline.landscape.records import BarrierRecord, RidgeRecord
+from ridgeline.landscape.results import BarrierRecord, RidgeRecord
+from ridgeline.landscape.sums import Reduce
 
 LossFn = Callable[[ParamSet], Tensor]
 

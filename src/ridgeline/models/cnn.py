@@ -7,7 +7,7 @@ from torch import nn
 
 from ridgeline.errors import ConfigError
 from ridgeline.models.layers import activation as make_activation
-from ridgeline.models.layers import image_shape, kaiming_init, widths
+from ridgeline.models.layers import classifier_head, image_shape, widths
 from ridgeline.models.registry import register_model
 
 # 2x2 pooling of each block: max (piecewise linear) or average (linear, so with a smooth
@@ -45,6 +45,4 @@ def cnn(
             OrderedDict(conv=conv, act=make_activation(activation), pool=POOLS[pool](2))
         )
         channels, height, width_px = c_out, height // 2, width_px // 2
-    stages["flatten"] = nn.Flatten()
-    stages["fc"] = nn.Linear(channels * height * width_px, num_classes)
-    return kaiming_init(nn.Sequential(stages))
+    return classifier_head(stages, channels * height * width_px, num_classes)

@@ -1,6 +1,8 @@
-"""Shared pieces of the model builders: activations, input checks, initialisation."""
+"""Shared pieces of the model builders: activations, input checks, the head, initialisation."""
 
+from collections import OrderedDict
 from collections.abc import Sequence
+from typing import TypeVar
 
 from torch import nn
 
@@ -47,10 +49,13 @@ def image_shape(
             list(shape),
             f"{model} needs images [C, {spatial}]; it comes from data.input_shape",
         )
-    return shape  # type: ignore[return-value]
+    return shape
 
 
-def kaiming_init(model: nn.Module) -> nn.Module:
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def kaiming_init(model: ModuleT) -> ModuleT:
     """He et al. 2015 normal init (fan-in, ReLU gain) for convs; zero conv biases."""
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
@@ -58,3 +63,18 @@ def kaiming_init(model: nn.Module) -> nn.Module:
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
     return model
+
+
+def classifier_head(
+    stages: OrderedDict[str, nn.Module],
+    in_features: int,
+    num_classes: int,
+    pool: tuple[str, nn.Module] | None = None,
+) -> nn.Sequential:
+    """``stages`` then ``[pool,] flatten, fc`` (a Linear ``in_features -> num_classes``), as one
+    ``nn.Sequential`` with :func:`kaiming_init` applied (the Linear is built last)."""
+    if pool is not None:
+        stages[pool[0]] = pool[1]
+    stages["flatten"] = nn.Flatten()
+    stages["fc"] = nn.Linear(in_features, num_classes)
+    return kaiming_init(nn.Sequential(stages))

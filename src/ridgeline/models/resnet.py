@@ -14,8 +14,8 @@ from torch import nn
 
 from ridgeline.errors import ConfigError
 from ridgeline.models.layers import activation as make_activation
-from ridgeline.models.layers import image_shape, kaiming_init
-from ridgeline.models.registry import register_model
+from ridgeline.models.layers import classifier_head, image_shape
+from ridgeline.models.registry import ModelBuilder, register_model
 
 NORMS = ("batch", "none")
 
@@ -38,10 +38,10 @@ class BasicBlock(nn.Module):
         self.conv2 = _conv(c_out, c_out, 3, 1, norm)
         self.bn2 = _norm(c_out, norm)
         self.act = make_activation(activation)
-        self.shortcut = nn.Identity()
+        self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(_conv(c_in, c_out, 1, stride, norm), _norm(c_out, norm))
-        self.gain = nn.Parameter(torch.zeros(1)) if norm == "none" else None
+        self.gain: nn.Parameter | None = nn.Parameter(torch.zeros(1)) if norm == "none" else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.bn2(self.conv2(self.act(self.bn1(self.conv1(x)))))
@@ -79,33 +79,40 @@ def _resnet(
             stride = 2 if s > 1 and b == 0 else 1
             stages[f"layer{s}_{b}"] = BasicBlock(channels, base * width, stride, norm, activation)
             channels = base * width
-    stages["pool"] = nn.AdaptiveAvgPool2d(1)
-    stages["flatten"] = nn.Flatten()
-    stages["fc"] = nn.Linear(channels, num_classes)
-    return kaiming_init(nn.Sequential(stages))
+    return classifier_head(stages, channels, num_classes, pool=("pool", nn.AdaptiveAvgPool2d(1)))
 
 
-@register_model("resnet20")
-def resnet20(
-    input_shape: Sequence[int],
-    num_classes: int,
-    width: int = 1,
-    norm: str = "batch",
-    activation: str = "relu",
-) -> nn.Sequential:
-    """ResNet-20: 3 stages of 3 basic blocks, 16/32/64 channels times ``width``."""
-    return _resnet("resnet20", input_shape, num_classes, (16, 32, 64), 3, width, norm, activation)
+def _register_resnet(
+    name: str, stage_widths: Sequence[int], blocks_per_stage: int, doc: str
+) -> ModelBuilder:
+    """Register and return the builder of the ResNet ``name``: ``blocks_per_stage`` basic blocks
+    in each stage of ``stage_widths`` channels (times ``width``)."""
+
+    def builder(
+        input_shape: Sequence[int],
+        num_classes: int,
+        width: int = 1,
+        norm: str = "batch",
+        activation: str = "relu",
+    ) -> nn.Sequential:
+        return _resnet(
+            name, input_shape, num_classes, stage_widths, blocks_per_stage, width, norm, activation
+        )
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = doc
+    return register_model(name)(builder)
 
 
-@register_model("resnet18")
-def resnet18(
-    input_shape: Sequence[int],
-    num_classes: int,
-    width: int = 1,
-    norm: str = "batch",
-    activation: str = "relu",
-) -> nn.Sequential:
-    """CIFAR ResNet-18: 3x3 stem, no max-pool, 4 stages of 2 blocks, 64-512 channels."""
-    return _resnet(
-        "resnet18", input_shape, num_classes, (64, 128, 256, 512), 2, width, norm, activation
-    )
+resnet20 = _register_resnet(
+    "resnet20",
+    (16, 32, 64),
+    3,
+    "ResNet-20: 3 stages of 3 basic blocks, 16/32/64 channels times ``width``.",
+)
+resnet18 = _register_resnet(
+    "resnet18",
+    (64, 128, 256, 512),
+    2,
+    "CIFAR ResNet-18: 3x3 stem, no max-pool, 4 stages of 2 blocks, 64-512 channels.",
+)

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from torch import nn
 
 from ridgeline.models.layers import activation as make_activation
-from ridgeline.models.layers import image_shape, kaiming_init
-from ridgeline.models.registry import register_model
+from ridgeline.models.layers import classifier_head, image_shape
+from ridgeline.models.registry import ModelBuilder, register_model
 
 PLANS: dict[str, list[int | str]] = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512],
@@ -27,7 +27,7 @@ def _vgg(
     stages: OrderedDict[str, nn.Module] = OrderedDict()
     n_blocks = n_pools = 0
     for spec in PLANS[name]:
-        if spec == "M":
+        if isinstance(spec, str):  # "M"
             n_pools += 1
             stages[f"pool{n_pools}"] = nn.MaxPool2d(2)
             continue
@@ -40,29 +40,24 @@ def _vgg(
         block["act"] = make_activation(activation)
         stages[f"block{n_blocks}"] = nn.Sequential(block)
         channels = spec
-    stages["avgpool"] = nn.AvgPool2d(2)
-    stages["flatten"] = nn.Flatten()
-    stages["fc"] = nn.Linear(channels, num_classes)
-    return kaiming_init(nn.Sequential(stages))
+    return classifier_head(stages, channels, num_classes, pool=("avgpool", nn.AvgPool2d(2)))
 
 
-@register_model("vgg11")
-def vgg11(
-    input_shape: Sequence[int],
-    num_classes: int,
-    batch_norm: bool = False,
-    activation: str = "relu",
-) -> nn.Sequential:
-    """VGG-11 for 32x32 inputs."""
-    return _vgg("vgg11", input_shape, num_classes, batch_norm, activation)
+def _register_vgg(name: str, doc: str) -> ModelBuilder:
+    """Register and return the builder of the VGG ``name`` (its plan in :data:`PLANS`)."""
+
+    def builder(
+        input_shape: Sequence[int],
+        num_classes: int,
+        batch_norm: bool = False,
+        activation: str = "relu",
+    ) -> nn.Sequential:
+        return _vgg(name, input_shape, num_classes, batch_norm, activation)
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = doc
+    return register_model(name)(builder)
 
 
-@register_model("vgg16")
-def vgg16(
-    input_shape: Sequence[int],
-    num_classes: int,
-    batch_norm: bool = False,
-    activation: str = "relu",
-) -> nn.Sequential:
-    """VGG-16 for 32x32 inputs."""
-    return _vgg("vgg16", input_shape, num_classes, batch_norm, activation)
+vgg11 = _register_vgg("vgg11", "VGG-11 for 32x32 inputs.")
+vgg16 = _register_vgg("vgg16", "VGG-16 for 32x32 inputs.")

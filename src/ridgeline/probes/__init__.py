@@ -1,6 +1,7 @@
 """Probe callbacks: :class:`LandscapeProbe` (when to probe, where records go) and one module per
-component (what to compute), each named as its config key: ``probe.barrier`` is
-:class:`BarrierProbe` in :mod:`.barrier`, and so on."""
+component (what to compute), each registered under its config key and record key
+(:func:`register_probe`, :func:`list_probes`): ``probe.barrier`` is :class:`BarrierProbe` in
+:mod:`.barrier`, and so on."""
 
 from ridgeline.probes.aligned import AlignedPair
 from ridgeline.probes.barrier import BarrierProbe
@@ -10,6 +11,7 @@ from ridgeline.probes.curvature import CurvatureProbe
 from ridgeline.probes.geometry import GeometryProbe
 from ridgeline.probes.layerwise import LayerwiseProbe
 from ridgeline.probes.parent import ParentProbe
+from ridgeline.probes.registry import list_probes, register_probe
 
 __all__ = [
     "AlignedPair",
@@ -22,4 +24,6 @@ __all__ = [
     "ParentProbe",
     "ProbeContext",
     "build_probe_callbacks",
+    "list_probes",
+    "register_probe",
 ]

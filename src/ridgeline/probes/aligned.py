@@ -3,11 +3,8 @@
 import dataclasses
 from typing import Any
 
-from ridgeline.landscape import (
-    PermutationSpec,
-    align,
-    permutation_spec,
-)
+from ridgeline.landscape import align, permutation_spec
+from ridgeline.landscape.permutation import PermutationSpec
 from ridgeline.probes.component import PairComponent, ProbeContext
 
 

@@ -11,6 +11,7 @@ from ridgeline.landscape import (
 )
 from ridgeline.landscape.ridge import ridge_of_curve
 from ridgeline.probes.component import PairComponent, ProbeContext, param_keys
+from ridgeline.probes.registry import register_probe
 
 RIDGE = "ridge"  # the ridge record's key inside a split's barrier record
 
@@ -20,6 +21,7 @@ def coincide(a: ParamSet, b: ParamSet, names: list[str]) -> bool:
     return all(torch.equal(a[k], b[k]) for k in names)
 
 
+@register_probe("barrier")
 class BarrierProbe(PairComponent):
     """Loss/error curves over the α-grid and the midpoint, chord and endpoint-mean barriers.
 
@@ -30,7 +32,6 @@ class BarrierProbe(PairComponent):
     children coincide (Δ = 0: no path).
     """
 
-    key = "barrier"
     aligned = True
 
     def __init__(

@@ -11,7 +11,7 @@ import itertools
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytorch_lightning as pl
 import torch
@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from torch import Tensor, nn
 
 from ridgeline.config.schema import ProbeConfig
+from ridgeline.job.plan import Phase, RunPlan
 from ridgeline.landscape import (
     BNPolicy,
     Evaluator,
@@ -26,18 +27,20 @@ from ridgeline.landscape import (
     layer_groups,
     state_of,
 )
-from ridgeline.landscape.evaluate import use_vmap_of
+from ridgeline.landscape.eval_path import use_vmap_of
 from ridgeline.probes.aligned import AlignedPair
 from ridgeline.probes.component import ProbeContext
-from ridgeline.probes.parent import ParentProbe
+from ridgeline.probes.registry import runs_on_parent
+from ridgeline.records.probe_record import ProbeRecord, read_records
 from ridgeline.store.checkpoints import load_checkpoint
 from ridgeline.store.layout import PhaseLayout, RunLayout, atomic_path
-from ridgeline.store.plan import Phase, RunPlan
-from ridgeline.store.records import RecordStore
-from ridgeline.store.typed import ProbeRecord, read_records
+from ridgeline.store.record_store import RecordStore
 from ridgeline.tracking.environment import run_environment
 from ridgeline.tracking.probe_logging import log_phase_end, log_record
 from ridgeline.training.spawn import parent_model_state
+
+if TYPE_CHECKING:
+    from ridgeline.training.module import ReplicaClassifier
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +91,10 @@ class LandscapeProbe(pl.Callback):
 
     # --- when -------------------------------------------------------------------------------
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._load_reference_points(trainer, pl_module)
+        module = _replicas(pl_module)
+        self._load_reference_points(trainer, module)
         if trainer.global_step == 0:
-            self.probe(trainer, pl_module, "start")
+            self.probe(trainer, module, "start")
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = pl_module.absolute_step
@@ -99,17 +103,18 @@ class LandscapeProbe(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
-            self.probe(trainer, pl_module, "every_n_epochs")
+            self.probe(trainer, _replicas(pl_module), "every_n_epochs")
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.last_probed != pl_module.absolute_step:
-            self.probe(trainer, pl_module, "end")
+        module = _replicas(pl_module)
+        if self.last_probed != module.absolute_step:
+            self.probe(trainer, module, "end")
         if trainer.is_global_zero:
             log_phase_end(trainer, self.phase, read_records(self.store.path))
         log.info("phase %s: probes took %.1f s", self.phase.name, self.seconds)
 
     # --- what -------------------------------------------------------------------------------
-    def _load_reference_points(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def _load_reference_points(self, trainer: pl.Trainer, pl_module: "ReplicaClassifier") -> None:
         device = pl_module.device
         template = pl_module.replicas[0]
         if self.phase.parent_checkpoint is not None:
@@ -136,8 +141,8 @@ class LandscapeProbe(pl.Callback):
             if path.exists():
                 self.inits = torch.load(path, map_location=device, weights_only=True)
 
-    def _context(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> ProbeContext:
-        dm = trainer.datamodule
+    def _context(self, trainer: pl.Trainer, pl_module: "ReplicaClassifier") -> ProbeContext:
+        dm = trainer.datamodule  # type: ignore[attr-defined]  # set by fit(datamodule=...)
         template = pl_module.replicas[0]
         rank, world = trainer.global_rank, trainer.world_size
         bn = (
@@ -145,6 +150,12 @@ class LandscapeProbe(pl.Callback):
             if self.bn_policy in (BNPolicy.RESET, BNPolicy.REPAIR)
             else None
         )
+        evaluation: dict[str, Any] = {  # the same for every split
+            "chunk_size": self.chunk_size,
+            "bn_policy": self.bn_policy,
+            "bn_batches": bn,
+            "use_vmap": self.use_vmap,
+        }
         evaluators = {}
         for split in self.splits:
             x, y = dm.eval_tensors(split)
@@ -153,16 +164,7 @@ class LandscapeProbe(pl.Callback):
                 _shard(x, rank, world).to(pl_module.device),
                 _shard(y, rank, world).to(pl_module.device),
             )
-            evaluators[split] = Evaluator(
-                template,
-                x,
-                y,
-                chunk_size=self.chunk_size,
-                bn_policy=self.bn_policy,
-                bn_batches=bn,
-                use_vmap=self.use_vmap,
-                n_total=n_total,
-            )
+            evaluators[split] = Evaluator(template, x, y, n_total=n_total, **evaluation)
         reduce = None
         if world > 1:
 
@@ -181,7 +183,7 @@ class LandscapeProbe(pl.Callback):
             extra={"theta0": self.theta0},
         )
 
-    def probe(self, trainer: pl.Trainer, pl_module: pl.LightningModule, reason: str) -> None:
+    def probe(self, trainer: pl.Trainer, pl_module: "ReplicaClassifier", reason: str) -> None:
         """Compute every component at the current step; write and log the records."""
         start = time.perf_counter()
         was_training = pl_module.training
@@ -202,7 +204,7 @@ class LandscapeProbe(pl.Callback):
             for record in records:
                 log_record(trainer, ProbeRecord.from_dict(record))
 
-    def _where(self, pl_module: pl.LightningModule, reason: str) -> dict[str, Any]:
+    def _where(self, pl_module: "ReplicaClassifier", reason: str) -> dict[str, Any]:
         """What components may read of the probe point: its step, whether it is the phase's
         final probe, the parent's directory (spawned children) and the children's inits."""
         step = pl_module.absolute_step
@@ -214,7 +216,7 @@ class LandscapeProbe(pl.Callback):
             "inits": self.inits,
         }
 
-    def _base(self, trainer: pl.Trainer, pl_module: pl.LightningModule, reason: str) -> dict:
+    def _base(self, trainer: pl.Trainer, pl_module: "ReplicaClassifier", reason: str) -> dict:
         return {
             "phase": self.phase.name,
             "kind": self.phase.kind,
@@ -233,8 +235,8 @@ class LandscapeProbe(pl.Callback):
 
     def _records(self, trainer, pl_module, ctx: ProbeContext, reason: str) -> list[dict]:
         base = self._base(trainer, pl_module, reason)
-        # components are told apart by type, whatever their config key (build_probe_callbacks)
-        parents = [c for c in self.components.values() if isinstance(c, ParentProbe)]
+        # the registry says which components probe the parent, whatever their config key
+        parents = [c for c in self.components.values() if runs_on_parent(c)]
         if self.phase.kind == "parent":
             if not parents:
                 return []
@@ -243,7 +245,7 @@ class LandscapeProbe(pl.Callback):
                 record[component.key] = component.compute(ctx)
             return [record]
         records = []
-        pair_components = [c for c in self.components.values() if not isinstance(c, ParentProbe)]
+        pair_components = [c for c in self.components.values() if not runs_on_parent(c)]
         if not pair_components:
             return []
         for i, j in itertools.combinations(range(len(ctx.states)), 2):
@@ -254,6 +256,11 @@ class LandscapeProbe(pl.Callback):
                 record[self.aligned.key] = self.aligned.compute(ctx, i, j, pair_components)
             records.append(record)
         return records
+
+
+def _replicas(pl_module: pl.LightningModule) -> "ReplicaClassifier":
+    """The module a probe reads: the job's replica classifier (its children, its step)."""
+    return cast("ReplicaClassifier", pl_module)
 
 
 def _copy_with_state(template: nn.Module, state: dict[str, Tensor]) -> nn.Module:
@@ -275,7 +282,7 @@ def build_probe_callbacks(
         return []
     components = {key: instantiate(node) for key, node in plan.settings.components.items()}
     on_parent = phase.kind == "parent"
-    components = {k: c for k, c in components.items() if isinstance(c, ParentProbe) == on_parent}
+    components = {k: c for k, c in components.items() if runs_on_parent(c) == on_parent}
     if not components:
         return []
     aligned = AlignedPair(settings.align, settings.align_spawned) if settings.align else None

@@ -11,7 +11,7 @@ from ridgeline.landscape import (
     LayerGroup,
     ParamSet,
 )
-from ridgeline.landscape.evaluate import Reduce
+from ridgeline.landscape.sums import Reduce
 
 
 @dataclass
@@ -42,7 +42,7 @@ class PairComponent:
     ``aligned`` components are computed again on (θ_A, P(θ_B)) when ``probe.align`` is set.
     """
 
-    key: str = ""
+    key: str = ""  # the registered name (register_probe), or a user's own
     splits: list[str] | None = None
     aligned: bool = False
     pair = True  # read by the config check (spawn.children >= 2) without importing probes

@@ -11,17 +11,18 @@ from ridgeline.landscape import (
 from ridgeline.landscape.gauss_newton import gauss_newton_split
 from ridgeline.probes.barrier import coincide
 from ridgeline.probes.component import PairComponent, ProbeContext, param_keys, uncorrected
+from ridgeline.probes.registry import register_probe
 
 GAUSS_NEWTON = "gauss_newton"  # the split's key inside a split's curvature record
 
 
+@register_probe("curvature")  # records written before the rename used "taylor"
 class CurvatureProbe(PairComponent):
     """−⅛ΔᵀH(θ_½)Δ, its layer-wise blocks and cross-checks; optionally the top eigenvalue and
     the Gauss-Newton split ΔᵀHΔ = ΔᵀGΔ + ΔᵀRΔ (``gauss_newton``: at θ_½, and per layer at
     θ^{ℓ,½} when ``layerwise``; recorded under ``gauss_newton`` in each split's record, except
     where the children coincide)."""
 
-    key = "curvature"  # the record key; records written before the rename used "taylor"
     aligned = True
 
     def __init__(

@@ -17,6 +17,7 @@ from ridgeline.landscape import (
     spawn_geometry,
 )
 from ridgeline.probes.component import PairComponent, ProbeContext, param_keys, uncorrected
+from ridgeline.probes.registry import register_probe
 from ridgeline.store.checkpoints import load_checkpoint
 from ridgeline.store.layout import PhaseLayout
 from ridgeline.training.spawn import parent_model_state
@@ -35,6 +36,7 @@ def plane_mode(value: str | bool) -> str:
     return value
 
 
+@register_probe("geometry")
 class GeometryProbe(PairComponent):
     """Angle at the spawn point, distances, loss profiles θ_s → each child; the loss plane.
 
@@ -49,8 +51,6 @@ class GeometryProbe(PairComponent):
     the data. The plane costs resolution² + 3 parameter sets over the split, so it is computed
     for the first pair (0, 1) of a phase only, unless ``plane_every_pair``.
     """
-
-    key = "geometry"
 
     def __init__(
         self,

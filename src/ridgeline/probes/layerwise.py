@@ -6,12 +6,13 @@ from ridgeline.landscape import (
     layerwise_barriers,
 )
 from ridgeline.probes.component import PairComponent, ProbeContext
+from ridgeline.probes.registry import register_probe
 
 
+@register_probe("layerwise")
 class LayerwiseProbe(PairComponent):
     """Single-layer barriers into A and into B, and cumulative groups (Adilova et al. 2024)."""
 
-    key = "layerwise"
     aligned = True
 
     def __init__(

@@ -7,12 +7,14 @@ from ridgeline.landscape import (
     segment_profile,
 )
 from ridgeline.probes.component import ProbeContext, param_keys
+from ridgeline.probes.registry import register_probe
 
 
+@register_probe("parent", on_parent=True)
 class ParentProbe:
     """On the parent: loss profile θ_0 → θ_t and distance from θ_0."""
 
-    key = "parent"
+    key: str = ""  # the registered name (register_probe)
 
     def __init__(self, splits: list[str] | None = None) -> None:
         self.splits = splits

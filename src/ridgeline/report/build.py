@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from ridgeline.errors import ConfigError
+from ridgeline.records.probe_record import ProbeRecord
 from ridgeline.report import figures, plane_figure
+from ridgeline.report.bent_path_figure import CURVE_CAPTION, CURVE_FIGURE, draw_curves
 from ridgeline.report.collect import Collection, collect
-from ridgeline.report.curves import CURVE_CAPTION, CURVE_FIGURE, draw_curves
 from ridgeline.report.tables import instability_rows, write_tables
-from ridgeline.store.typed import ProbeRecord
 from ridgeline.tracking.wandb_upload import WANDB_TARGET, log_tables_and_figures
 
 WANDB_CHOICES = ("auto", "on", "off")

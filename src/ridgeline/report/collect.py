@@ -14,8 +14,9 @@ from typing import Any
 import yaml
 
 from ridgeline.errors import RidgelineError
+from ridgeline.records.probe_record import ProbeRecord, read_records
+from ridgeline.store.damaged import damaged_file
 from ridgeline.store.layout import RunLayout
-from ridgeline.store.typed import ProbeRecord, read_records
 
 RECORDS = RunLayout(Path()).records  # landscape/records.jsonl, relative to a run dir
 # Config keys never used to tell jobs apart (they differ by construction, or describe the
@@ -73,12 +74,8 @@ def _read_yaml(path: Path) -> dict[str, Any] | None:
         with path.open() as f:
             value = yaml.safe_load(f)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise RidgelineError(
-            f"{path} is damaged{where} ({type(exc).__name__}); restore it from the run's "
-            ".hydra/ folder or a copy"
-        ) from None
+        fix = "; restore it from the run's .hydra/ folder or a copy"
+        raise damaged_file(path, exc, fix) from None
     if value is not None and not isinstance(value, dict):
         raise RidgelineError(f"{path} is damaged: not a YAML dict; restore it")
     return value

@@ -1,7 +1,7 @@
 """A W&B workspace whose panels are the paper's figures, live over any run or sweep.
 
 Built with W&B's ``wandb-workspaces`` library from the keys the training runs log (probe
-scalars as in ``ridgeline.store.scalars``, ``ridgeline.tracking.wandb_keys``, the nested
+scalars as in ``ridgeline.records.scalars``, ``ridgeline.tracking.wandb_keys``, the nested
 config). Panels:
 final barrier against spawn step (grouped by seed), barrier over training per spawn step,
 predicted against measured barrier, angle at the spawn point against k, layer-wise tables.
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import wandb_workspaces.reports.v2 as wr
 import wandb_workspaces.workspaces as ws
+from wandb_workspaces.reports.v2.interface import PanelTypes
 
 from ridgeline.tracking.wandb_keys import (
     FINAL,
@@ -28,6 +29,7 @@ SPLITS = ("test", "train")
 BARRIERS = (("error", "endpoint_mean", "error barrier"), ("loss", "midpoint", "loss barrier"))
 SEED = "seed"
 SPAWN_STEP_CONFIG = "phase.spawn_step"
+PanelList = list[PanelTypes]
 
 
 @dataclass(frozen=True)
@@ -43,39 +45,46 @@ def barrier_key(split: str, quantity: str, variant: str) -> str:
     return f"barrier/{split}/{quantity}/{variant}"
 
 
-def _instability_section() -> ws.Section:
-    panels = [
+def _barrier_panels(title: str, x: str, y_prefix: str, groupby: str, title_x: str) -> PanelList:
+    """One line plot per barrier and split, of ``y_prefix`` + its key against ``x``, mean and
+    range over the runs grouped by the config key ``groupby``; ``title`` is formatted with the
+    barrier's ``label`` and the ``split``."""
+    return [
         wr.LinePlot(
-            title=f"final {label} ({split}) against spawn step, by seed",
-            x=SPAWN_STEP,
-            y=[INSTABILITY + barrier_key(split, quantity, variant)],
-            groupby=wr.Config(SEED),
+            title=title.format(label=label, split=split),
+            x=x,
+            y=[y_prefix + barrier_key(split, quantity, variant)],
+            groupby=wr.Config(groupby),
             groupby_aggfunc="mean",
             groupby_rangefunc="minmax",
-            title_x="spawn step k",
+            title_x=title_x,
         )
         for quantity, variant, label in BARRIERS
         for split in SPLITS
     ]
+
+
+def _instability_section() -> ws.Section:
+    panels = _barrier_panels(
+        "final {label} ({split}) against spawn step, by seed",
+        SPAWN_STEP,
+        INSTABILITY,
+        SEED,
+        "spawn step k",
+    )
     return ws.Section(
         name="Instability: final barrier against spawn step", panels=panels, is_open=True
     )
 
 
 def _over_training_section() -> ws.Section:
-    panels = [
-        wr.LinePlot(
-            title=f"{label} ({split}) over training, by spawn step",
-            x=PROBE_STEP,
-            y=[barrier_key(split, quantity, variant)],
-            groupby=wr.Config(SPAWN_STEP_CONFIG),
-            groupby_aggfunc="mean",
-            groupby_rangefunc="minmax",
-            title_x="training step",
-        )
-        for quantity, variant, label in BARRIERS
-        for split in SPLITS
-    ]
+    panels = _barrier_panels(
+        "{label} ({split}) over training, by spawn step",
+        PROBE_STEP,
+        "",
+        SPAWN_STEP_CONFIG,
+        "training step",
+    )
     return ws.Section(name="Barrier over training, per spawn step", panels=panels, is_open=True)
 
 

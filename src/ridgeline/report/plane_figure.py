@@ -1,5 +1,5 @@
 """The loss plane figure (issue 24 part 1): one panel per spawn step k (and the independent
-pair) side by side, drawn from records only (:attr:`ridgeline.store.typed.ProbeRecord.plane`).
+pair) side by side, drawn from records only (:attr:`ridgeline.records.ProbeRecord.plane`).
 
 Each panel is the loss on the recorded grid in the plane through θ_s, θ_A, θ_B (for children of
 different inits: through their inits' midpoint, θ_A, θ_B), in the plane's orthonormal
@@ -16,12 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
+from matplotlib.contour import QuadContourSet
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from ridgeline.records.probe_record import Plane, ProbeRecord
+from ridgeline.records.statistics import final_probe
 from ridgeline.report.records import by_series, label_of
-from ridgeline.store.statistics import final_probe
-from ridgeline.store.typed import Plane, ProbeRecord
 from ridgeline.tracking.plotting import plt, save_png
 
 FIGURE_NAME = "loss_plane"
@@ -80,10 +82,10 @@ def loss_plane(records: Sequence[ProbeRecord], path: Path) -> Path | None:
     levels = np.geomspace(lo, hi, 16)
     n = len(panels)
     fig, axes = plt.subplots(1, n, figsize=(4.3 * n + 1.2, 4.3), squeeze=False)
-    image = None
-    for ax, (rec, p) in zip(axes[0], panels, strict=True):
-        image = _panel(ax, rec, p, norm, levels)
-    cbar = fig.colorbar(image, ax=list(axes[0]), shrink=0.9, pad=0.02)
+    images = [
+        _panel(ax, rec, p, norm, levels) for ax, (rec, p) in zip(axes[0], panels, strict=True)
+    ]
+    cbar = fig.colorbar(images[-1], ax=list(axes[0]), shrink=0.9, pad=0.02)
     cbar.set_ticks(_ticks(lo, hi))
     cbar.ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.3g}"))
     cbar.ax.yaxis.set_minor_formatter(NullFormatter())
@@ -104,11 +106,15 @@ def _ticks(lo: float, hi: float) -> list[float]:
     return [lo, *inside[::every], hi]
 
 
-def _panel(ax, rec: ProbeRecord, p: Plane, norm: LogNorm, levels: np.ndarray):
+def _panel(
+    ax: Axes, rec: ProbeRecord, p: Plane, norm: LogNorm, levels: np.ndarray
+) -> QuadContourSet:
     sl = p.slice
+    vmin, vmax = norm.vmin, norm.vmax
+    assert vmin is not None and vmax is not None  # loss_plane's norm has both
     grid = np.array(sl.loss, dtype=float)
-    grid = np.where(np.isfinite(grid), grid, norm.vmax)
-    grid = np.clip(grid, norm.vmin, norm.vmax)
+    grid = np.where(np.isfinite(grid), grid, vmax)
+    grid = np.clip(grid, vmin, vmax)
     uu, vv = np.meshgrid(np.array(sl.u), np.array(sl.v))
     image = ax.contourf(uu, vv, grid, levels=levels, norm=norm, cmap="viridis")
     ax.contour(uu, vv, grid, levels=levels, norm=norm, colors="k", linewidths=0.3, alpha=0.4)
@@ -121,7 +127,8 @@ def _panel(ax, rec: ProbeRecord, p: Plane, norm: LogNorm, levels: np.ndarray):
             continue
         style = "--" if name == "parent" else ":"
         ax.plot(pts[:, 0], pts[:, 1], style, color="orange", lw=1.2, marker=".", ms=5)
-        for (x, y), step in zip(pts, traj.steps or [None] * len(pts), strict=True):
+        steps: list[int | None] = list(traj.steps) if traj.steps else [None] * len(pts)
+        for (x, y), step in zip(pts, steps, strict=True):
             if name == "parent" and step is not None:
                 ax.annotate(f"{step}", (x, y), fontsize=6, color="orange", xytext=(2, 2),
                             textcoords="offset points")  # fmt: skip

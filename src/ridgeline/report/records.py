@@ -1,4 +1,4 @@
-"""Selections from typed probe records (:class:`~ridgeline.store.typed.ProbeRecord`) for the
+"""Selections from typed probe records (:class:`~ridgeline.records.ProbeRecord`) for the
 report's figures and tables, and their spread over seeds or pairs."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ridgeline.store.statistics import final_probe, mean_sd
-from ridgeline.store.typed import ProbeRecord
+from ridgeline.records.probe_record import ProbeRecord
+from ridgeline.records.statistics import final_probe, mean_sd
 
 Value = Callable[[ProbeRecord], float | None]  # one number of a record, None where it has none
 SeriesKey = tuple[str, int, int]

@@ -6,10 +6,10 @@ from pathlib import Path
 import rich
 from rich.table import Table
 
+from ridgeline.records.probe_record import PairResults, ProbeRecord, read_records
+from ridgeline.records.scalars import min_layer_gauss_newton
 from ridgeline.report.records import Value, barrier_value, finals, stat
 from ridgeline.store.layout import RunLayout
-from ridgeline.store.scalars import min_layer_gauss_newton
-from ridgeline.store.typed import PairResults, ProbeRecord, read_records
 
 
 def _predicted(results: PairResults | None) -> float | None:
@@ -114,8 +114,8 @@ def summary_rows(records: Sequence[ProbeRecord]) -> list[dict]:
         rows.append(row)
         if any(r.aligned is not None for r in recs):
             aligned = {**row, "spawn step": f"{row['spawn step']}, aligned"}
-            for name, _, value in COLUMNS:
-                _spread(aligned, name, recs, value)
+            for name, _, aligned_value in COLUMNS:
+                _spread(aligned, name, recs, aligned_value)
             rows.append(aligned)
     return rows
 

@@ -1,7 +1,7 @@
 """CSV tables of every number behind the report's figures (long format, one row per point).
 
 - ``metrics.csv``: one row per job × probe point × pair, with the varying config keys of a sweep
-  (``config.<key>``) and every :func:`ridgeline.store.scalars.scalar_metrics` column.
+  (``config.<key>``) and every :func:`ridgeline.records.scalars.scalar_metrics` column.
 - ``curves.csv``: one row per curve point: barrier curves over α (``curve=barrier``, and
   ``barrier_aligned`` after permutation alignment), loss profiles spawn point → child
   (``profile_a``/``profile_b``) and parent θ_0 → θ_t (``parent``).
@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ridgeline.landscape.records import BarrierRecord, ProfileRecord
+from ridgeline.landscape.results import BarrierRecord, ProfileRecord
+from ridgeline.records.probe_record import ProbeRecord
+from ridgeline.records.scalars import pair_prefix, scalar_metrics
 from ridgeline.report.collect import Collection, job_columns
 from ridgeline.report.records import barrier_value, by_series, finals, stat
 from ridgeline.store.layout import atomic_path
-from ridgeline.store.scalars import pair_prefix, scalar_metrics
-from ridgeline.store.typed import ProbeRecord
 
 ID_COLUMNS = ("job", "phase", "kind", "probe", "step", "spawn_step", "pair", "bn_policy")
 INSTABILITY_COLUMNS = (
@@ -83,10 +83,10 @@ def curve_rows(collection: Collection) -> list[dict[str, Any]]:
     for r in collection.records:
         ids = _ids(collection, r)
         curves: list[tuple[str, str, BarrierRecord | ProfileRecord]] = []
-        for split, rec in r.barrier.items():
-            curves.append(("barrier", split, rec))
-        for split, rec in (r.aligned.barrier if r.aligned else {}).items():
-            curves.append(("barrier_aligned", split, rec))
+        for split, barrier in r.barrier.items():
+            curves.append(("barrier", split, barrier))
+        for split, barrier in (r.aligned.barrier if r.aligned else {}).items():
+            curves.append(("barrier_aligned", split, barrier))
         for split, profiles in r.profiles.items():
             for child, prof in profiles.items():
                 curves.append((f"profile_{child}", split, prof))

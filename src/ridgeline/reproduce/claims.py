@@ -12,14 +12,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ridgeline.landscape.records import Record
+from ridgeline.job.run import LoadedRun
+from ridgeline.landscape.results import Record
+from ridgeline.records import statistics
+from ridgeline.records.probe_record import ProbeRecord
+from ridgeline.records.statistics import mean_sd, pearson, slope
 from ridgeline.reproduce.experiments import CNN_GELU, CNN_MAXPOOL, CNN_RELU, LENET
-from ridgeline.store import statistics
-from ridgeline.store.run import LoadedRun
-from ridgeline.store.statistics import final_probe, mean_sd, pearson, slope
-from ridgeline.store.typed import ProbeRecord
+from ridgeline.reproduce.measures import (
+    SPLIT,
+    angle,
+    error_barrier_pp,
+    final_pairs,
+    largest_layer_barrier,
+    loss_barrier,
+    monotone_fraction,
+    prediction_points,
+    spawn_steps,
+)
 
-SPLIT = "test"
 STABLE_PP = 2.0  # Frankle et al. 2020: "stable" below a 2 % error barrier
 LAYER_BAND = 0.1  # Adilova et al. 2024: single-layer barriers within about ±0.1 nats
 Runs = dict[str, list[LoadedRun]]  # experiment -> its runs, one per seed
@@ -56,75 +66,20 @@ def quantity(name: str, unit: str, values: list[float]) -> Quantity:
     return Quantity(name, unit, [float(v) for v in values], m, sd)
 
 
-# --- selections from one run's records -------------------------------------------------------
+@dataclass(frozen=True)
+class Measured:
+    """A claim's quantities in the table's order, and the names its criterion reads them by."""
+
+    quantities: list[Quantity]
+    named: dict[str, Quantity]
+
+    def __getitem__(self, name: str) -> Quantity:
+        return self.named[name]
 
 
-def final_pairs(run: LoadedRun, kind: str, spawn_step: int | None = None) -> list[ProbeRecord]:
-    """Pair records at the last probe of the phase of ``kind`` (and ``spawn_step``)."""
-    mine = [
-        r
-        for r in final_probe(run.records)
-        if r.probe == "pair"
-        and r.kind == kind
-        and (spawn_step is None or r.spawn_step == spawn_step)
-    ]
-    if not mine:
-        raise ValueError(f"{run.root}: no {kind} pair records (spawn step {spawn_step})")
-    return mine
-
-
-def spawn_steps(run: LoadedRun) -> list[int]:
-    """The run's spawn steps k, ascending."""
-    return sorted(
-        {int(r.spawn_step) for r in run.records if r.kind == "spawn" and r.probe == "pair"}
-    )
-
-
-def _avg(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
-def error_barrier_pp(records: list[ProbeRecord]) -> float:
-    """Mean over pairs of the test error barrier (endpoint-mean), in percentage points."""
-    return _avg([100 * r.barrier[SPLIT].error_barrier.endpoint_mean for r in records])
-
-
-def loss_barrier(records: list[ProbeRecord]) -> float:
-    """Mean over pairs of the test midpoint loss barrier (nats)."""
-    return _avg([r.barrier[SPLIT].loss_barrier.midpoint for r in records])
-
-
-def largest_layer_barrier(records: list[ProbeRecord]) -> float:
-    """Largest |single-layer midpoint loss barrier| (own endpoints; both directions, all pairs)."""
-    return max(
-        abs(e.loss_mid_own)
-        for r in records
-        for e in r.layerwise[SPLIT].entries
-        if e.kind == "layer"
-    )
-
-
-def angle(records: list[ProbeRecord]) -> float:
-    """Mean over pairs of the angle at the spawn point (degrees)."""
-    return _avg([r.geometry.angle_deg for r in records])
-
-
-def monotone_fraction(records: list[ProbeRecord]) -> float:
-    """Fraction of the children whose loss profile θ_s → child (test) is a monotone descent."""
-    flags = [p.monotone for r in records for p in r.profiles[SPLIT].values()]
-    return sum(flags) / len(flags)
-
-
-def prediction_points(run: LoadedRun) -> dict[str, list[tuple[float, float]]]:
-    """(measured, predicted) at every probe of spawned children, on test: the points of
-    :func:`ridgeline.store.statistics.prediction_points` (Δ ≠ 0) of the spawn phases.
-
-    'network': B_mid against −⅛ΔᵀH(θ_½)Δ; 'layers': each single-layer midpoint barrier (rest
-    of θ_A, own endpoints) against −⅛Δ_ℓᵀH_ℓℓ(θ^{ℓ,½})Δ_ℓ.
-    """
-    spawned = [r for r in run.records if r.kind == "spawn"]
-    points = statistics.prediction_points(spawned, SPLIT)
-    return {level: [(p.measured, p.predicted) for p in pts] for level, pts in points.items()}
+def named(**quantities: Quantity) -> Measured:
+    """Quantities in the table in this order, each read by the criterion by its keyword."""
+    return Measured(list(quantities.values()), quantities)
 
 
 # --- the claims -----------------------------------------------------------------------------
@@ -143,21 +98,21 @@ class Claim:
     statement: str
     experiment: Callable[[Runs], str]
     criterion: str
-    measure: Callable[[Runs], list[Quantity]]
-    holds: Callable[[list[Quantity]], bool]
+    measure: Callable[[Runs], Measured]
+    holds: Callable[[Measured], bool]
 
     def evaluate(self, runs: Runs, seeds: list[int]) -> ClaimResult:
         """Measure the claim on ``runs`` and decide it."""
-        qs = self.measure(runs)
+        measured = self.measure(runs)
         return ClaimResult(
             self.id,
             self.source,
             self.statement,
             self.experiment(runs),
             self.criterion,
-            bool(self.holds(qs)),
+            bool(self.holds(measured)),
             list(seeds),
-            qs,
+            measured.quantities,
         )
 
 
@@ -179,31 +134,41 @@ def _independent_barrier(runs: list[LoadedRun]) -> Quantity:
     return _error_barrier(runs, "different inits", "independent")
 
 
-def _lenet(runs: Runs) -> list[Quantity]:
+def _at_spawn(
+    runs: list[LoadedRun],
+    name: str,
+    unit: str,
+    of: Callable[[list[ProbeRecord]], float],
+    spawn_step: int,
+) -> Quantity:
+    """``of`` the final pairs of the children spawned at ``spawn_step``, per seed."""
+    return quantity(name, unit, _per_seed(runs, lambda r: of(final_pairs(r, "spawn", spawn_step))))
+
+
+def _lenet(runs: Runs) -> Measured:
     lenet = runs[LENET]
-    return [_error_barrier(lenet, "k = 0", "spawn", 0), _independent_barrier(lenet)]
+    return named(
+        at_init=_error_barrier(lenet, "k = 0", "spawn", 0),
+        independent=_independent_barrier(lenet),
+    )
 
 
-def _transition(runs: Runs) -> list[Quantity]:
+def _transition(runs: Runs) -> Measured:
     cnn = runs[CNN_MAXPOOL]
     spawned = [_error_barrier(cnn, f"k = {k}", "spawn", k) for k in spawn_steps(cnn[0])]
-    return [*spawned, _independent_barrier(cnn)]
+    independent = _independent_barrier(cnn)
+    return Measured(
+        [*spawned, independent],
+        {"first": spawned[0], "last": spawned[-1], "independent": independent},
+    )
 
 
-def _layerwise(runs: Runs) -> list[Quantity]:
+def _layerwise(runs: Runs) -> Measured:
     cnn = runs[CNN_MAXPOOL]
-    return [
-        quantity(
-            "whole network",
-            "nats",
-            _per_seed(cnn, lambda r: loss_barrier(final_pairs(r, "spawn", 0))),
-        ),
-        quantity(
-            "largest |single layer|",
-            "nats",
-            _per_seed(cnn, lambda r: largest_layer_barrier(final_pairs(r, "spawn", 0))),
-        ),
-    ]
+    return named(
+        network=_at_spawn(cnn, "whole network", "nats", loss_barrier, 0),
+        largest_layer=_at_spawn(cnn, "largest |single layer|", "nats", largest_layer_barrier, 0),
+    )
 
 
 def _xy(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
@@ -211,60 +176,58 @@ def _xy(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
     return [m for m, _ in points], [p for _, p in points]
 
 
-def _fit(experiment: str, level: str) -> Callable[[Runs], list[Quantity]]:
-    def measure(runs: Runs) -> list[Quantity]:
+def _fit(experiment: str, level: str) -> Callable[[Runs], Measured]:
+    def measure(runs: Runs) -> Measured:
         points = [prediction_points(r)[level] for r in runs[experiment]]
-        return [
-            quantity("Pearson r", "", [pearson(*_xy(p)) for p in points]),
-            quantity("slope", "", [slope(*_xy(p)) for p in points]),
-            quantity("points per seed", "", [float(len(p)) for p in points]),
-        ]
+        return named(
+            r=quantity("Pearson r", "", [pearson(*_xy(p)) for p in points]),
+            slope=quantity("slope", "", [slope(*_xy(p)) for p in points]),
+            points=quantity("points per seed", "", [float(len(p)) for p in points]),
+        )
 
     return measure
 
 
-def _tracks(qs: list[Quantity]) -> bool:
-    r, s = qs[0].mean, qs[1].mean
+def _fit_experiment(experiment: str, level: str) -> Callable[[Runs], str]:
+    """The setup of claim 4's fit of ``level`` on ``experiment``, from the runs."""
+
+    def describe(runs: Runs) -> str:
+        every_layer = "" if level == "network" else ", every layer"
+        return f"{experiment}, {fit_steps(runs, experiment)}{every_layer}"
+
+    return describe
+
+
+def _tracks(q: Measured) -> bool:
+    r, s = q["r"].mean, q["slope"].mean
     return r >= 0.8 and 0.5 <= s <= 2.0
 
 
-def _smooth_better(runs: Runs) -> list[Quantity]:
+def _smooth_better(runs: Runs) -> Measured:
     def r_of(run: LoadedRun) -> float:
         return pearson(*_xy(prediction_points(run)["network"]))
 
     relu, gelu = _per_seed(runs[CNN_RELU], r_of), _per_seed(runs[CNN_GELU], r_of)
-    return [
-        quantity("r, ReLU", "", relu),
-        quantity("r, GELU", "", gelu),
-        quantity("r GELU − r ReLU", "", [g - r for g, r in zip(gelu, relu, strict=True)]),
-    ]
+    return named(
+        relu=quantity("r, ReLU", "", relu),
+        gelu=quantity("r, GELU", "", gelu),
+        gain=quantity("r GELU − r ReLU", "", [g - r for g, r in zip(gelu, relu, strict=True)]),
+    )
 
 
-def _mountainside(runs: Runs) -> list[Quantity]:
+def _mountainside(runs: Runs) -> Measured:
     cnn = runs[CNN_MAXPOOL]
     first, last = spawn_steps(cnn[0])[0], spawn_steps(cnn[0])[-1]
-    return [
-        quantity(
-            f"angle, k = {first}",
-            "°",
-            _per_seed(cnn, lambda r: angle(final_pairs(r, "spawn", first))),
+    return named(
+        angle_first=_at_spawn(cnn, f"angle, k = {first}", "°", angle, first),
+        angle_last=_at_spawn(cnn, f"angle, k = {last}", "°", angle, last),
+        monotone_first=_at_spawn(
+            cnn, f"monotone profiles, k = {first}", "fraction", monotone_fraction, first
         ),
-        quantity(
-            f"angle, k = {last}",
-            "°",
-            _per_seed(cnn, lambda r: angle(final_pairs(r, "spawn", last))),
+        monotone_last=_at_spawn(
+            cnn, f"monotone profiles, k = {last}", "fraction", monotone_fraction, last
         ),
-        quantity(
-            f"monotone profiles, k = {first}",
-            "fraction",
-            _per_seed(cnn, lambda r: monotone_fraction(final_pairs(r, "spawn", first))),
-        ),
-        quantity(
-            f"monotone profiles, k = {last}",
-            "fraction",
-            _per_seed(cnn, lambda r: monotone_fraction(final_pairs(r, "spawn", last))),
-        ),
-    ]
+    )
 
 
 # What the experiments' configs fix (conf/experiment/<name>.yaml); T and k are read from the runs.
@@ -314,7 +277,7 @@ CLAIMS: tuple[Claim, ...] = (
         lambda runs: f"{LENET} ({setup(runs, LENET)}; and two different inits)",
         "mean test error barrier at k = 0 < 2 pp and different inits ≥ 2 pp",
         _lenet,
-        lambda qs: qs[0].mean < STABLE_PP <= qs[1].mean,
+        lambda q: q["at_init"].mean < STABLE_PP <= q["independent"].mean,
     ),
     Claim(
         "2",
@@ -326,7 +289,7 @@ CLAIMS: tuple[Claim, ...] = (
         ),
         "mean test error barrier ≥ 2 pp at the first spawn step and < 2 pp at the last",
         _transition,
-        lambda qs: qs[0].mean >= STABLE_PP > qs[-2].mean,
+        lambda q: q["first"].mean >= STABLE_PP > q["last"].mean,
     ),
     Claim(
         "3",
@@ -337,7 +300,10 @@ CLAIMS: tuple[Claim, ...] = (
         "whole-network midpoint loss barrier > 0.1 nats and every single-layer one within "
         "±min(0.1, half of it) nats",
         _layerwise,
-        lambda qs: qs[0].mean > LAYER_BAND and qs[1].mean < min(LAYER_BAND, qs[0].mean / 2),
+        lambda q: (
+            q["network"].mean > LAYER_BAND
+            and q["largest_layer"].mean < min(LAYER_BAND, q["network"].mean / 2)
+        ),
     ),
     *(
         Claim(
@@ -350,10 +316,7 @@ CLAIMS: tuple[Claim, ...] = (
                 else "The layer-wise prediction −⅛Δ_ℓᵀH_ℓℓ(θ^{ℓ,½})Δ_ℓ tracks the single-layer "
                 f"midpoint loss barrier; {model}."
             ),
-            lambda runs, experiment=experiment, level=level: (
-                f"{experiment}, {fit_steps(runs, experiment)}"
-                + ("" if level == "network" else ", every layer")
-            ),
+            _fit_experiment(experiment, level),
             "Pearson r ≥ 0.8 and least-squares slope of prediction on measurement in [0.5, 2]",
             _fit(experiment, level),
             _tracks,
@@ -372,7 +335,7 @@ CLAIMS: tuple[Claim, ...] = (
         lambda _: f"{CNN_RELU} against {CNN_GELU} (both average pooling), whole network",
         "r(GELU) > r(ReLU) in every seed",
         _smooth_better,
-        lambda qs: all(d > 0 for d in qs[2].values),
+        lambda q: all(d > 0 for d in q["gain"].values),
     ),
     Claim(
         "5",
@@ -383,6 +346,9 @@ CLAIMS: tuple[Claim, ...] = (
         "angle at the last spawn step < at the first, and monotone profiles at the last spawn "
         "step at least as often as at the first",
         _mountainside,
-        lambda qs: qs[1].mean < qs[0].mean and qs[3].mean >= qs[2].mean,
+        lambda q: (
+            q["angle_last"].mean < q["angle_first"].mean
+            and q["monotone_last"].mean >= q["monotone_first"].mean
+        ),
     ),
 )

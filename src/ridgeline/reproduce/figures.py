@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ridgeline.reproduce.claims import FIT_MODELS, Runs, prediction_points
-from ridgeline.store.statistics import fit_text
+from ridgeline.records.statistics import fit_text
+from ridgeline.reproduce.claims import FIT_MODELS, Runs
+from ridgeline.reproduce.measures import prediction_points
 from ridgeline.tracking.plotting import plt, save_png
 
 LEVELS = (

@@ -1,1 +1,2 @@
-"""The run dir and the parent store: paths, records, the plan, resume, ``load_run``."""
+"""Storage of a run: where its files are (layout), how each is written (atomically), the
+record store (``records.jsonl``), checkpoints, and how a damaged file is named."""

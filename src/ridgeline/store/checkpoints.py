@@ -7,6 +7,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning_fabric.utilities.types import _PATH
 from pytorch_lightning.callbacks import Checkpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
@@ -21,7 +22,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     partial checkpoint. A rename within one directory is atomic.
     """
 
-    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None
+    ) -> None:
         with atomic_path(path) as tmp:
             torch.save(checkpoint, tmp)
 
@@ -40,7 +43,7 @@ class PhaseCheckpoint(Checkpoint):
         self.phase = phase
         self.every_n_steps = int(every_n_steps)
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def on_train_batch_end(self, trainer: pl.Trainer, *_: Any) -> None:
         step = trainer.global_step
         if step % self.every_n_steps == 0 and step < trainer.max_steps:
             trainer.save_checkpoint(self.phase.last_checkpoint)
@@ -48,7 +51,9 @@ class PhaseCheckpoint(Checkpoint):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         trainer.save_checkpoint(self.phase.last_checkpoint)
 
-    def on_exception(self, trainer: pl.Trainer, pl_module, exception: BaseException) -> None:
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
         """SIGTERM: Lightning stops at the end of a step (its probes done); save that step."""
         if isinstance(exception, SIGTERMException):
             trainer.save_checkpoint(self.phase.last_checkpoint)
@@ -75,7 +80,7 @@ class StepCheckpoint(pl.Callback):
         if trainer.global_step in self.steps:
             self._save(trainer, trainer.global_step)
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def on_train_batch_end(self, trainer: pl.Trainer, *_: Any) -> None:
         if trainer.global_step in self.steps:
             self._save(trainer, trainer.global_step)
 

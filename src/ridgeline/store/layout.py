@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 
 @contextlib.contextmanager
@@ -45,74 +46,67 @@ def step_name(step: int) -> str:
     return f"step={int(step):07d}.ckpt"
 
 
-@dataclass(frozen=True)
-class PhaseLayout:
-    """One phase's directory: its checkpoints, spawn points, θ_0 and completion marker."""
+class _Below:
+    """A path below a layout's ``root``, read as an attribute: ``done = _Below("done.json")``."""
 
-    root: Path
+    def __init__(self, *parts: str, doc: str | None = None) -> None:
+        self.parts = parts
+        self.__doc__ = doc or f"``<root>/{'/'.join(parts)}``"
 
-    @property
-    def done(self) -> Path:
-        return self.root / "done.json"
+    @overload
+    def __get__(self, layout: None, owner: type) -> "_Below": ...
 
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
+    @overload
+    def __get__(self, layout: "_Rooted", owner: type | None = None) -> Path: ...
 
-    @property
-    def last_checkpoint(self) -> Path:
-        return self.checkpoints / "last.ckpt"
-
-    @property
-    def spawn_points(self) -> Path:
-        return self.root / "spawn_points"
-
-    def spawn_point(self, step: int) -> Path:
-        return self.spawn_points / step_name(step)
-
-    @property
-    def theta0(self) -> Path:
-        return self.root / "theta0.pt"
+    def __get__(self, layout: "_Rooted | None", owner: type | None = None) -> "Path | _Below":
+        return self if layout is None else layout.root.joinpath(*self.parts)
 
 
 @dataclass(frozen=True)
-class RunLayout:
-    """A run dir: config, records, figures and the phases' directories."""
+class _Rooted:
+    """A directory of a run or of the parent store, given by its root (a str becomes a Path)."""
 
     root: Path
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
 
-    @property
-    def config(self) -> Path:
-        return self.root / "config.yaml"
 
-    @property
-    def records(self) -> Path:
-        return self.root / "landscape" / "records.jsonl"
+@dataclass(frozen=True)
+class PhaseLayout(_Rooted):
+    """One phase's directory: its checkpoints, spawn points, θ_0 and completion marker."""
 
-    @property
-    def curves(self) -> Path:
-        """``ridgeline-connect``'s bent paths: one JSON line per phase, pair, kind and split."""
-        return self.root / "landscape" / "curves.jsonl"
+    done = _Below("done.json")
+    checkpoints = _Below("checkpoints")
+    last_checkpoint = _Below("checkpoints", "last.ckpt")
+    spawn_points = _Below("spawn_points")
+    theta0 = _Below("theta0.pt")
 
-    @property
-    def figures(self) -> Path:
-        return self.root / "figures"
+    def spawn_point(self, step: int) -> Path:
+        return self.spawn_points / step_name(step)
+
+
+@dataclass(frozen=True)
+class RunLayout(_Rooted):
+    """A run dir: config, records, figures and the phases' directories."""
+
+    config = _Below("config.yaml")
+    records = _Below("landscape", "records.jsonl")
+    curves = _Below(
+        "landscape",
+        "curves.jsonl",
+        doc="``ridgeline-connect``'s bent paths: one JSON line per phase, pair, kind and split.",
+    )
+    figures = _Below("figures")
 
     def phase(self, name: str) -> PhaseLayout:
         return PhaseLayout(self.root / name)
 
 
 @dataclass(frozen=True)
-class ParentStoreLayout:
+class ParentStoreLayout(_Rooted):
     """The shared store of parents: ``<root>/<key>/`` (a run dir and its phase) and its lock."""
-
-    root: Path
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
 
     def run(self, key: str) -> RunLayout:
         return RunLayout(self.root / key)

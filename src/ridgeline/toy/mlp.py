@@ -32,6 +32,7 @@ from ridgeline.config.builds import data_module
 from ridgeline.landscape import Evaluator, barrier_curve, state_of, taylor_prediction
 from ridgeline.models import build_model
 from ridgeline.toy.spawn_plan import check_spawn_plan
+from ridgeline.toy.threads import one_thread
 
 
 @dataclass
@@ -106,28 +107,10 @@ def run_mlp_toy(
     ``seed`` sets the data (``generator_seed``), the init and the data orders.
     """
     check_spawn_plan(spawn_steps, total_steps, n_pairs)
-    settings = dict(
-        spawn_steps=sorted(spawn_steps),
-        total_steps=total_steps,
-        n_pairs=n_pairs,
-        width=width,
-        depth=depth,
-        activation=activation,
-        lr=lr,
-        batch=batch,
-        seed=seed,
-        dim=dim,
-        num_classes=num_classes,
-        clusters_per_class=clusters_per_class,
-        noise=noise,
-        init_scale=init_scale,
-    )
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: threads only add overhead
-    try:
+    # Every argument, in signature order (locals() holds just them here), spawn steps sorted.
+    settings = dict(locals(), spawn_steps=sorted(spawn_steps))
+    with one_thread():
         return _run(settings)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(s: dict) -> MlpToy:

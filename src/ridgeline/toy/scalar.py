@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import torch
 
 from ridgeline.landscape.barrier import DEFAULT_ALPHAS, barrier_values
-from ridgeline.landscape.curvature import directional_derivatives
+from ridgeline.landscape.derivatives import directional_derivatives
 from ridgeline.toy.spawn_plan import check_spawn_plan
+from ridgeline.toy.threads import one_thread
 
 DTYPE = torch.float64
 
@@ -67,9 +68,10 @@ def pair_barrier(
     d = {k: b[k] - a[k] for k in a}
     mid = {k: 0.5 * (a[k] + b[k]) for k in a}
     _, _, d2 = directional_derivatives(loss_fn, mid, d)
+    (a1, a2), (b1, b2) = theta_a, theta_b
     return PairResult(
-        theta_a=tuple(theta_a),
-        theta_b=tuple(theta_b),
+        theta_a=(a1, a2),
+        theta_b=(b1, b2),
         alphas=al,
         loss=loss,
         midpoint=bv.midpoint,
@@ -156,12 +158,8 @@ def run_toy(
     seed: int = 0,
 ) -> ToyRun:
     """Parent from ``init`` (near the saddle), ``n_pairs`` child pairs spawned at each k."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 2-vectors: threads only add overhead
-    try:
+    with one_thread():
         return _run_toy(init, spawn_steps, total_steps, lr, noise, n_pairs, seed)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run_toy(init, spawn_steps, total_steps, lr, noise, n_pairs, seed) -> ToyRun:

@@ -21,7 +21,7 @@ from ridgeline.tracking.wandb_upload import (
 )
 
 if TYPE_CHECKING:
-    from ridgeline.store.plan import Phase
+    from ridgeline.job.plan import Phase
 
 # The wandb-osh trigger of each W&B logger built with ``osh: true``.
 _SYNC_TRIGGERS: "WeakKeyDictionary[Logger, SyncTrigger]" = WeakKeyDictionary()
@@ -52,7 +52,7 @@ def build_loggers(cfg: DictConfig, run_dir: Path, phase: "Phase", group: str) ->
                 node.id = run_id(run_dir, phase.name)
                 node.resume = "allow"
                 node.save_dir = str(run_dir)
-            if rank_zero_only.rank == 0:
+            if rank_zero_only.rank == 0:  # type: ignore[attr-defined]  # set by Lightning
                 route_wandb_terminal(bool(node.offline))
         elif "save_dir" in node:
             with open_dict(node):

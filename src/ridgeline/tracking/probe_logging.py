@@ -15,9 +15,9 @@ from weakref import WeakKeyDictionary
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import Logger, WandbLogger
 
-from ridgeline.store.scalars import scalar_metrics
-from ridgeline.store.statistics import final_probe, layer_grid
-from ridgeline.store.typed import ProbeRecord
+from ridgeline.records.probe_record import ProbeRecord
+from ridgeline.records.scalars import scalar_metrics
+from ridgeline.records.statistics import final_probe, layer_grid
 from ridgeline.tracking.loggers import request_sync
 from ridgeline.tracking.wandb_keys import (
     FINAL,
@@ -29,7 +29,7 @@ from ridgeline.tracking.wandb_keys import (
 )
 
 if TYPE_CHECKING:
-    from ridgeline.store.plan import Phase
+    from ridgeline.job.plan import Phase
 
 LAYERWISE_COLUMNS = (
     "step",
@@ -112,7 +112,7 @@ def _finite_or_none(value: float) -> float | None:
 def layerwise_heatmap(
     records: Sequence[ProbeRecord], split: str, title: str, path: Path
 ) -> Path | None:
-    """The measured :func:`ridgeline.store.statistics.layer_grid` (single-layer midpoint loss
+    """The measured :func:`ridgeline.records.statistics.layer_grid` (single-layer midpoint loss
     barriers, into A, own endpoints, mean over pairs) as a layer × probe step image; None when
     there are none."""
     from ridgeline.tracking.plotting import heatmap, plt, save_png, zero_centred_norm
@@ -152,6 +152,7 @@ def log_phase_end(trainer: pl.Trainer, phase: "Phase", records: Sequence[ProbeRe
         logger.experiment.summary.update({f"{FINAL}{k}": v for k, v in final.items()})
         logger.experiment.summary[f"{FINAL}step"] = final_step
         if phase.kind == "spawn":
+            assert phase.spawn_step is not None  # every spawn phase has its k
             series = {f"{INSTABILITY}{k}": v for k, v in final.items()}
             declare_metrics(logger, list(series), SPAWN_STEP)
             logger.log_metrics({**series, SPAWN_STEP: phase.spawn_step}, step=trainer.global_step)

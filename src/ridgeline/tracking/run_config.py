@@ -7,7 +7,7 @@ spawn step, child seeds) and ``sweep.*`` which keys the sweep varies and this jo
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from ridgeline.tracking.environment import run_environment
 
 if TYPE_CHECKING:
-    from ridgeline.store.plan import Phase
+    from ridgeline.job.plan import Phase
 
 
 def _multirun() -> bool:
@@ -63,8 +63,9 @@ def sweep_point() -> dict[str, Any] | None:
 
 def run_config(cfg: DictConfig, phase: "Phase | None") -> dict[str, Any]:
     """The resolved config as nested keys, plus ``phase``, ``environment`` and ``sweep``."""
-    config = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(config, dict)
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    config = cast(dict[str, Any], container)  # a composed config's keys are strings
     config["environment"] = run_environment()
     if phase is not None:
         config["phase"] = {**asdict(phase), "step_offset": phase.step_offset}

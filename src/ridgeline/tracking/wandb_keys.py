@@ -1,4 +1,4 @@
-"""The W&B keys ridgeline logs besides the probe scalars (``store.scalars.scalar_metrics``).
+"""The W&B keys ridgeline logs besides the probe scalars (``records.scalars.scalar_metrics``).
 
 One place for the names that the training runs log and the dashboard's panels read.
 """

@@ -95,7 +95,8 @@ def log_tables_and_figures(
         if rows:
             columns = list(rows[0])
             data = [["" if r.get(c) is None else str(r.get(c)) for c in columns] for r in rows]
-            run.log({key: wandb.Table(columns=columns, data=data)})
+            header: list[str | int] = [*columns]  # wandb's annotation: a list of str or int
+            run.log({key: wandb.Table(columns=header, data=data)})
     for path in figures:
         run.log({f"figures/{Path(path).stem}": wandb.Image(str(path))})
     offline_run_dir = Path(run.dir).parent  # run.dir is <offline run dir>/files

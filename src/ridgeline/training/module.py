@@ -8,6 +8,7 @@ and SGD/AdamW act per parameter, so one optimiser over all replicas equals N opt
 """
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import cast
 
 import pytorch_lightning as pl
 import torch
@@ -68,7 +69,9 @@ class ReplicaClassifier(pl.LightningModule):
         self._finite = finite if self._finite is None else self._finite & finite
         # Loggers are written every log_every_n_steps; each self.log walks Lightning's result
         # collection, and reading the finite flag is a host sync: both on those steps only.
-        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
+        # set on the Trainer by Lightning's logger connector, unknown to its annotations
+        every = self.trainer.log_every_n_steps  # type: ignore[attr-defined]
+        if (self.global_step + 1) % every == 0:
             self.check_finite()
             acc = torch.stack(
                 [(out.detach().argmax(-1) == y[i]).float().mean() for i, out in enumerate(logits)]
@@ -106,12 +109,12 @@ class ReplicaClassifier(pl.LightningModule):
         x, y = batch
         for i, model in enumerate(self.replicas):
             logits = model(x)
-            self.val_loss[i].update(F.cross_entropy(logits, y, reduction="none"))
-            self.val_acc[i].update(logits.argmax(-1), y)
+            cast(MeanMetric, self.val_loss[i]).update(F.cross_entropy(logits, y, reduction="none"))
+            cast(MulticlassAccuracy, self.val_acc[i]).update(logits.argmax(-1), y)
 
     def on_validation_epoch_end(self) -> None:
-        losses = torch.stack([m.compute() for m in self.val_loss])
-        accs = torch.stack([m.compute() for m in self.val_acc])
+        losses = torch.stack([cast(MeanMetric, m).compute() for m in self.val_loss])
+        accs = torch.stack([cast(MulticlassAccuracy, m).compute() for m in self.val_acc])
         self.log("val/loss", losses.mean(), prog_bar=True)
         self.log("val/acc", accs.mean(), prog_bar=True)
         if self.n_replicas > 1:

@@ -17,6 +17,9 @@ from omegaconf import DictConfig
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch import nn
 
+from ridgeline.data.base import TensorDataModule
+from ridgeline.job.plan import Phase, RunPlan
+from ridgeline.job.ranks import Ranks, cluster_plugins
 from ridgeline.store.checkpoints import (
     AtomicCheckpointIO,
     PhaseCheckpoint,
@@ -24,8 +27,6 @@ from ridgeline.store.checkpoints import (
     load_checkpoint,
 )
 from ridgeline.store.layout import PhaseLayout, RunLayout, atomic_write_text
-from ridgeline.store.plan import Phase, RunPlan
-from ridgeline.store.ranks import Ranks, cluster_plugins
 from ridgeline.tracking.loggers import build_loggers, finish_loggers
 from ridgeline.training.module import ReplicaClassifier
 from ridgeline.training.preemption import Preempted
@@ -58,7 +59,7 @@ def run_phase(
     plan: RunPlan,
     phase: Phase,
     run: RunLayout,
-    datamodule: pl.LightningDataModule,
+    datamodule: TensorDataModule,
     extra_callbacks: Sequence[pl.Callback] = (),
     group: str = "ridgeline",
     layout: PhaseLayout | None = None,

@@ -17,7 +17,7 @@ from pytorch_lightning.callbacks.progress.rich_progress import (
 from rich.progress import TextColumn
 
 if TYPE_CHECKING:
-    from ridgeline.store.plan import Phase
+    from ridgeline.job.plan import Phase
 
 TRAIN_PREFIX = "train/"
 

@@ -2,10 +2,14 @@
 
 import copy
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from ridgeline.training.module import ReplicaClassifier
 
 REPLICA_PREFIX = "replicas.0."
 
@@ -46,8 +50,9 @@ class SpawnOptimizerState(pl.Callback):
         if self.fresh_optimizer or trainer.ckpt_path is not None or not self.optimizer_states:
             return
         optimizer = trainer.optimizers[0]
-        n = pl_module.n_replicas
-        n_params = sum(1 for _ in pl_module.replicas[0].parameters())
+        module = cast("ReplicaClassifier", pl_module)  # the module every phase trains
+        n = module.n_replicas
+        n_params = sum(1 for _ in module.replicas[0].parameters())
         target = optimizer.state_dict()
         target["state"] = replicate_optimizer_state(self.optimizer_states[0], n, n_params)["state"]
         optimizer.load_state_dict(target)

@@ -8,10 +8,10 @@ import pytest
 
 from helpers.records import pair_record, parent_record
 from ridgeline.errors import RidgelineError
-from ridgeline.landscape.records import BarrierRecord, TaylorRecord
-from ridgeline.store.records import RecordStore
-from ridgeline.store.scalars import scalar_metrics
-from ridgeline.store.typed import ProbeRecord, read_records
+from ridgeline.landscape.results import BarrierRecord, TaylorRecord
+from ridgeline.records.probe_record import ProbeRecord, read_records
+from ridgeline.records.scalars import scalar_metrics
+from ridgeline.store.record_store import RecordStore
 
 
 def _stored(tmp_path, records):

@@ -3,28 +3,20 @@
 import functools
 import multiprocessing as mp
 import time
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from ridgeline.config.resolvers import register_resolvers
+from helpers.compose import compose_train
+from ridgeline.job.parent_store import parent_lock
+from ridgeline.job.plan import make_plan
+from ridgeline.job.ranks import Ranks
 from ridgeline.store.layout import ParentStoreLayout
-from ridgeline.store.parent_store import parent_lock
-from ridgeline.store.plan import make_plan
-from ridgeline.store.ranks import Ranks
-
-CONF = str(files("ridgeline.conf"))
 
 
 @functools.cache
 def key_of(*overrides: str) -> str:
-    register_resolvers()
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(
-            "train", overrides=["paths.root_dir=/tmp", "paths.output_dir=/tmp/x", *overrides]
-        )
+    cfg = compose_train("paths.root_dir=/tmp", "paths.output_dir=/tmp/x", *overrides)
     return make_plan(cfg).parent_key
 
 

@@ -15,15 +15,15 @@ from helpers.records import pair_record
 from ridgeline.landscape import Evaluator, layer_groups, state_of
 from ridgeline.landscape.barrier import barrier_curve
 from ridgeline.landscape.gauss_newton import gauss_newton_split
-from ridgeline.landscape.records import SliceRecord
+from ridgeline.landscape.results import SliceRecord
 from ridgeline.landscape.ridge import ridge_of_curve
 from ridgeline.probes import BarrierProbe, CurvatureProbe, GeometryProbe
 from ridgeline.probes.component import ProbeContext
+from ridgeline.records.probe_record import Plane, ProbeRecord, read_records
+from ridgeline.records.scalars import scalar_metrics
 from ridgeline.report.plane_figure import planes_by_panel
 from ridgeline.report.summary import summary_rows
-from ridgeline.store.records import RecordStore
-from ridgeline.store.scalars import scalar_metrics
-from ridgeline.store.typed import Plane, ProbeRecord, read_records
+from ridgeline.store.record_store import RecordStore
 
 ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from ridgeline.store.records import RecordStore
-from ridgeline.store.typed import read_records
+from ridgeline.records.probe_record import read_records
+from ridgeline.store.record_store import RecordStore
 
 CHILD = r"""
 import pathlib, sys, time
-from ridgeline.store.records import RecordStore
+from ridgeline.store.record_store import RecordStore
 
 def half_then_wait(self, text, *args, **kwargs):
     with self.open("w") as f:

@@ -7,21 +7,23 @@ import torch
 import torch.nn.functional as F
 
 from ridgeline.landscape import (
-    CurveRecord,
+    BentPathRecord,
     Endpoints,
     Evaluator,
     barrier_curve,
-    barrier_values,
+    bent_path_barrier,
     connect,
-    curve_barrier,
-    curve_barrier_fn,
-    curve_coefficients,
-    curve_point,
-    curve_points,
-    fit_curve,
+    fit_bent_path,
     lerp,
     repair,
     state_of,
+)
+from ridgeline.landscape.barrier import barrier_values
+from ridgeline.landscape.bent_paths import (
+    bent_path_barrier_fn,
+    bent_path_coefficients,
+    bent_path_point,
+    bent_path_points,
 )
 from ridgeline.toy.scalar import loss_fn as scalar_loss
 from ridgeline.toy.scalar import params as scalar_params
@@ -50,24 +52,24 @@ def sets(seed: int, n: int = 3):
 def test_curve_algebra():
     a, bend, b = sets(0), sets(1), sets(2)
     for kind in ("bezier", "polychain"):
-        assert sum(curve_coefficients(0.3, kind)) == pytest.approx(1.0, abs=1e-15)
-        p0, p1 = curve_point(a, bend, b, 0.0, kind), curve_point(a, bend, b, 1.0, kind)
+        assert sum(bent_path_coefficients(0.3, kind)) == pytest.approx(1.0, abs=1e-15)
+        p0, p1 = bent_path_point(a, bend, b, 0.0, kind), bent_path_point(a, bend, b, 1.0, kind)
         assert all(torch.equal(p0[k], a[k]) and torch.equal(p1[k], b[k]) for k in a)
         # with the bend at the midpoint both curves are the straight line
         mid = lerp(a, b, 0.5)
         for t in (0.1, 0.5, 0.8):
-            p, line = curve_point(a, mid, b, t, kind), lerp(a, b, t)
+            p, line = bent_path_point(a, mid, b, t, kind), lerp(a, b, t)
             for k in a:
                 torch.testing.assert_close(p[k], line[k], rtol=0, atol=1e-15)
     # polychain: the bend at t = ½, straight segments on either side
-    assert all(torch.equal(curve_point(a, bend, b, 0.5, "polychain")[k], bend[k]) for k in a)
-    q = curve_point(a, bend, b, 0.2, "polychain")
+    assert all(torch.equal(bent_path_point(a, bend, b, 0.5, "polychain")[k], bend[k]) for k in a)
+    q = bent_path_point(a, bend, b, 0.2, "polychain")
     assert all(torch.allclose(q[k], a[k] + 0.4 * (bend[k] - a[k]), atol=1e-15) for k in a)
     # Bezier at t = ½: ¼θ_A + ½θ_bend + ¼θ_B
-    h = curve_point(a, bend, b, 0.5, "bezier")
+    h = bent_path_point(a, bend, b, 0.5, "bezier")
     assert all(torch.allclose(h[k], 0.25 * a[k] + 0.5 * bend[k] + 0.25 * b[k]) for k in a)
     with pytest.raises(ValueError, match="kind"):
-        curve_points(a, bend, b, [0.5], "spline")
+        bent_path_points(a, bend, b, [0.5], "spline")
 
 
 @pytest.mark.parametrize(
@@ -81,7 +83,7 @@ def test_fit_reaches_the_analytic_optimum_of_a_quadratic(kind, optimum):
     def loss(ps, _i):
         return sum(((ps[k] - c[k]) ** 2).sum() for k in ps)
 
-    fit = fit_curve(
+    fit = fit_bent_path(
         loss,
         a,
         b,
@@ -103,10 +105,10 @@ def test_scalar_toy_valleys_are_joined_by_no_path():
     """In 1-D every path from (a, 1/a) to (−a, −1/a) crosses w₁ = 0, where L = 1."""
     ta, tb = scalar_params(2.0, 0.5), scalar_params(-2.0, -0.5)
     for kind in ("bezier", "polychain"):
-        fit = fit_curve(
+        fit = fit_bent_path(
             lambda ps, _i: scalar_loss(ps), ta, tb, kind=kind, steps=600, lr=0.02, init_noise=0.1
         )
-        rec = curve_barrier_fn(scalar_loss, ta, tb, fit, DENSE)
+        rec = bent_path_barrier_fn(scalar_loss, ta, tb, fit, DENSE)
         assert rec.line_loss_barrier.chord == 1.0 and rec.line_loss_barrier.midpoint == 1.0
         assert fit.record.final_objective < 0.8 * fit.record.initial_objective  # it did fit
         assert rec.loss_barrier.chord >= 1.0 - 1e-3  # ... yet no curve gets below the ridge
@@ -117,7 +119,7 @@ def test_two_unit_toy_valleys_are_joined_by_a_bent_path():
     rng = torch.get_rng_state()
     out = {}
     for kind in ("bezier", "polychain"):
-        fit = fit_curve(
+        fit = fit_bent_path(
             lambda ps, _i: two_unit_loss(ps),
             ta,
             tb,
@@ -126,11 +128,11 @@ def test_two_unit_toy_valleys_are_joined_by_a_bent_path():
             lr=0.02,
             init_noise=0.01,
         )
-        rec = curve_barrier_fn(two_unit_loss, ta, tb, fit, DENSE)
+        rec = bent_path_barrier_fn(two_unit_loss, ta, tb, fit, DENSE)
         assert rec.line_loss_barrier.chord == 1.0  # the straight path crosses the saddle at 0
         assert rec.loss[0] == 0.0 and rec.loss[-1] == 0.0
         out[kind] = rec.loss_barrier.chord
-        again = fit_curve(
+        again = fit_bent_path(
             lambda ps, _i: two_unit_loss(ps),
             ta,
             tb,
@@ -181,27 +183,28 @@ def test_real_classifier_curve_beats_the_line():
     assert rec.loss_barrier.chord <= rec.line_loss_barrier.chord
     assert rec.error_barrier.chord <= rec.line_error_barrier.chord
     assert rec.loss_barrier.chord < 0.05
-    ends = curve_points(ta, fit.bend, tb, [0.0, 1.0], "bezier")
+    ends = bent_path_points(ta, fit.bend, tb, [0.0, 1.0], "bezier")
     assert all(torch.equal(ends[0][k], ta[k]) and torch.equal(ends[1][k], tb[k]) for k in ta)
     assert rec.loss[0] == rec.line_loss[0] and rec.loss[-1] == rec.line_loss[-1]
     for name in ("loss", "error", "line_loss", "line_error"):
         assert getattr(rec, f"{name}_barrier") == barrier_values(rec.ts, getattr(rec, name))
     assert rec.fit.n_batches == 8 and rec.fit.bend_offset > 0
-    back = CurveRecord.from_dict(json.loads(json.dumps(rec.to_dict(), allow_nan=False)))
+    back = BentPathRecord.from_dict(json.loads(json.dumps(rec.to_dict(), allow_nan=False)))
     assert back == rec
+    assert rec.to_dict()["record"] == "CurveRecord"  # the name records on disk have
 
 
 def test_curve_record_round_trip_with_missing_error_and_nan():
     ta, tb = two_unit_pair()
-    fit = fit_curve(lambda ps, _i: two_unit_loss(ps), ta, tb, steps=5)
-    rec = curve_barrier_fn(two_unit_loss, ta, tb, fit, [0.0, 0.5, 1.0])
+    fit = fit_bent_path(lambda ps, _i: two_unit_loss(ps), ta, tb, steps=5)
+    rec = bent_path_barrier_fn(two_unit_loss, ta, tb, fit, [0.0, 0.5, 1.0])
     assert rec.loss_barrier == barrier_values(rec.ts, rec.loss)
     assert rec.line_loss_barrier == barrier_values(rec.ts, rec.line_loss)
     assert (rec.error, rec.error_barrier, rec.line_error, rec.line_error_barrier) == (None,) * 4
     rec.loss[1] = float("nan")
     d = json.loads(json.dumps(rec.to_dict(), allow_nan=False))
     assert d["error"] is None and d["kind"] == "bezier" and d["fit"]["steps"] == 5
-    back = CurveRecord.from_dict(d)
+    back = BentPathRecord.from_dict(d)
     assert back.loss[1] != back.loss[1] and back.loss[0] == rec.loss[0]
     assert back.fit == rec.fit and back.error is None
 
@@ -216,12 +219,12 @@ def test_curve_through_a_repair_and_a_reset_evaluator(pair, data):
     a, b = mlp(bn=False), mlp(bn=False)
     ta, tb = state_of(a), state_of(b)
     ev = Evaluator(a, x, y, bn_policy="repair", bn_batches=inputs)
-    fit = fit_curve(
+    fit = fit_bent_path(
         lambda ps, _i: sum((v**2).sum() for v in ps.values()), ta, tb, steps=20, lr=0.01
     )
     ts = [0.0, 0.25, 0.5, 0.75, 1.0]
-    rec = curve_barrier(ev, ta, tb, fit, ts)
-    pts = curve_points(ta, fit.bend, tb, ts, "bezier")
+    rec = bent_path_barrier(ev, ta, tb, fit, ts)
+    pts = bent_path_points(ta, fit.bend, tb, ts, "bezier")
     ref = Evaluator(a, x, y).evaluate(repair(a, Endpoints(ta, tb, ts), pts, inputs))
     assert rec.loss == pytest.approx([m.loss for m in ref], abs=1e-6)
     assert rec.bn_policy == "repair"

@@ -7,7 +7,8 @@ import statistics
 import pytest
 
 from helpers.records import pair_record
-from ridgeline.store.statistics import (
+from ridgeline.records.probe_record import ProbeRecord
+from ridgeline.records.statistics import (
     final_probe,
     fit_text,
     layer_grid,
@@ -16,7 +17,6 @@ from ridgeline.store.statistics import (
     prediction_points,
     slope,
 )
-from ridgeline.store.typed import ProbeRecord
 
 XS = [0.1, 0.4, 0.35, 0.8, 0.02]
 YS = [0.12, 0.3, 0.41, 0.7, -0.05]

@@ -4,7 +4,6 @@ children with the landscape core gives the recorded number exactly."""
 import pytest
 from omegaconf import DictConfig
 
-from helpers.cli import train_ok
 from ridgeline.errors import RidgelineError
 from ridgeline.landscape import BarrierRecord, Evaluator, GeometryRecord, barrier_curve, distance
 
@@ -22,12 +21,10 @@ OVERRIDES = [
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tiny_run_factory):
     from ridgeline import load_run
 
-    cwd = tmp_path_factory.mktemp("load_run")
-    train_ok(cwd, *OVERRIDES)
-    return load_run(cwd / "run")
+    return load_run(tiny_run_factory("load_run", *OVERRIDES).run_dir)
 
 
 def test_config_records_and_phases(run):

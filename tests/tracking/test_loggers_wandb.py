@@ -11,15 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
 
 from helpers.cli import TRAIN
+from helpers.compose import compose_train
 from helpers.wandb_file import read_runs
-from ridgeline.config.resolvers import register_resolvers
 from ridgeline.errors import ConfigError
+from ridgeline.job.validate import validate_config
 from ridgeline.report.dashboard import DashboardTarget, build_workspace
-from ridgeline.store.validate import validate_config
 from ridgeline.tracking.wandb_keys import PROBE_STEP, SPAWN_STEP
 
 SPAWN_STEPS = (0, 10)
@@ -222,12 +220,7 @@ def test_dashboard_panels_read_keys_the_runs_log(sweep):
     ],
 )
 def test_bad_osh_settings_are_named_before_compute(override, message):
-    from importlib.resources import files
-
-    register_resolvers()
-    with initialize_config_dir(config_dir=str(files("ridgeline.conf")), version_base="1.3"):
-        cfg = compose("train", overrides=[override], return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
+    cfg = compose_train(override, job=True)
     with pytest.raises(ConfigError) as info:
         validate_config(cfg)
     assert str(info.value) == message
