@@ -289,6 +289,21 @@ def quickstart_cnn(width: Sequence[int] | None = None):
     return build_model(input_shape=(1, 28, 28), num_classes=10, **kwargs)
 
 
+def shipped_model(config: str, input_shape=(1, 28, 28), num_classes: int = 10):
+    """The model of ``conf/model/<config>.yaml`` (e.g. ``vit_tiny``) built for mnist_mini."""
+    from importlib.resources import files
+
+    from omegaconf import OmegaConf
+
+    from ridgeline.models import build_model
+
+    path = files("ridgeline") / "conf" / "model" / f"{config}.yaml"
+    cfg = OmegaConf.to_container(OmegaConf.load(str(path)))
+    drop = ("_target_", "input_shape", "num_classes", "defaults")
+    kwargs = {k: v for k, v in cfg.items() if k not in drop}
+    return build_model(input_shape=input_shape, num_classes=num_classes, **kwargs)
+
+
 def moved_children(model, n: int = 2, scale: float = 0.05, seed: int = 1) -> list:
     """``n`` copies of ``model`` whose parameters moved by ``scale`` · N(0, 1) (one seeded
     generator, children in turn): children that moved apart from a spawn point."""

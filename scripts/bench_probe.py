@@ -36,11 +36,13 @@ from bench_common import (
     once,
     per_thread_count,
     quickstart_cnn,
+    shipped_model,
     start,
     table,
 )
 from ridgeline.config.builds import data_module
-from ridgeline.landscape import Evaluator, layer_groups, lerp, lerp_groups, state_of
+from ridgeline.landscape import Evaluator, lerp, lerp_groups, state_of
+from ridgeline.landscape.grouping import grouped_layers
 from ridgeline.models import build_model
 from ridgeline.probes import (
     BarrierProbe,
@@ -65,13 +67,18 @@ def probe_point(model, states, spawn, splits, bn, chunk, reduce=None) -> dict:
         states=states,
         spawn_state=spawn,
         evaluators=evaluators,
-        groups=[g for g in layer_groups(model) if g.param_names],
+        groups=probe_groups(model),
         alphas=ALPHAS,
         profile_alphas=PROFILE,
         reduce=reduce,
     )
     comps = [BarrierProbe(), LayerwiseProbe(False, True), CurvatureProbe(True), GeometryProbe()]
     return {c.key: c.compute(ctx, 0, 1) for c in comps}
+
+
+def probe_groups(model: nn.Module) -> list:
+    """The layers the callback probes (``probe.layer_groups=auto``: the ViT's sub-layers)."""
+    return [g for g in grouped_layers(model) if g.param_names]
 
 
 def recorded_paths(record: object, where: str = "") -> dict[str, str]:
@@ -155,7 +162,7 @@ def naive_dHd(model: nn.Module, state: dict, d: dict, loader: DataLoader) -> flo
 
 def naive_probe(model, a, b, s, splits, bn, batch) -> None:
     m = copy.deepcopy(model)
-    groups = [g for g in layer_groups(model) if g.param_names]
+    groups = probe_groups(model)
     names = [g.name for g in groups]
     params = [k for k, _ in model.named_parameters()]
     d = {k: b[k] - a[k] for k in params}
@@ -191,7 +198,12 @@ def naive_probe(model, a, b, s, splits, bn, batch) -> None:
 def spawn_pair(name: str) -> tuple[nn.Module, dict, dict, dict]:
     """A model, its spawn state and two children that moved apart from it (fixed seeds)."""
     torch.manual_seed(0)
-    model = quickstart_cnn() if name == "cnn_small" else build_model(name, (1, 28, 28), 10)
+    if name == "cnn_small":
+        model = quickstart_cnn()
+    elif name.startswith("vit"):  # conf/model/vit_tiny.yaml
+        model = shipped_model(name)
+    else:
+        model = build_model(name, (1, 28, 28), 10)
     kids = moved_children(model)
     return model, state_of(model), state_of(kids[0]), state_of(kids[1])
 
@@ -200,7 +212,7 @@ def main() -> None:
     """Run the benchmark and print the ratio table; the last line is the headline ratio."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument(
-        "--models", default="mlp,cnn_small", help="comma-separated: mlp, cnn, cnn_small"
+        "--models", default="mlp,cnn_small", help="comma-separated: mlp, cnn, cnn_small, vit_tiny"
     )
     ap.add_argument("--naive", action="store_true", help="also time the naive implementation")
     ap.add_argument("--n-train", type=int, default=1000, help="train eval subset size")
@@ -230,7 +242,7 @@ def main() -> None:
 def measure(name: str, splits, bn, args) -> tuple[list[tuple[str, float, float, float]], float]:
     """Table rows of one model and its median probe / floor ratio (prints its paths)."""
     model, s, a, b = spawn_pair(name)
-    n_layers = len([gr for gr in layer_groups(model) if gr.param_names])
+    n_layers = len(probe_groups(model))
     passes = floor_passes(n_layers)
     cs = args.chunk_size
     run = lambda: probe_point(model, [a, b], s, splits, bn, cs)  # noqa: E731

@@ -5,6 +5,8 @@ Sections (each a dict of finite numbers in the JSON; ratios > 1 favour the secon
   through ridgeline's CIFAR-10 data module: normalisation, augmentation, streams), children
   1/2/4/8 trained in lockstep by ridgeline's ReplicaClassifier and a Lightning Trainer:
   optimiser steps per second per child, and each N's per-child rate over N = 1's.
+- ``vit_lockstep``: the same for the ViT CIFAR-10 set-up (``conf/model/vit_cifar``, AdamW),
+  children 1/2/4.
 - ``probe``: a barrier curve by the loop and by vmap over parameter sets (Evaluator pinned to
   each; loop time / vmap time), and the quickstart's curvature probe (per-layer / whole-network
   prediction, ``taylor_prediction``).
@@ -67,9 +69,34 @@ def paired(a, b, device: str, repeats: int) -> tuple[float, float, float]:
 
 def lockstep(args, device: str) -> dict:
     """ResNet-20 children 1/2/4/8 in lockstep on generated CIFAR-10 files: steps/s per child."""
+    from ridgeline.models import build_model
+
+    opt = functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9, weight_decay=1e-4)
+    torch.manual_seed(0)
+    parent = build_model("resnet20", (3, 32, 32), 10, channels_last=True)
+    return children_rates(args, device, parent, opt, args.children, "lockstep")
+
+
+def vit_lockstep(args, device: str) -> dict:
+    """The ViT CIFAR-10 set-up (conf/model/vit_cifar, AdamW lr 3e-4, wd 1e-3, per-child clipping
+    off as in conf/experiment/vit_cifar10_instability) with 1/2/4 children: steps/s per child."""
+    from bench_common import shipped_model
+
+    opt = functools.partial(torch.optim.AdamW, lr=3e-4, weight_decay=1e-3)
+    torch.manual_seed(0)
+    parent = shipped_model("vit_cifar", input_shape=(3, 32, 32))
+    if args.tiny:  # the CPU dry run: the same code on a 1-block, width-16 ViT
+        from ridgeline.models import build_model
+
+        parent = build_model("vit", (3, 32, 32), 10, patch_size=8, dim=16, depth=1, heads=2)
+    return children_rates(args, device, parent, opt, args.children[:3], "vit_lockstep")
+
+
+def children_rates(args, device: str, parent, opt, children: list[int], label: str) -> dict:
+    """``parent``'s copies trained in lockstep by ridgeline's ReplicaClassifier on generated
+    CIFAR-10 files, for each count in ``children``: optimiser steps per second per child."""
     from ridgeline.config.builds import data_config
     from ridgeline.data import CIFAR10DataModule, StreamSeeds
-    from ridgeline.models import build_model
 
     n_train = args.cifar_train
 
@@ -87,13 +114,10 @@ def lockstep(args, device: str) -> dict:
             images = images.to(torch.uint8)
             return images[:n_train], labels[:n_train], images[n_train:], labels[n_train:]
 
-    opt = functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9, weight_decay=1e-4)
-    torch.manual_seed(0)
-    parent = build_model("resnet20", (3, 32, 32), 10, channels_last=True)
     accelerator = "gpu" if device.startswith("cuda") else "cpu"
     out: dict = {"batch_size": args.batch_size, "steps": args.steps}
     rates = {}
-    for n in args.children:
+    for n in children:
         settings = dict(
             data_config(
                 "cifar10",
@@ -110,9 +134,9 @@ def lockstep(args, device: str) -> dict:
         kids = [copy.deepcopy(parent) for _ in range(n)]
         seconds = timed_fit(kids, dm, opt, args.steps, args.warmup, accelerator)
         rates[n] = args.steps / seconds
-        print(f"lockstep: {n} children, {rates[n]:.2f} steps/s per child", flush=True)
+        print(f"{label}: {n} children, {rates[n]:.2f} steps/s per child", flush=True)
     out["steps_per_s_per_child"] = {str(n): r for n, r in rates.items()}
-    first = rates[args.children[0]]
+    first = rates[children[0]]
     out["per_child_rate_over_1"] = {str(n): r / first for n, r in rates.items()}
     out["total_rate_over_1"] = {str(n): n * r / first for n, r in rates.items()}
     return out
@@ -258,6 +282,7 @@ def main() -> None:
     result["shell"] = shell
     for name, fn in (
         ("lockstep", lockstep),
+        ("vit_lockstep", vit_lockstep),
         ("probe", probe),
         ("bf16", bf16),
         ("channels_last", channels_last),

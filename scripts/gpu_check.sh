@@ -9,7 +9,8 @@
 # (tests/landscape/test_curvature*.py: the Taylor terms, on CUDA against the CPU where a device
 # is visible); (3) the main job, `ridgeline-train trainer=gpu logger=none` (with --cpu:
 # trainer=cpu debug=fast, shortened); (4) scripts/gpu_bench.py: ResNet-20 on generated
-# CIFAR-10-format data with 1/2/4/8 children in lockstep (steps/s per child), the probe on the
+# CIFAR-10-format data with 1/2/4/8 children in lockstep (steps/s per child), the ViT CIFAR-10
+# set-up (conf/model/vit_cifar, AdamW) with 1/2/4 children (steps/s per child), the probe on the
 # device (barrier curve loop vs vmap, per-layer / whole-network curvature), bf16 autocast and
 # channels-last. It writes one JSON (every section's numbers, the shell's timings under
 # "shell") and prints its path last. Exit status: non-zero when a step failed; the JSON is
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
         --cpu) CPU=1 ;;
         --out) OUT="$2"; shift ;;
         --out=*) OUT="${1#--out=}" ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "gpu_check.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -106,7 +107,7 @@ for r in "${RECORDS[@]}"; do BENCH+=(--record "$r"); done
 BENCH+=(--record "failed_steps=$FAILED")
 (cd scripts && "$PY" gpu_bench.py "${BENCH[@]}") > "$WORK/bench.log" 2>&1
 rc=$?
-grep -E '^(lockstep|probe|bf16|channels_last|wrote)' "$WORK/bench.log"
+grep -E '^(lockstep|vit_lockstep|probe|bf16|channels_last|wrote)' "$WORK/bench.log"
 [ "$rc" = 0 ] || { FAILED=1; tail -20 "$WORK/bench.log" >&2; }
 
 echo "logs: $WORK"

@@ -208,6 +208,7 @@ def test_a_users_preset_without_the_schema_is_typed_too(tmp_path, monkeypatch):
     assert str(info.value) == "data.batch_size='abc' is not valid: an integer >= 1"
 
 
+@pytest.mark.slow  # composes many configs (over 3 s)
 def test_the_plan_normalises_spawn_steps_once(conf_dir):
     one = make_plan(compose_or_error("spawn.at=10", "spawn.independent=false"))
     listed = make_plan(compose_or_error("spawn.at=[10,10]", "spawn.independent=false"))

@@ -24,6 +24,8 @@ CASES = [
     ("resnet20", (1, 32, 32), {"norm": "none", "width": 2}),
     ("resnet18", CIFAR, {}),
     ("resnet18", CIFAR, {"norm": "none"}),
+    ("vit", MNIST, {}),
+    ("vit", CIFAR, {"patch_size": 4, "pool": "mean", "norm": "rmsnorm", "mlp_dim": 32}),
 ]
 
 

@@ -25,7 +25,7 @@ def test_config_composes_to_a_working_model(path: Path) -> None:
     node = OmegaConf.load(path)
     assert set(node) >= COMMON
     assert node._target_ == "ridgeline.models.build_model"
-    shape = [1, 28, 28] if node.name in ("mlp", "cnn") else [3, 32, 32]
+    shape = [1, 28, 28] if node.name in ("mlp", "cnn") or path.stem == "vit_tiny" else [3, 32, 32]
     cfg = OmegaConf.create({"data": {"input_shape": shape, "num_classes": 10}, "model": node})
     OmegaConf.resolve(cfg)
     model = instantiate(cfg.model)

@@ -8,7 +8,7 @@ from ridgeline.models.registry import _MODELS
 
 
 def test_registered_names() -> None:
-    assert list_models() == ["cnn", "mlp", "resnet18", "resnet20", "vgg11", "vgg16"]
+    assert list_models() == ["cnn", "mlp", "resnet18", "resnet20", "vgg11", "vgg16", "vit"]
 
 
 def test_unknown_name_lists_known_models_and_names_the_key() -> None:

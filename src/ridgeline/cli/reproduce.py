@@ -26,6 +26,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
     ap.add_argument("--tiny", action="store_true", help="a few steps of every experiment (tests)")
     ap.add_argument(
+        "--vit-instability",
+        action="store_true",
+        help="also claim 7, the ViT's instability analysis (an estimated 8 CPU-minutes per seed)",
+    )
+    ap.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -56,21 +61,32 @@ def main(argv: list[str] | None = None) -> int:
         return fail("ridgeline", problem, squeeze=True)
     out = Path(args.out)
     from ridgeline.job.run import load_run
-    from ridgeline.reproduce.claims import CLAIMS
-    from ridgeline.reproduce.experiments import EXPERIMENTS, run_experiments
+    from ridgeline.reproduce.alignment import LEARNED_STEPS, TINY_LEARNED_STEPS, ensure_alignment
+    from ridgeline.reproduce.claims import CLAIMS, Claim
+    from ridgeline.reproduce.experiments import EXPERIMENTS, VIT_ALIGNMENT, run_experiments
     from ridgeline.reproduce.figures import prediction_figure
     from ridgeline.reproduce.table import markdown, write_table
+    from ridgeline.reproduce.vit_instability import VIT_INSTABILITY, VIT_INSTABILITY_CLAIM
     from ridgeline.tracking.environment import run_environment
+
+    experiments: tuple[str, ...] = EXPERIMENTS
+    claims: tuple[Claim, ...] = CLAIMS
+    if args.vit_instability:
+        experiments, claims = (*experiments, VIT_INSTABILITY), (*claims, VIT_INSTABILITY_CLAIM)
 
     seeds = list(range(args.seeds))
     start = time.perf_counter()
     try:
-        jobs = run_experiments(out, seeds, tiny=args.tiny, threads=args.threads)
+        jobs = run_experiments(
+            out, seeds, tiny=args.tiny, threads=args.threads, experiments=experiments
+        )
     except RidgelineError as exc:
         return fail("ridgeline", exc, code=1, squeeze=True)
     train_s = time.perf_counter() - start
-    runs = {e: [load_run(j.run_dir) for j in jobs if j.experiment == e] for e in EXPERIMENTS}
-    results = [claim.evaluate(runs, seeds) for claim in CLAIMS]
+    runs = {e: [load_run(j.run_dir) for j in jobs if j.experiment == e] for e in experiments}
+    for run in runs[VIT_ALIGNMENT]:  # claim 6: the aligned barriers, once per run dir
+        ensure_alignment(run, learned_steps=TINY_LEARNED_STEPS if args.tiny else LEARNED_STEPS)
+    results = [claim.evaluate(runs, seeds) for claim in claims]
     figure = prediction_figure(runs, seeds, out / "predicted_vs_measured_relu_gelu.png")
     wall = time.perf_counter() - start
     extra = {

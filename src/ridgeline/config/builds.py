@@ -2,10 +2,11 @@
 without touching the global RNG, so a setting its class or function refuses is named before
 any compute. The model's own rules follow: it takes the data's inputs and gives one output per
 class; ``probe.bn_policy=batch`` needs BatchNorm and ``probe.bn_policy=repair`` a BN-free model
-whose corrected layers have biases; ``probe.align`` needs a permutable model;
+whose corrected layers have biases; ``probe.align`` needs a model whose symmetries are derived;
 BatchNorm needs 2 examples per process.
 """
 
+import contextlib
 import inspect
 import math
 from typing import Any
@@ -13,7 +14,14 @@ from typing import Any
 from omegaconf import DictConfig
 
 from ridgeline.config.nodes import as_dict
-from ridgeline.config.rules import check_component_splits, plain, world_size
+from ridgeline.config.rules import (
+    check_component_splits,
+    check_ridge_splits,
+    locate,
+    plain,
+    world_size,
+)
+from ridgeline.config.schema import optimizer_node
 from ridgeline.config.settings import Settings
 from ridgeline.errors import ConfigError, RidgelineError
 
@@ -93,11 +101,12 @@ def check_arg_types(key: str, node: DictConfig, cls: type) -> None:
 def check_optim(cfg: DictConfig) -> None:
     import torch
 
-    factory = build("optim._target_", cfg.optim, "an optimiser that accepts these settings")
+    node = optimizer_node(cfg.optim)
+    factory = build("optim._target_", node, "an optimiser that accepts these settings")
     try:
         factory([torch.nn.Parameter(torch.zeros(1))])
     except Exception as exc:
-        settings = {k: v for k, v in as_dict(cfg.optim).items() if not k.startswith("_")}
+        settings = {k: v for k, v in as_dict(node).items() if not k.startswith("_")}
         raise ConfigError(
             "optim",
             settings,
@@ -124,7 +133,11 @@ def check_schedule(cfg: DictConfig, total: int) -> None:
 
 def check_data(cfg: DictConfig, name: str) -> None:
     """``data.name`` is a registered dataset, the one of its data module; the module builds."""
-    from ridgeline.data import DATASETS
+    # A user's data module registers its dataset when its module is imported; one that cannot
+    # be imported is named by building it below.
+    with contextlib.suppress(Exception):
+        locate(str(cfg.data.get("_target_", "")))
+    from ridgeline.data import DATASETS  # a copy: taken after the import above
 
     if name not in DATASETS:
         raise ConfigError(
@@ -217,12 +230,7 @@ def check_model(cfg: DictConfig, settings: Settings) -> None:
                 f"bias, and layer {no_bias[0]} of model {name} has none",
             )
     if probe is not None and probe.align:
-        from ridgeline.landscape.permutation import UnsupportedModelError, permutation_spec
-
-        try:
-            permutation_spec(model)
-        except UnsupportedModelError as exc:
-            raise ConfigError("probe.align", probe.align, f"null for model {name}: {exc}") from None
+        check_alignment(model, name, probe, shape)
     world = world_size(cfg.trainer) or 1
     if bn and data.batch_size // world < 2:
         raise ConfigError(
@@ -232,14 +240,55 @@ def check_model(cfg: DictConfig, settings: Settings) -> None:
         )
 
 
+def check_alignment(model: Any, name: object, probe: Any, shape: Any) -> None:
+    """``probe.align`` needs a model whose symmetries are derived (permutations, or a
+    transformer's group); ``probe.align_group=orthogonal`` a transformer; a derived transformer
+    spec must keep the model's function on a random element (float64, random inputs)."""
+    import torch
+
+    from ridgeline.landscape.permutation import UnsupportedModelError
+    from ridgeline.landscape.transformer_matching import symmetry_spec
+    from ridgeline.landscape.transformer_symmetry import TransformerSpec, check_symmetry
+
+    try:
+        spec = symmetry_spec(model, "permutation")
+    except UnsupportedModelError as exc:
+        raise ConfigError("probe.align", probe.align, f"null for model {name}: {exc}") from None
+    if probe.align_group == "orthogonal" and not isinstance(spec, TransformerSpec):
+        raise ConfigError(
+            "probe.align_group",
+            probe.align_group,
+            f"permutation for model {name}: only a transformer (LayerNorm or RMSNorm on a "
+            "residual stream) has an orthogonal symmetry",
+        )
+    if isinstance(spec, TransformerSpec):
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(2, *shape, generator=g)
+        error = check_symmetry(model, spec, x, g)
+        if not error < 1e-6:
+            raise ConfigError(
+                "probe.align",
+                probe.align,
+                f"null for model {name}: its derived transformer symmetries change its outputs "
+                f"by {error:.3g} (not a pre-norm transformer as the spec assumes)",
+            )
+
+
 def check_components(settings: Settings) -> None:
     """Every probe component builds from its settings, typed as its class's defaults; a pair
     component needs two children."""
     pair = []
     for key, node in settings.components.items():
+        try:
+            cls = locate(str(node.get("_target_")))
+        except Exception:
+            cls = None  # building it names the target that cannot be imported
+        if isinstance(cls, type):  # the key named before the class sees a string as a number
+            check_arg_types(f"probe.{key}", node, cls)
         component = build(f"probe.{key}", node, "a probe component that accepts these settings")
         check_arg_types(f"probe.{key}", node, type(component))
         check_component_splits(key, getattr(component, "splits", None), settings.probe)
+        check_ridge_splits(key, component, settings.probe)
         if getattr(component, "pair", False):
             pair.append(key)
     if pair and settings.spawn.children < 2:

@@ -34,13 +34,22 @@ def parent_spec(cfg: DictConfig, checkpoint_steps: list[int]) -> dict[str, Any]:
     return {
         "data": data,
         "model": OmegaConf.to_container(cfg.model, resolve=True),
-        "optim": OmegaConf.to_container(cfg.optim, resolve=True),
+        "optim": _optim_spec(cfg.optim),
         "schedule": OmegaConf.to_container(cfg.schedule, resolve=True),
         "max_steps": int(cfg.trainer.max_steps),
         "precision": str(cfg.trainer.get("precision", "32-true")),
         "seeds": {k: int(v) for k, v in cfg.seeds.items()},
         "checkpoint_steps": sorted(int(s) for s in checkpoint_steps),
     }
+
+
+def _optim_spec(optim: DictConfig) -> Any:
+    """The optimiser settings; ``clip_norm`` only when set, so a run without clipping keeps the
+    key its parent had before the setting existed."""
+    spec = OmegaConf.to_container(optim, resolve=True)
+    if isinstance(spec, dict) and spec.get("clip_norm") is None:
+        spec.pop("clip_norm", None)
+    return spec
 
 
 def parent_key(spec: dict[str, Any]) -> str:

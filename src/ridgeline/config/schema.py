@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import MISSING, SI, OmegaConf
 
+from ridgeline.config.kept import kept_choices
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
@@ -26,7 +28,11 @@ STEPS = "a step or a list of steps (integers >= 0)"
 SEED_MAX = 2**32 - 1
 GRID = "a list of at least 2 numbers in [0, 1] including 0 and 1"
 ALIGNMENT_METHODS = "ridgeline.landscape.alignment:ALIGNMENT_METHODS"
+SYMMETRY_GROUPS = "ridgeline.landscape.transformer_symmetry:SYMMETRY_GROUPS"
 EVAL_PATHS = "ridgeline.landscape.eval_path:EVAL_PATH_CHOICES"
+LAYER_GROUPINGS = "ridgeline.landscape.grouping:LAYER_GROUPINGS"
+# Keys of the optim group that the training loop applies, never passed to the torch optimiser.
+OPTIM_OWN_KEYS = ("clip_norm",)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,9 @@ class Allowed:
         if not isinstance(self.choices, str):
             return self.choices
         module, _, name = self.choices.partition(":")
+        literal = kept_choices(module, name)  # without importing the core (and torch)
+        if literal is not None:
+            return literal
         kept = getattr(importlib.import_module(module), name)
         return tuple(getattr(c, "value", c) for c in kept)
 
@@ -209,6 +218,19 @@ class OptimConfig:
     _partial_: bool = True
     lr: float = setting(MISSING, low=0.0, open_low=True, text="a positive number")
     weight_decay: float = setting(0.0, low=0.0, open_high=True)
+    # Clip the gradient to this total (L2) norm before each step, each child's (and the
+    # parent's) over its own parameters: clipping never couples the children. null: off.
+    clip_norm: float | None = setting(
+        None, low=0.0, open_low=True, text="a positive number", null="no clipping"
+    )
+
+
+def optimizer_node(node: Any) -> Any:
+    """The ``optim`` node without ridgeline's own keys (:data:`OPTIM_OWN_KEYS`), resolved: the
+    settings the torch optimiser takes."""
+    settings = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(settings, dict)
+    return OmegaConf.create({k: v for k, v in settings.items() if k not in OPTIM_OWN_KEYS})
 
 
 @dataclass
@@ -303,11 +325,20 @@ class ProbeConfig:
     # agree to float32 rounding, so bit-identical repeats of a run need a pinned path (records
     # name theirs: eval_path).
     eval_path: str = setting("auto", choices=EVAL_PATHS)
+    # What a "layer" is for the per-layer probes (layer-wise barriers, per-layer curvature and
+    # distances): module (owning module), sublayer (a block's attn / mlp / norms; embeddings
+    # whole), stage (top-level stage: a whole block), auto (the model's own: the ViT sublayer,
+    # the others module). ridgeline.landscape.grouping.
+    layer_groups: str = setting("auto", choices=LAYER_GROUPINGS)
     # LMC modulo permutation: null, or how θ_B's hidden units are permuted onto θ_A's before the
     # barrier, layer-wise and Taylor components run again (recorded under "aligned").
     align: str | None = setting(None, choices=ALIGNMENT_METHODS, null="off")
     # Align spawned children too (by default only children of different initialisations).
     align_spawned: bool = setting(False)
+    # Transformers: permutation (residual-stream features, heads, MLP units; original weights)
+    # or orthogonal (any orthogonal map of the stream; barriers in the reparameterised weights,
+    # LayerNorm folded into gain-free RMSNorms). Other models: permutation only.
+    align_group: str = setting("permutation", choices=SYMMETRY_GROUPS)
 
 
 @dataclass

@@ -125,3 +125,21 @@ def _read_settings(cfg: DictConfig) -> Settings:
         probe=read_group(cfg, "probe", ProbeConfig, probe) if probe else None,
         components=components,
     )
+
+
+def complete_data(cfg: DictConfig) -> None:
+    """Give a user's ``data`` preset that does not start from the data schema the schema's
+    defaults for the settings it leaves out (in place), so its data module receives every
+    setting as a shipped preset's does; its own keys are kept (they go to its ``_target_``)."""
+    node = cfg.get("data")
+    own = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
+    if not isinstance(node, DictConfig) or (isinstance(own, type) and issubclass(own, DataConfig)):
+        return
+    base = OmegaConf.to_container(OmegaConf.structured(DataConfig), resolve=False)
+    assert isinstance(base, dict)
+    missing = {k: v for k, v in base.items() if k not in node and v != "???"}
+    if missing:
+        struct = OmegaConf.is_struct(node)
+        OmegaConf.set_struct(node, False)
+        node.merge_with(missing)
+        OmegaConf.set_struct(node, struct)

@@ -6,7 +6,8 @@ model (or an :class:`Evaluator`, which holds model and data) first, then paramet
 data and options. Topics, and the modules that hold their helpers:
 
 - parameter sets: ``state_of``, ``lerp``, ``lerp_groups``, ``delta``, ``distance``, ``norm``,
-  ``layer_groups``, ``param_names`` (:mod:`~ridgeline.landscape.params`)
+  ``layer_groups``, ``param_names`` (:mod:`~ridgeline.landscape.params`); coarser layers
+  (per transformer sub-layer or block): :mod:`~ridgeline.landscape.grouping`
 - evaluation: ``Evaluator``, ``PathTuning``, ``Metrics``, ``Endpoints``
   (:mod:`~ridgeline.landscape.evaluate`, :mod:`~ridgeline.landscape.eval_path`,
   :mod:`~ridgeline.landscape.sums`, :mod:`~ridgeline.landscape.groups`)
@@ -17,12 +18,16 @@ data and options. Topics, and the modules that hold their helpers:
 - curvature: ``taylor_prediction``, ``predicted_barrier_curve``,
   ``model_directional_derivatives``, ``model_top_eigenvalue``, ``gauss_newton_split``
   (:mod:`~ridgeline.landscape.curvature`, :mod:`~ridgeline.landscape.derivatives`,
-  :mod:`~ridgeline.landscape.tangents`, :mod:`~ridgeline.landscape.gauss_newton`)
+  :mod:`~ridgeline.landscape.tangents`, :mod:`~ridgeline.landscape.gauss_newton`); the
+  kernels they run (SDPA math, composite LayerNorm): :mod:`~ridgeline.landscape.kernels`
 - geometry: ``spawn_geometry``, ``segment_profile``, ``plane_slice``, ``ridge_of_curve``
   (:mod:`~ridgeline.landscape.geometry`, :mod:`~ridgeline.landscape.ridge`)
 - alignment: ``align``, ``weight_matching``, ``activation_matching``, ``permutation_spec``,
   ``apply_permutation`` (:mod:`~ridgeline.landscape.alignment`,
-  :mod:`~ridgeline.landscape.permutation`)
+  :mod:`~ridgeline.landscape.permutation`); transformers (orthogonal stream map, heads, MLP
+  units): :mod:`~ridgeline.landscape.transformer_symmetry`,
+  :mod:`~ridgeline.landscape.transformer_matching`,
+  :mod:`~ridgeline.landscape.transformer_learned`
 - bent paths (Garipov et al. 2018): ``connect``, ``fit_bent_path``, ``bent_path_barrier``
   (:mod:`~ridgeline.landscape.bent_paths`)
 - records: the typed results (:mod:`~ridgeline.landscape.results`)
@@ -65,6 +70,7 @@ from ridgeline.landscape.params import (
     state_of,
 )
 from ridgeline.landscape.permutation import apply_permutation, permutation_spec
+from ridgeline.landscape.record_codec import RecordFieldError
 from ridgeline.landscape.results import (
     BarrierRecord,
     BentPathRecord,
@@ -136,6 +142,7 @@ __all__ = [
     "LayerwiseRecord",
     "ProfileRecord",
     "Record",
+    "RecordFieldError",
     "RidgeRecord",
     "SliceRecord",
     "TaylorRecord",

@@ -13,7 +13,6 @@ import math
 from collections.abc import Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.func import functional_call
 
@@ -36,17 +35,19 @@ from ridgeline.landscape.params import (
 )
 from ridgeline.landscape.results import EigenRecord, LayerCurvature, TaylorRecord
 from ridgeline.landscape.sums import Reduce, exact_means
-from ridgeline.landscape.tangents import TangentTask, run_tangent_tasks
+from ridgeline.landscape.tangents import TangentTask, loss_sum, run_tangent_tasks
 
 
 def _chunk_loss(evaluator: Evaluator, xc: Tensor, yc: Tensor) -> LossFn:
-    """Summed loss of one chunk as a function of the parameter set."""
+    """Summed loss of one chunk as a function of the parameter set.
+
+    Per-example losses (and so their first and second directional derivatives) are summed in
+    float64 (:func:`~ridgeline.landscape.tangents.loss_sum`): a float32 sum would round
+    differently for each chunk size, so sharded (DDP) and one-process means would differ.
+    """
 
     def fn(ps: ParamSet) -> Tensor:
-        out = functional_call(evaluator.template, ps, (xc,))
-        if evaluator.per_example_loss is not None:
-            return evaluator.per_example_loss(out, yc).sum()
-        return F.cross_entropy(out, yc, reduction="sum")
+        return loss_sum(evaluator, functional_call(evaluator.template, ps, (xc,)), yc)
 
     return fn
 

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 from torch.func import grad, jvp
 
+from ridgeline.landscape.kernels import derivative_kernels
 from ridgeline.landscape.params import ParamSet, dot, norm
 from ridgeline.landscape.results import EigenRecord
 
@@ -25,8 +26,10 @@ LossFn = Callable[[ParamSet], Tensor]
 def jvp_pair(
     func: Callable[..., Any], primals: tuple[Any, ...], tangents: tuple[Any, ...]
 ) -> tuple[Any, Any]:
-    """``torch.func.jvp`` without aux: (func(*primals), its derivative along ``tangents``)."""
-    out = jvp(func, primals, tangents)
+    """``torch.func.jvp`` without aux: (func(*primals), its derivative along ``tangents``), under
+    :func:`~ridgeline.landscape.kernels.derivative_kernels` (SDPA math, composite LayerNorm)."""
+    with derivative_kernels():
+        out = jvp(func, primals, tangents)
     return out[0], out[1]
 
 

@@ -1,12 +1,11 @@
 """Exact mean loss and error of many parameter sets over fixed evaluation tensors.
 
 Each data chunk is loaded once and evaluated for every parameter set (docs/design.md §8).
-Parameter sets are run through ``torch.func.functional_call`` on a private eval-mode copy of
-the model, batched with ``torch.func.vmap`` when it applies. Raw sums (loss_sum, error_count,
-n) are exposed so that a distributed caller can shard x, y over processes and all-reduce them
-(``reduce`` hook). Which path (vmap or loop) runs is measured once per workload
-(:mod:`ridgeline.landscape.eval_path`); BN policies live in
-:mod:`ridgeline.landscape.normalization`.
+Parameter sets run through ``torch.func.functional_call`` on a private eval-mode copy of the
+model, batched with ``vmap`` (attention on SDPA's math backend) where it applies. Raw sums
+(loss_sum, error_count, n) let a distributed caller shard x, y over processes and all-reduce
+them (``reduce`` hook). The path (vmap or loop) is measured once per workload
+(:mod:`ridgeline.landscape.eval_path`); BN policies: :mod:`ridgeline.landscape.normalization`.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, vmap
+from torch.func import functional_call
 
 from ridgeline.landscape.eval_path import (
     MEASURED_PATHS,
@@ -30,6 +29,7 @@ from ridgeline.landscape.eval_path import (
     run_chunks,
 )
 from ridgeline.landscape.groups import Pack, ParamSetGroup, dedupe, pack_sets, split_rows
+from ridgeline.landscape.kernels import math_vmap
 from ridgeline.landscape.normalization import (
     Endpoints,
     batch_statistics,
@@ -225,7 +225,7 @@ class Evaluator:
         parts = []
         for is_stacked, item in packed:
             if is_stacked:
-                out = vmap(forward, in_dims=(0, None))(item, h)
+                out = math_vmap(forward, in_dims=(0, None))(item, h)
                 parts.append(output_sums(out, y, self.per_example_loss))
             else:
                 out = functional_call(module, item, (h,))

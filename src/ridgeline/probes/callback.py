@@ -24,10 +24,10 @@ from ridgeline.landscape import (
     BNPolicy,
     Evaluator,
     ParamSet,
-    layer_groups,
     state_of,
 )
 from ridgeline.landscape.eval_path import use_vmap_of
+from ridgeline.landscape.grouping import grouped_layers
 from ridgeline.probes.aligned import AlignedPair
 from ridgeline.probes.component import ProbeContext
 from ridgeline.probes.registry import runs_on_parent
@@ -82,6 +82,7 @@ class LandscapeProbe(pl.Callback):
         self.splits = tuple(settings.splits)
         self.chunk_size = settings.chunk_size
         self.use_vmap = use_vmap_of(settings.eval_path)
+        self.layer_grouping = settings.layer_groups
         self.aligned = aligned if aligned and aligned.applies_to(phase.kind) else None
         self.spawn_state: ParamSet | None = None
         self.theta0: ParamSet | None = None
@@ -176,7 +177,7 @@ class LandscapeProbe(pl.Callback):
             states=[state_of(m) for m in pl_module.replicas],
             spawn_state=self.spawn_state,
             evaluators=evaluators,
-            groups=[g for g in layer_groups(template) if g.param_names],
+            groups=[g for g in grouped_layers(template, self.layer_grouping) if g.param_names],
             alphas=self.alphas,
             profile_alphas=self.profile_alphas,
             reduce=reduce,
@@ -285,5 +286,9 @@ def build_probe_callbacks(
     components = {k: c for k, c in components.items() if runs_on_parent(c) == on_parent}
     if not components:
         return []
-    aligned = AlignedPair(settings.align, settings.align_spawned) if settings.align else None
+    aligned = (
+        AlignedPair(settings.align, settings.align_spawned, group=settings.align_group)
+        if settings.align
+        else None
+    )
     return [LandscapeProbe(phase, run, components, settings, layout=layout, aligned=aligned)]

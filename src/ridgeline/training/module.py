@@ -34,8 +34,10 @@ class ReplicaClassifier(pl.LightningModule):
         num_classes: int,
         schedule: Schedule | None = None,
         step_offset: int = 0,
+        clip_norm: float | None = None,
     ) -> None:
         super().__init__()
+        self.clip_norm = clip_norm
         self.replicas = nn.ModuleList(replicas)
         self.optimizer_factory = optimizer
         self.schedule = schedule or constant()
@@ -123,6 +125,19 @@ class ReplicaClassifier(pl.LightningModule):
                 self.log(f"val/acc_child{i}", accs[i])
         for metric in (*self.val_loss, *self.val_acc):
             metric.reset()
+
+    def configure_gradient_clipping(
+        self,
+        optimizer: torch.optim.Optimizer,
+        gradient_clip_val: int | float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """``clip_norm``: each replica's gradient clipped to that total norm over its own
+        parameters, as if it trained alone; then the Trainer's own clipping, if any."""
+        if self.clip_norm is not None:
+            for replica in self.replicas:
+                nn.utils.clip_grad_norm_(replica.parameters(), self.clip_norm)
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())

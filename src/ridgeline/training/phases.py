@@ -17,7 +17,9 @@ from omegaconf import DictConfig
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch import nn
 
+from ridgeline.config.schema import optimizer_node
 from ridgeline.data.base import TensorDataModule
+from ridgeline.errors import RidgelineError
 from ridgeline.job.plan import Phase, RunPlan
 from ridgeline.job.ranks import Ranks, cluster_plugins
 from ridgeline.store.checkpoints import (
@@ -79,10 +81,11 @@ def run_phase(
     replicas, parent_checkpoint = build_replicas(lambda: instantiate(cfg.model), phase)
     module = ReplicaClassifier(
         replicas=replicas,
-        optimizer=instantiate(cfg.optim),
+        optimizer=instantiate(optimizer_node(cfg.optim)),
         num_classes=plan.settings.data.num_classes,
         schedule=instantiate(cfg.schedule),
         step_offset=phase.step_offset,
+        clip_norm=cfg.optim.get("clip_norm"),
     )
     datamodule.set_streams(list(phase.streams))
     callbacks: list[pl.Callback] = [
@@ -119,11 +122,34 @@ def run_phase(
         raise Preempted(phase.name, module.absolute_step, layout.last_checkpoint) from None
     finally:
         finish_loggers(loggers)
+    check_reached_end(trainer, phase, layout)
     if ranks.is_zero:
         done = {"phase": asdict(phase), "global_step": trainer.global_step}
         atomic_write_text(layout.done, json.dumps(done))
     ranks.barrier()
     return module
+
+
+class StoppedEarly(RidgelineError):
+    """``fit`` returned before the phase's last step (a callback such as EarlyStopping, or a
+    trainer key the validation does not know): the phase is not marked done."""
+
+
+def check_reached_end(trainer: pl.Trainer, phase: Phase, layout: PhaseLayout) -> None:
+    """Raise :class:`StoppedEarly` when ``fit`` ended before ``trainer.max_steps``, so that a
+    phase is marked done only at its total step. Under ``ddp_spawn`` the launching process's
+    trainer does not get the workers' step back; the config rules alone guard that case."""
+    launcher = getattr(trainer.strategy, "launcher", None)
+    if type(launcher).__name__ == "_MultiProcessingLauncher":
+        return
+    if trainer.global_step < trainer.max_steps:
+        reached = phase.step_offset + trainer.global_step
+        raise StoppedEarly(
+            f"phase {phase.name} stopped at step {reached} of {phase.total_steps}: something "
+            "ended Lightning's fit early (a callback such as EarlyStopping, or a trainer key); "
+            f"it is not marked done and its state is in {layout.last_checkpoint}; remove what "
+            "stopped it and run the same command to continue"
+        )
 
 
 def _resume_point(layout: PhaseLayout) -> str | None:

@@ -1,0 +1,1 @@
+"""The Lightning adapters that train: the N-children module, phases, schedules, preemption."""
