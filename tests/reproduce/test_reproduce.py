@@ -19,7 +19,13 @@ from ridgeline import load_run
 from ridgeline.cli.reproduce import main
 
 SEEDS = [0, 1]
-EXPERIMENTS = ("repro_lenet_mnist_mini", "repro_cnn_relu", "repro_cnn_gelu", "repro_cnn_maxpool")
+EXPERIMENTS = (
+    "repro_lenet_mnist_mini",
+    "repro_cnn_relu",
+    "repro_cnn_gelu",
+    "repro_cnn_maxpool",
+    "repro_vit_alignment",
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +69,7 @@ def check(q: dict, per_seed: list[float]) -> None:
     assert q["sd"] == pytest.approx(statistics.stdev(per_seed), rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.slow  # uses a ridgeline-reproduce --tiny process
 def test_error_barriers_and_layerwise_numbers_are_the_records(reproduced) -> None:
     out, doc, _ = reproduced
     assert doc["seeds"] == SEEDS and doc["tiny"] is True
@@ -132,6 +139,7 @@ def test_error_barriers_and_layerwise_numbers_are_the_records(reproduced) -> Non
         check(q, [sum(f) / len(f) for f in flags])
 
 
+@pytest.mark.slow  # uses a ridgeline-reproduce --tiny process
 @pytest.mark.parametrize(
     ("cid", "experiment"),
     [("4a", "repro_cnn_maxpool"), ("4b", "repro_cnn_relu"), ("4c", "repro_cnn_gelu")],
@@ -159,11 +167,12 @@ def test_prediction_fit_is_pearson_and_slope_of_the_records(reproduced, cid, exp
     check(n_q, ns)
 
 
+@pytest.mark.slow  # uses a ridgeline-reproduce --tiny process
 def test_markdown_csv_and_figure_agree_with_the_json(reproduced) -> None:
     out, doc, _ = reproduced
     md = (out / "reproduce.md").read_text().splitlines()
     rows = [line for line in md[2:] if line.startswith("| ")]
-    assert len(rows) == len(doc["claims"]) == 11
+    assert len(rows) == len(doc["claims"]) == 12
     with (out / "reproduce.csv").open() as f:
         table = list(csv.DictReader(f))
     for c, row in zip(doc["claims"], rows, strict=True):
@@ -180,6 +189,31 @@ def test_markdown_csv_and_figure_agree_with_the_json(reproduced) -> None:
     assert doc["figures"] == [str(figure)]
     assert sorted(doc["runs"]) == sorted(EXPERIMENTS)
     assert all(len(dirs) == len(SEEDS) for dirs in doc["runs"].values())
+
+
+@pytest.mark.slow
+def test_aligned_vit_barriers_are_the_stored_tables(reproduced) -> None:
+    """Claim 6's per-seed values are each run's alignment.json rows; its vanilla row is the
+    independent pair's test chord loss barrier that the run's own probe recorded."""
+    out, doc, _ = reproduced
+    tables = [
+        {r["key"]: r for r in json.loads((run.root / "alignment.json").read_text())["rows"]}
+        for run in runs(out, "repro_vit_alignment")
+    ]
+    quantities = claim(doc, "6")["quantities"]
+    keys = [
+        "vanilla",
+        "activation",
+        "weight_permutation",
+        "weight_orthogonal",
+        "learned_orthogonal",
+    ]
+    for q, key in zip(quantities, keys, strict=True):
+        check(q, [t[key]["loss_barrier"] for t in tables])
+    for run, table in zip(runs(out, "repro_vit_alignment"), tables, strict=True):
+        (record,) = finals(run, "independent")
+        assert table["vanilla"]["loss"] == pytest.approx(record.barrier["test"].loss, rel=1e-4)
+        assert table["weight_orthogonal"]["coordinates"] == "reparameterised"
 
 
 @pytest.mark.parametrize(
@@ -203,6 +237,7 @@ def test_unwritable_out_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "--out=" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # uses a ridgeline-reproduce --tiny process
 def test_the_table_describes_the_setup_that_ran(reproduced) -> None:
     """--tiny trains T = 10 steps with children at k = 0 and 5, probed at 5 and 10 (TINY in
     ridgeline.reproduce.experiments): the printed table says so, not the full-size setup."""

@@ -33,7 +33,7 @@ from ridgeline.landscape.permutation import (
     trace,
 )
 from ridgeline.landscape.results import Record
-from ridgeline.landscape.sums import Reduce
+from ridgeline.landscape.sums import Reduce, reduce_sum_lists
 
 ALIGNMENT_METHODS = ("weight", "activation")
 
@@ -44,6 +44,10 @@ class AlignmentRecord(Record):
 
     dist_before = ‖θ_B − θ_A‖, dist_after = ‖P(θ_B) − θ_A‖; moved_units: units not mapped to
     themselves; sweeps: weight-matching passes over all groups (0 for activation matching).
+    group: ``permutation`` or ``orthogonal`` (a transformer's residual-stream map);
+    coordinates: ``original`` weights or ``reparameterised`` (LayerNorm folded into gain-free
+    RMSNorms, :mod:`~ridgeline.landscape.transformer_symmetry`): a barrier is measured along the
+    straight line in these coordinates, and the two are different paths.
     """
 
     method: str
@@ -55,6 +59,8 @@ class AlignmentRecord(Record):
     sweeps: int
     seconds: float
     n_examples: int = 0
+    group: str = "permutation"
+    coordinates: str = "original"
 
 
 def _assign(cost: np.ndarray) -> np.ndarray:
@@ -209,20 +215,7 @@ def activation_matching(
                     acc[3] += (ub * ub).sum(0)
                     acc[4] += ua.T @ ub
                     acc[5] += ua.shape[0]
-    keys = list(sums)
-    flat = torch.cat(
-        [t.reshape(-1).cpu() for k in keys for t in sums[k]]
-        + [torch.tensor([float(x.shape[0])], dtype=torch.float64)]
-    )
-    if reduce is not None:
-        flat = reduce(flat).to(torch.float64)
-    reduced: dict[tuple[str, str], list[Tensor]] = {}
-    i = 0
-    for k in keys:
-        reduced[k] = []
-        for t in sums[k]:
-            reduced[k].append(flat[i : i + t.numel()].view(t.shape))
-            i += t.numel()
+    reduced, n_total = reduce_sum_lists(sums, int(x.shape[0]), reduce)
     perm: Permutation = {}
     for g in spec.groups:
         cost = sum(
@@ -230,7 +223,7 @@ def activation_matching(
             torch.zeros(g.size, g.size, dtype=torch.float64),
         )
         perm[g.name] = torch.from_numpy(_assign(cost.numpy()))
-    return perm, int(flat[-1])
+    return perm, n_total
 
 
 def align(

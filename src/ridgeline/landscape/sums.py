@@ -8,8 +8,9 @@ Every evaluation and curvature routine adds per-chunk float64 sums and counts it
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -76,3 +77,29 @@ def output_sums(out: Tensor, y: Tensor, per_example_loss: PerExampleLoss | None 
         err = torch.full((k,), math.nan, dtype=torch.float64, device=out.device)
     n = torch.full((k,), float(b), dtype=torch.float64, device=out.device)
     return torch.stack([loss_sum, err, n], dim=1)
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+def reduce_sum_lists(
+    sums: dict[K, list[Tensor]], n: int, reduce: Reduce | None = None
+) -> tuple[dict[K, list[Tensor]], int]:
+    """Every process's float64 sums, added over processes in one ``reduce`` of one flat tensor
+    (the tensors of each key in order, then this process's example count ``n``), split back to
+    their shapes; and the total example count."""
+    keys = list(sums)
+    flat = torch.cat(
+        [t.reshape(-1).cpu() for k in keys for t in sums[k]]
+        + [torch.tensor([float(n)], dtype=torch.float64)]
+    )
+    if reduce is not None:
+        flat = reduce(flat).to(torch.float64)
+    out: dict[K, list[Tensor]] = {}
+    i = 0
+    for k in keys:
+        out[k] = []
+        for t in sums[k]:
+            out[k].append(flat[i : i + t.numel()].view(t.shape))
+            i += t.numel()
+    return out, int(flat[-1])

@@ -17,7 +17,8 @@ from ridgeline.landscape.results import Record
 from ridgeline.records import statistics
 from ridgeline.records.probe_record import ProbeRecord
 from ridgeline.records.statistics import mean_sd, pearson, slope
-from ridgeline.reproduce.experiments import CNN_GELU, CNN_MAXPOOL, CNN_RELU, LENET
+from ridgeline.reproduce.alignment import ALIGNMENTS, read_alignment
+from ridgeline.reproduce.experiments import CNN_GELU, CNN_MAXPOOL, CNN_RELU, LENET, VIT_ALIGNMENT
 from ridgeline.reproduce.measures import (
     SPLIT,
     angle,
@@ -230,6 +231,20 @@ def _mountainside(runs: Runs) -> Measured:
     )
 
 
+def _aligned(runs: Runs) -> Measured:
+    tables = [read_alignment(r) for r in runs[VIT_ALIGNMENT]]
+    return named(
+        **{a.key: quantity(a.label, "nats", [t.barrier(a.key) for t in tables]) for a in ALIGNMENTS}
+    )
+
+
+def paper_order(q: Measured) -> bool:
+    """Claim 6's criterion (fixed before the runs): mean barriers strictly in the paper's order,
+    learned (orthogonal) < weight (orthogonal) < weight (permutation) < activation < vanilla."""
+    means = [q[a.key].mean for a in reversed(ALIGNMENTS)]
+    return all(lo < hi for lo, hi in zip(means[:-1], means[1:], strict=True))
+
+
 # What the experiments' configs fix (conf/experiment/<name>.yaml); T and k are read from the runs.
 MODELS = {
     LENET: "LeNet-300-100, plain SGD lr 0.1, batch 128, mnist_mini",
@@ -350,5 +365,21 @@ CLAIMS: tuple[Claim, ...] = (
             q["angle_last"].mean < q["angle_first"].mean
             and q["monotone_last"].mean >= q["monotone_first"].mean
         ),
+    ),
+    Claim(
+        "6",
+        "Theus et al. 2025",
+        "Aligning two independently trained ViTs by the transformer symmetry group lowers their "
+        "loss barrier in the order vanilla > activation matching > weight matching "
+        "(permutations) > with an orthogonal stream map > learned (Table 2, CIFAR-10).",
+        lambda runs: (
+            f"{VIT_ALIGNMENT} (ViT, T = "
+            f"{runs[VIT_ALIGNMENT][0].config.trainer.max_steps}, mnist_mini; test chord loss "
+            "barrier; orthogonal rows in reparameterised weights)"
+        ),
+        "mean loss barrier: learned (orth.) < weight (orth.) < weight (perm.) < activation "
+        "(perm.) < vanilla",
+        _aligned,
+        paper_order,
     ),
 )

@@ -20,7 +20,8 @@ LENET = "repro_lenet_mnist_mini"
 CNN_MAXPOOL = "repro_cnn_maxpool"  # the quickstart's CNN: ReLU and max-pooling
 CNN_RELU = "repro_cnn_relu"  # ReLU and average pooling
 CNN_GELU = "repro_cnn_gelu"  # GELU and average pooling: smooth
-EXPERIMENTS = (LENET, CNN_RELU, CNN_GELU, CNN_MAXPOOL)
+VIT_ALIGNMENT = "repro_vit_alignment"  # two ViTs of different inits, aligned (claim 6)
+EXPERIMENTS = (LENET, CNN_RELU, CNN_GELU, CNN_MAXPOOL, VIT_ALIGNMENT)
 
 # Overrides of the tiny setting (--tiny, for tests): a few steps of every experiment.
 TINY = (
@@ -48,14 +49,20 @@ def run_dir(out: Path, experiment: str, seed: int) -> Path:
     return out / "runs" / experiment / f"seed_{seed}"
 
 
-def train_command(out: Path, seeds: list[int], tiny: bool, threads: int | None) -> list[str]:
-    """The ``ridgeline-train`` multirun over every experiment and seed (basic launcher)."""
+def train_command(
+    out: Path,
+    seeds: list[int],
+    tiny: bool,
+    threads: int | None,
+    experiments: tuple[str, ...] = EXPERIMENTS,
+) -> list[str]:
+    """The ``ridgeline-train`` multirun over ``experiments`` and seeds (basic launcher)."""
     command = [
         sys.executable,
         "-m",
         "ridgeline",
         "-m",
-        f"experiment={','.join(EXPERIMENTS)}",
+        f"experiment={','.join(experiments)}",
         f"seed={','.join(str(s) for s in seeds)}",
         "logger=none",
         "print_config=false",
@@ -70,9 +77,14 @@ def train_command(out: Path, seeds: list[int], tiny: bool, threads: int | None) 
 
 
 def run_experiments(
-    out: Path, seeds: list[int], tiny: bool = False, threads: int | None = None
+    out: Path,
+    seeds: list[int],
+    tiny: bool = False,
+    threads: int | None = None,
+    experiments: tuple[str, ...] = EXPERIMENTS,
 ) -> list[Job]:
-    """Train every experiment for every seed (one subprocess); the jobs with their run dirs.
+    """Train every experiment (of ``experiments``) for every seed (one subprocess); the jobs
+    with their run dirs.
 
     The multirun's console goes to ``<out>/train.log``; a failure names it.
     """
@@ -81,7 +93,7 @@ def run_experiments(
     env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
     with log.open("w") as stream:
         proc = subprocess.run(
-            train_command(out, seeds, tiny, threads),
+            train_command(out, seeds, tiny, threads, experiments),
             stdout=stream,
             stderr=subprocess.STDOUT,
             env=env,
@@ -91,4 +103,4 @@ def run_experiments(
         raise RidgelineError(
             f"ridgeline-train exited with {proc.returncode} (see {log}): {tail[0]}"
         )
-    return [Job(e, s, run_dir(out, e, s)) for e in EXPERIMENTS for s in seeds]
+    return [Job(e, s, run_dir(out, e, s)) for e in experiments for s in seeds]
