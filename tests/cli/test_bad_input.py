@@ -69,6 +69,7 @@ CLI_CASES = [
 ]
 
 
+@pytest.mark.slow  # starts ridgeline-train
 @pytest.mark.parametrize(
     "overrides,code,fragments", CLI_CASES, ids=[" ".join(c[0]) for c in CLI_CASES]
 )
@@ -97,6 +98,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # starts ridgeline-train
 def test_more_nodes_than_started_fail_within_the_rendezvous_timeout(tmp_path):
     """Node 0 of 2 whose other node never comes: one line after the rendezvous timeout (5 s
     here, 300 s by default), not Lightning's 30-minute hang; nothing left behind."""
@@ -118,6 +120,7 @@ def test_more_nodes_than_started_fail_within_the_rendezvous_timeout(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # starts ridgeline-train
 @pytest.mark.parametrize("case", ["num_nodes", "busy port"])
 def test_a_ddp_job_that_cannot_start_is_one_line_before_any_process_starts(tmp_path, case):
     import socket
@@ -145,6 +148,7 @@ def _one_error_line(result) -> str:
     return lines[0]
 
 
+@pytest.mark.slow  # starts ridgeline-train
 def test_a_rejected_config_leaves_nothing_in_the_default_run_dir(tmp_path):
     """outputs/runs/<date>/<time> is Hydra's: neither it nor its empty parents are left, and the
     parent store is never touched (the strategy is checked before anything is written)."""
@@ -162,6 +166,7 @@ def test_a_rejected_config_leaves_nothing_in_the_default_run_dir(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # starts ridgeline-train
 def test_a_rejected_multirun_leaves_nothing_in_the_default_sweep_dir(tmp_path):
     """``-m`` with the default sweep dir (outputs/multirun/<date>/<time>, resolved before Hydra
     sets its config: was 'HydraConfig was not set'); the first job's config is rejected: one
@@ -177,10 +182,13 @@ def test_a_rejected_multirun_leaves_nothing_in_the_default_sweep_dir(tmp_path):
     )
     assert result.returncode == 2, result.stderr[-2000:]
     line = _one_error_line(result)
-    assert line == "ridgeline: error: trainer.max_steps=0 is not valid: an integer >= 1"
+    # the sweep is checked whole before its first job (ridgeline.job.sweep_check)
+    assert line.startswith("ridgeline: error: sweep job 0 (")
+    assert "trainer.max_steps=0 is not valid: an integer >= 1; no job was started" in line
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # starts ridgeline-train
 def test_an_unwritable_root_is_one_line(tmp_path):
     (tmp_path / "outputs").write_text("a file where the outputs folder should be")
     result = subprocess.run(
@@ -358,7 +366,6 @@ def test_bad_config_in_process(overrides, head, allowed):
         ["experiment=resnet20_cifar10_instability", "trainer=cpu"],
         ["threads=1", "trainer.precision=16-mixed"],
         ["+probe.barrier2={_target_:ridgeline.probes.BarrierProbe}"],
-        ["+trainer.max_time=00:01:00:00"],
         ["seed=4294967295"],
         ["trainer.devices=2", "data.batch_size=128"],
         ["+trainer.fast_dev_run=false"],

@@ -244,5 +244,5 @@ def test_resume_names_a_record_that_is_json_but_not_a_probe_record(resumed):
     cfg, run = resumed
     records = run / "landscape" / "records.jsonl"
     records.write_text(records.read_text() + json.dumps({"probe": "pair", "step": 1}) + "\n")
-    with pytest.raises(RidgelineError, match=f"{records} record 2 has no 'phase'"):
+    with pytest.raises(RidgelineError, match=f"{records} line 2 has no 'phase'"):
         validate_run_dir(cfg, run)

@@ -16,6 +16,7 @@ from ridgeline.connect import ConnectRecord, read_curves
 from ridgeline.landscape import BentPathRecord, Evaluator
 from ridgeline.store.layout import RunLayout
 
+pytestmark = pytest.mark.slow  # every test uses the tiny ridgeline-train run
 CONNECT = str(Path(sys.executable).with_name("ridgeline-connect"))
 PHASES = ["spawn_k=0000000", "independent"]
 # How far the fitted curve's test chord barrier may lie above the line's. The bend is trained
@@ -176,7 +177,7 @@ def test_bad_kind_through_the_console_script(tiny_run):
 
 
 def test_ridgeline_report_draws_the_bent_paths_of_a_connected_run(connected, tiny_run, tmp_path):
-    from ridgeline.report.bent_path_figure import CURVE_CAPTION, draw_curves
+    from ridgeline.report.bent_path_figure import CURVE_CAPTION, draw_curves, read_job_curves
     from ridgeline.report.build import make_report
     from ridgeline.report.collect import collect
 
@@ -187,5 +188,6 @@ def test_ridgeline_report_draws_the_bent_paths_of_a_connected_run(connected, tin
     text = report.markdown.read_text()
     assert "![bent_paths](figures/bent_paths.png)" in text and CURVE_CAPTION in text
     _, pristine = tiny_run  # no ridgeline-connect records: no figure
-    assert draw_curves(collect(pristine).jobs, tmp_path / "none") == {}
+    assert read_job_curves(collect(pristine).jobs) == []
+    assert draw_curves([], tmp_path / "none") == {}
     assert not (tmp_path / "none").exists()

@@ -2,8 +2,11 @@
 
 ``python interrupt.py <SIGNAL> <point> <overrides...>``, where ``<point>`` is
 ``probe:<phase>:<reason>[:<step>]`` (as that probe starts, before its record is written) or
-``final:<phase>`` (after the phase's checkpoint at T, before its ``done.json``). A kill that a
-test would otherwise have to time by watching files happens here deterministically.
+``final:<phase>`` (after the phase's checkpoint at T, before its ``done.json``) or
+``write:<file name>:<n>`` (inside this process's n-th atomic write of a file of that name, e.g.
+``last.ckpt`` or ``records.jsonl``: its temporary file is cut to half, as a write killed midway
+leaves it, and the target is not yet replaced). A kill that a test would otherwise have to time
+by watching files happens here deterministically.
 """
 
 import os
@@ -45,6 +48,19 @@ def main() -> None:
                 fire()
 
         PhaseCheckpoint.on_train_end = final_then_signal
+    elif point[0] == "write":
+        name, nth = point[1], int(point[2])
+        replace, seen = os.replace, []
+
+        def replace_or_signal(src, dst, *args, **kwargs):
+            if os.path.basename(dst) == name:
+                seen.append(dst)
+                if len(seen) == nth:
+                    os.truncate(src, os.path.getsize(src) // 2)  # the write is half done
+                    fire()
+            return replace(src, dst, *args, **kwargs)
+
+        os.replace = replace_or_signal
     else:
         raise SystemExit(f"unknown point {sys.argv[2]}")
 

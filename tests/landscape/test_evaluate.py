@@ -14,7 +14,7 @@ from ridgeline.landscape import (
     recompute_bn_stats,
     state_of,
 )
-from ridgeline.landscape.eval_path import use_vmap_of
+from ridgeline.landscape.eval_path import VMAP_MARGIN, VMAP_ROUNDS, use_vmap_of
 from ridgeline.landscape.sums import sums_to_metrics
 
 from .conftest import live, mlp, untouched
@@ -275,10 +275,16 @@ def test_chooser_keeps_the_faster_path_and_agrees_across_processes(pair, data):
     other = torch.tensor([0.0, 10.0], dtype=torch.float64)
     assert ev.choose_path("w4", slow("loop"), reduce=lambda t: t + other)[0] == "loop"
     # a process without data still takes part in every reduction (the trials' at 64 and 256
-    # examples, which others' zeros leave undecided, and the first chunk's) and follows them
+    # examples, which others' zeros leave undecided, and the first chunk's VMAP_ROUNDS rounds
+    # that confirm vmap) and follows them
     seen = []
     path = ev.choose_path("w5", None, reduce=lambda t: seen.append(t.tolist()) or t + other.flip(0))
-    assert path == ("vmap", None) and seen == [[0.0, 0.0]] * 3
+    assert path == ("vmap", None) and seen == [[0.0, 0.0]] * (2 + VMAP_ROUNDS)
+    # where the loop's best reading is not VMAP_MARGIN times vmap's, the rounds stop at once
+    seen.clear()
+    close = torch.tensor([1.0, 1.0 / VMAP_MARGIN], dtype=torch.float64)
+    path = ev.choose_path("w6", None, reduce=lambda t: seen.append(t.tolist()) or t + close)
+    assert path == ("loop", None) and len(seen) == 3
     pinned = Evaluator(pair[0], *data, use_vmap=False, path_cache={})
     assert pinned.choose_path("w1", lambda use_vmap: 1 / 0) == ("loop", None)
 

@@ -113,8 +113,8 @@ def test_a_non_finite_value_outside_the_core_records_reads_back_as_nan(tmp_path)
 @pytest.mark.parametrize(
     ("drop", "message"),
     [
-        ("phase", r"record 2 has no 'phase'"),
-        ("step", r"record 2 has no 'step'"),
+        ("phase", r"line 2 has no 'phase'"),
+        ("step", r"line 2 has no 'step'"),
     ],
 )
 def test_a_record_without_what_every_record_has_is_named(tmp_path, drop, message):
@@ -133,7 +133,9 @@ def test_results_that_are_not_core_records_are_named(tmp_path):
     raw["barrier"]["test"] = {"alphas": [0.0, 1.0]}  # a truncated barrier record
     path = tmp_path / "records.jsonl"
     path.write_text(json.dumps(raw) + "\n")
-    with pytest.raises(RidgelineError, match="record 1 is not a probe record"):
+    with pytest.raises(
+        RidgelineError, match="line 1 is damaged: field barrier.test.loss is missing"
+    ):
         read_records(path)
 
 

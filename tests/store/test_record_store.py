@@ -40,6 +40,7 @@ def _first_record():
     return {"phase": "p", "probe": "pair", "step": 0, "pair": [0, 1], "x": 1.0}
 
 
+@pytest.mark.slow  # starts and kills a process
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_a_record_store_killed_mid_write_keeps_the_old_file(tmp_path):
     store = RecordStore(tmp_path / "records.jsonl")

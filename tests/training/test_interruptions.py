@@ -16,6 +16,8 @@ from helpers.ddp import TRAIN, base_env, mlp_job, numbers, run
 from ridgeline.store.layout import RunLayout
 from ridgeline.training.preemption import EXIT_PREEMPTED
 
+pytestmark = pytest.mark.slow  # starts processes (make test-fast leaves it out)
+
 PHASE = "spawn_k=0000001"
 JOB = mlp_job(25)
 INTERRUPT = str(Path(__file__).parents[1] / "helpers" / "interrupt.py")
@@ -98,4 +100,19 @@ def test_sigterm_saves_says_so_exits_nonzero_and_resumes(tmp_path, whole):
             saved = torch.load(layout.last_checkpoint, map_location="cpu", weights_only=False)
             assert saved["global_step"] == saved_step - 1  # the children's own steps
     run([TRAIN, *args(tmp_path)], tmp_path, base_env(tmp_path))
+    same_as_whole(tmp_path, whole)
+
+
+def test_killed_inside_writes_resumes_without_temp_files_to_the_whole_run(tmp_path, whole):
+    """SIGKILL inside an atomic write, its temporary file half written (tests/helpers/
+    interrupt.py ``write:``): a checkpoint, then the records, then a later checkpoint, each
+    time started again with the same command. The killed writes' temporary files are gone
+    after the resume, and the records and final children equal an uninterrupted run's."""
+    for point in ("write:last.ckpt:2", "write:records.jsonl:2", "write:last.ckpt:3"):
+        stopped = interrupted(tmp_path, "SIGKILL", point)
+        assert stopped.returncode == -9, (point, stopped.stderr[-3000:])
+        left = list(tmp_path.rglob(".*.tmp"))  # the kill came inside a write
+        assert [p.name.split(".")[1] for p in left] == [point.split(":")[1].split(".")[0]], left
+    run([TRAIN, *args(tmp_path)], tmp_path, base_env(tmp_path))
+    assert list(tmp_path.rglob(".*.tmp")) == []  # run dir and parent store
     same_as_whole(tmp_path, whole)

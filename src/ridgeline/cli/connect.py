@@ -70,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "run's probe.bn_policy; a repair run is measured with interpolate, as the bend is "
         "trained uncorrected)",
     )
+    ap.add_argument(
+        "--max-hours",
+        type=float,
+        default=d.max_hours,
+        help="refuse when the estimated cost (timed on one batch before the first fit) is "
+        f"larger (default {d.max_hours:g})",
+    )
     ap.add_argument("--no-figure", action="store_true", help="write the records only")
     return ap.parse_args(argv)
 

@@ -4,15 +4,26 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from ridgeline.config.hydra_errors import job_errors, run_hydra_app
+from ridgeline.config.env import check_env
+from ridgeline.config.hydra_errors import (
+    EXIT_USER_ERROR,
+    error,
+    hydra_error_message,
+    job_errors,
+    run_hydra_app,
+)
+from ridgeline.config.precheck import check_schema
 from ridgeline.config.resolvers import register_resolvers
-from ridgeline.store.layout import ParentStoreLayout, RunLayout
+from ridgeline.config.settings import complete_data
+from ridgeline.errors import ConfigError
+from ridgeline.store.layout import ParentStoreLayout, RunLayout, remove_stale_temps
 from ridgeline.tracking.config_tree import print_config_tree, save_config
 from ridgeline.training.preemption import EXIT_PREEMPTED, Preempted
 
@@ -61,6 +72,8 @@ def train_parent(
     store, key, parent = plan.store, plan.parent_key, plan.parent
     parent_run = store.run(key)
     with parent_lock(store, key, ranks):
+        if ranks.is_zero:
+            remove_stale_temps(parent_run.root)  # of a killed write; the lock is ours
         if ranks.decide(parent.done.exists):
             log.info("parent %s found in the store (%s); reusing it", key, parent.root)
             return
@@ -80,6 +93,10 @@ def train(cfg: DictConfig) -> Path:
     from ridgeline.tracking.console import quiet_console
 
     quiet_console()  # libraries' chatter to the run's log file; ridgeline's lines and errors shown
+    # The schema (types, choices, unknown keys) before the heavy imports: such a typo fails in
+    # about a second.
+    check_schema(cfg)
+    complete_data(cfg)  # a user's data preset without the schema: the schema's defaults
     # Heavy imports (torch, Lightning, W&B) after Hydra has composed the config: a config that
     # Hydra rejects fails in about a second.
     import pytorch_lightning as pl
@@ -108,6 +125,8 @@ def train(cfg: DictConfig) -> Path:
         if top.print_config:
             print_config_tree(cfg)
         save_config(cfg, run.root)
+        for stale in remove_stale_temps(run.root):  # a write killed before this resume
+            log.info("removed %s, left by a killed write", stale)
     group = run_group(cfg, run.root)
     sigterm = SigtermNotice()
     try:
@@ -133,6 +152,26 @@ def train(cfg: DictConfig) -> Path:
     return run.root
 
 
+class CheckSweep(Callback):
+    """Hydra callback (conf/hydra/default.yaml): a multirun's jobs all checked before the first
+    starts (:func:`ridgeline.job.sweep_check.check_sweep`); one line and exit 2 on a problem."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from ridgeline.errors import RidgelineError
+        from ridgeline.job.sweep_check import check_sweep
+
+        try:
+            check_sweep(config, str(kwargs.get("config_name") or "train"))
+        except RidgelineError as exc:
+            error(str(exc))
+            sys.exit(EXIT_USER_ERROR)
+        except Exception as exc:  # Hydra cannot compose a job: its own config error
+            if type(exc).__module__.split(".")[0] not in ("hydra", "omegaconf"):
+                raise
+            error(hydra_error_message(exc, sys.argv[1:]))
+            sys.exit(EXIT_USER_ERROR)
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _hydra_main(cfg: DictConfig) -> None:
     # A W&B service inherited from the launching process (one that used W&B, e.g. a notebook)
@@ -149,6 +188,11 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console script entry point."""
+    try:
+        check_env()  # before Hydra writes a run dir
+    except ConfigError as exc:
+        error(str(exc))
+        sys.exit(EXIT_USER_ERROR)
     run_hydra_app(_hydra_main)
 
 

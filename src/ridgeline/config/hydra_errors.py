@@ -20,13 +20,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeGuard
 
-from ridgeline.errors import user_error_message
+from ridgeline.errors import ConfigError, user_error_message
 
 EXIT_USER_ERROR = 2
 CONFIG_MODULE = "ridgeline.conf"
 GRAMMAR = (
     "e.g. trainer.max_steps=5 (grammar: https://hydra.cc/docs/advanced/override_grammar/basic/)"
 )
+# Hydra's output directories: an empty value would put the run in the current directory.
+OUTPUT_DIR_KEYS = ("hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir")
 
 
 class _JobCrashed(Exception):
@@ -143,6 +145,18 @@ def bad_override(argv: list[str]) -> str | None:
             return f"{arg!r} is not a valid override ({reason}); write key=value, {GRAMMAR}"
         if override.key_or_group == "":
             return f"{arg!r} is not a valid override: it has no key; write key=value, {GRAMMAR}"
+        value = override.value()
+        empty = not override.is_delete() and not str(value or "").strip()  # '', ' ' or null
+        if override.key_or_group in OUTPUT_DIR_KEYS and empty:
+            # Hydra would take '' as the current directory and write the run there, exit 0.
+            return str(
+                ConfigError(
+                    override.key_or_group,
+                    value,
+                    "a directory for the outputs (e.g. outputs/runs/my-run), or leave it out for "
+                    "the default",
+                )
+            )
     return None
 
 
@@ -221,6 +235,10 @@ def hydra_error_message(exc: BaseException, argv: list[str]) -> str:
         text = f"no option {name} in config group {group}; available: {', '.join(choices)}"
         if guess:
             text += f" (did you mean {group}={guess}?)"
+        for arg in overrides:  # the override naming the missing option, not an earlier one
+            key, _, value = arg.lstrip("+~").partition("=")
+            if key == group and name in re.split(r"[^\w.\-/]+", value):  # also a sweep's a,b
+                return f"{arg} is not valid: {text}"
     for arg in overrides:
         key = arg.lstrip("+~").split("=")[0]
         if key and (f"{key} " in text or f"'{key}'" in text or f"group {key};" in text):

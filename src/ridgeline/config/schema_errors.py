@@ -76,9 +76,26 @@ def schema_error(
 ) -> ConfigError | None:
     """The :class:`ConfigError` for a type or choice error of the schema, or for a resolver's
     bad arguments (the value as written: in ``overrides``, else in ``cfg``); None for others."""
-    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+    from omegaconf.errors import (
+        ConfigAttributeError,
+        ConfigKeyError,
+        InterpolationToMissingValueError,
+        MissingMandatoryValue,
+        ValidationError,
+    )
 
     cause = _cause(exc)
+    missing = isinstance(cause, MissingMandatoryValue)
+    if missing and not isinstance(cause, InterpolationToMissingValueError):
+        # a user's preset that leaves out (or empties) what the group's schema requires
+        key = str(cause.full_key)  # type: ignore[union-attr]
+        group = key.partition(".")[0]
+        return ConfigError(
+            key,
+            "???",
+            f"a value is required and the {group} preset sets none; set {key}=..., or start "
+            f"the preset from a shipped one (e.g. {group}=<name> of ridgeline-train --help)",
+        )
     if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
         return _unknown_key(cause, list(overrides))
     resolver = _resolver_error(cause)

@@ -18,8 +18,23 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ridgeline.connect.bent_path_record import ConnectRecord, probe_name, write_curves
-from ridgeline.errors import RidgelineError
+from ridgeline.connect.bent_path_record import (
+    ConnectRecord,
+    probe_name,
+    write_bend,
+    write_curves,
+)
+from ridgeline.connect.preflight import (
+    DEFAULT_MAX_HOURS,
+    ConnectError,
+    check_batches,
+    check_cost,
+    check_diverged,
+    check_finished,
+    check_outputs,
+    estimate_seconds,
+    unique_phases,
+)
 from ridgeline.job.run import LoadedPhase, LoadedRun, load_run
 from ridgeline.landscape import BNPolicy, Evaluator, ParamSet, connect
 from ridgeline.landscape.bent_paths import BENT_PATH_KINDS
@@ -41,13 +56,6 @@ DEFAULT_POINTS = 25  # t = 0, 1/24, ..., 1: the probes' default α-grid
 CONNECTED_KINDS = ("spawn", "independent")
 
 
-class ConnectError(RidgelineError):
-    """An argument of ``ridgeline-connect`` that cannot work: names it, its value and the fix."""
-
-    def __init__(self, argument: str, value: object, fix: str) -> None:
-        super().__init__(f"{argument}={value} is not valid: {fix}")
-
-
 @dataclass
 class ConnectOptions:
     """What to fit and where to measure it (defaults: the ``ridgeline-connect`` defaults)."""
@@ -64,6 +72,7 @@ class ConnectOptions:
     points: int = DEFAULT_POINTS
     seed: int = 0
     bn_policy: str | None = None  # None: the run's probe.bn_policy (repair: interpolate)
+    max_hours: float = DEFAULT_MAX_HOURS  # refuse a larger estimated cost
 
 
 @dataclass
@@ -99,6 +108,8 @@ def check_options(options: ConnectOptions) -> None:
         raise ConnectError("--lr", options.lr, "use a positive finite learning rate, e.g. 0.01")
     if options.seed < 0:
         raise ConnectError("--seed", options.seed, "use a seed >= 0")
+    if not (math.isfinite(options.max_hours) and options.max_hours > 0):
+        raise ConnectError("--max-hours", options.max_hours, "use a positive number of hours")
     policies = [p.value for p in BNPolicy]
     if options.bn_policy is not None and options.bn_policy not in policies:
         raise ConnectError("--bn-policy", options.bn_policy, f"use one of {', '.join(policies)}")
@@ -125,7 +136,7 @@ def choose_phases(run: LoadedRun, names: Sequence[str] | None) -> list[LoadedPha
         chosen = pairable
     else:
         chosen = []
-        for name in names:
+        for name in unique_phases(names) or []:
             phase = run.phases.get(name)
             if phase is None or phase.kind not in CONNECTED_KINDS:
                 what = "has no such phase" if phase is None else f"phase {name} is the parent"
@@ -143,6 +154,7 @@ def choose_phases(run: LoadedRun, names: Sequence[str] | None) -> list[LoadedPha
                 f"{phase.checkpoint} does not exist (the phase has not trained): finish the run "
                 "with ridgeline-train, or choose another phase",
             )
+    check_finished(chosen)
     return chosen
 
 
@@ -170,7 +182,9 @@ def connect_run(
     (``RunLayout.curves``) and the figure (``figures/bent_paths.png``) of the run dir.
 
     Raises :class:`ConnectError` (or another :class:`~ridgeline.errors.RidgelineError` from
-    reading the run) before anything is fitted or written.
+    reading the run, its curves file or the checks of :mod:`ridgeline.connect.preflight`)
+    before anything is fitted or written; a diverged fit raises
+    :class:`~ridgeline.errors.TrainingDiverged` with nothing written.
     """
     check_options(options)
     run = load_run(run_dir)
@@ -197,9 +211,12 @@ def connect_run(
         raise ConnectError(
             "--bn-policy", policy.value, "the model has no BatchNorm; use reset or interpolate"
         )
+    check_outputs(run.root, figure)
     dm = run.datamodule()
     batch_size = options.batch_size or int(run.config.data.batch_size)
     x, y = dm.eval_tensors(options.split)
+    assert dm.train_x is not None and dm.train_y is not None  # set up by eval_tensors
+    check_batches(batch_size, len(dm.train_x), given=options.batch_size is not None)
     bn_batches = (
         dm.bn_batches(int(probe.bn_batches), dm.batch_size, seed=0)
         if policy in (BNPolicy.RESET, BNPolicy.REPAIR)
@@ -213,12 +230,27 @@ def connect_run(
         bn_policy=policy,
         bn_batches=bn_batches,
     )
-    assert dm.train_x is not None and dm.train_y is not None  # set up by eval_tensors
     batches = training_batches(
         dm.train_x, dm.train_y, options.train_batches, batch_size, options.seed
     )
     ts = [i / (options.points - 1) for i in range(options.points)]
+    n_fits = sum(len(c) * (len(c) - 1) // 2 for c in children.values())
+    seconds, per_example = estimate_seconds(
+        model,
+        next(iter(children.values()))[0],
+        (dm.train_x, dm.train_y),
+        fit_examples=n_fits * options.steps * options.t_per_step * batch_size,
+        eval_examples=n_fits * 2 * options.points * len(x),
+    )
+    work = (
+        f"{n_fits} fit(s) of {options.steps} steps x {options.t_per_step} t x {batch_size} "
+        f"examples and {options.points} points x {len(x)} {options.split} examples each"
+    )
+    check_cost(seconds, options.max_hours, work)
+    if progress is not None:
+        progress(f"{work}: estimated {seconds:.0f} s ({1e3 * per_example:.3f} ms per example)")
     records: list[ConnectRecord] = []
+    bends: list[ParamSet] = []
     for phase in phases:
         states = children[phase.name]
         step = phase.step()
@@ -238,6 +270,8 @@ def connect_run(
                     t_per_step=options.t_per_step,
                     seed=options.seed,
                 )
+                check_diverged(phase.name, (i, j), fit.record, curve)
+                bends.append(fit.bend)
                 records.append(
                     ConnectRecord(
                         phase=phase.name,
@@ -259,6 +293,8 @@ def connect_run(
                         f"objective {fit.record.initial_objective:.4f} -> "
                         f"{fit.record.final_objective:.4f}"
                     )
+    for record, bend in zip(records, bends, strict=True):  # the files before the lines
+        write_bend(run.root, record, bend)
     path = write_curves(run.root, records)
     result = ConnectResult(records, path)
     if figure:

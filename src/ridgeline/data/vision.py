@@ -2,6 +2,7 @@
 
 import contextlib
 import fcntl
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,16 +29,51 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
         socket.setdefaulttimeout(previous)
 
 
+LOCK_NAME = ".ridgeline-download.lock"
+
+
 @contextlib.contextmanager
 def _download_lock(root: Path) -> Iterator[None]:
-    """One download into ``root`` at a time: the processes of a DDP job, or concurrent jobs."""
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".ridgeline-download.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    """One download into ``root`` at a time: the processes of a DDP job, or concurrent jobs.
+
+    The lock file exists only while a download runs: its holder deletes it before letting go.
+    A waiter that then gets the lock of the deleted file sees that the path no longer names it
+    (another inode, or none) and locks the path afresh, so two processes never both hold it.
+    """
+    lock = root / LOCK_NAME
+    while True:
+        root.mkdir(parents=True, exist_ok=True)
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle = lock.open("a")
+        except FileNotFoundError:  # root removed meanwhile by a failed download's clean-up
+            continue
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                current = lock.stat().st_ino
+            except FileNotFoundError:
+                current = None
+            if current != os.fstat(handle.fileno()).st_ino:
+                continue  # the holder before us deleted this file: lock the path afresh
+            try:
+                yield
+            finally:
+                lock.unlink(missing_ok=True)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+
+
+def _absent_dirs(data_dir: Path) -> list[Path]:
+    """``data_dir`` and the folders above it that do not exist yet, deepest first: the ones a
+    download creates."""
+    return [d for d in (data_dir, *data_dir.parents) if not d.exists()]
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    """Remove each folder of ``dirs`` (deepest first) that is empty: a failed download's."""
+    for folder in dirs:
+        with contextlib.suppress(OSError):  # not empty, or gone
+            folder.rmdir()
 
 
 def _reason(err: BaseException) -> str:
@@ -84,10 +120,15 @@ class TorchvisionDataModule(TensorDataModule):
         """Download when asked and needed (one process at a time, failing fast offline), then
         check that the files are there and whole."""
         if self.download and self._missing():
-            with _download_lock(Path(self.root)):
-                if self._missing():
-                    self._download()
-                    self._check_whole()
+            created = _absent_dirs(self.data_dir)
+            try:
+                with _download_lock(Path(self.root)):
+                    if self._missing():
+                        self._download()
+                        self._check_whole()
+            except BaseException:
+                _remove_empty(created)  # a failed download leaves no empty folder behind
+                raise
         self.check_available()
 
     def _download(self) -> None:

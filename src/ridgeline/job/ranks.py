@@ -22,16 +22,11 @@ from typing import Any, TypeVar
 import torch.distributed as dist
 from omegaconf import DictConfig
 
+from ridgeline.config.env import rendezvous_seconds
 from ridgeline.errors import ConfigError, RidgelineError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-# Seconds the processes of a job wait for each other when the process group forms (the
-# rendezvous); collectives afterwards keep Lightning's timeout. A node that never comes, or a
-# MASTER_PORT served by another job, then fails within this bound instead of hanging for
-# Lightning's 30 minutes. RIDGELINE_RENDEZVOUS_TIMEOUT (seconds) overrides it.
-RENDEZVOUS_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -185,10 +180,6 @@ def start_ranks(trainer_cfg: DictConfig) -> Ranks:
         _quiet_non_zero_rank()
     log.info("rank %d of %d: process group up", ranks.global_rank, ranks.world_size)
     return ranks
-
-
-def rendezvous_seconds() -> float:
-    return float(os.environ.get("RIDGELINE_RENDEZVOUS_TIMEOUT", RENDEZVOUS_SECONDS))
 
 
 def check_nodes(num_nodes: int) -> None:

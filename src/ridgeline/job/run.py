@@ -16,8 +16,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from ridgeline.config.schema import GROUP_SCHEMAS
 from ridgeline.data.base import TensorDataModule
-from ridgeline.errors import RidgelineError
+from ridgeline.errors import ConfigError, RidgelineError
 from ridgeline.landscape.params import ParamSet, state_of
 from ridgeline.records.probe_record import ProbeRecord, read_records
 from ridgeline.records.statistics import final_probe
@@ -27,6 +28,8 @@ from ridgeline.store.layout import PhaseLayout, RunLayout
 __all__ = ["LoadedPhase", "LoadedRun", "ProbeRecord", "load_run"]
 
 REPLICAS = "replicas."  # the replicas' prefix in a ReplicaClassifier's state_dict
+# the groups load_run reads from a saved config (the plan's, the model and the data)
+SAVED_GROUPS = ("model", *(group for group in GROUP_SCHEMAS if group != "probe"))
 
 
 def _load(path: Path) -> dict:
@@ -144,6 +147,16 @@ def _read_config(path: Path) -> DictConfig:
     return config
 
 
+def _check_groups(config: DictConfig, path: Path) -> None:
+    missing = [key for key in SAVED_GROUPS if not isinstance(config.get(key), DictConfig)]
+    if missing:
+        raise RidgelineError(
+            f"{path} has no {missing[0]} group (every ridgeline-train run saves "
+            f"{', '.join(SAVED_GROUPS)}): it is not a run's config, or it was edited; restore it "
+            "from a copy (Hydra keeps one in .hydra/config.yaml of the run dir)"
+        )
+
+
 def load_run(run_dir: str | Path) -> LoadedRun:
     """Config, typed probe records and phases of the ``ridgeline-train`` run in ``run_dir``."""
     from ridgeline.job.plan import make_plan
@@ -151,7 +164,11 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     run = RunLayout(Path(run_dir))
     config = _read_config(run.config)
     records = read_records(run.records)
-    plan = make_plan(config)
+    _check_groups(config, run.config)
+    try:
+        plan = make_plan(config)
+    except ConfigError as exc:
+        raise RidgelineError(f"{run.config}: {exc}") from None
     phases = {}
     for phase in plan.phases:
         layout = plan.parent if phase.kind == "parent" else run.phase(phase.name)

@@ -13,7 +13,7 @@ from ridgeline.errors import ConfigError, RidgelineError
 from ridgeline.job.plan import RunPlan
 from ridgeline.records.probe_record import read_records
 from ridgeline.store.damaged import damaged_file
-from ridgeline.store.layout import RunLayout
+from ridgeline.store.layout import PhaseLayout, RunLayout
 
 # Keys that may change between the runs of one run dir without changing its results.
 RERUN_FREE_KEYS = (
@@ -61,6 +61,21 @@ def check_checkpoint(path: Path) -> None:
         ) from None
 
 
+def check_theta0(layout: PhaseLayout, name: str) -> None:
+    """The θ₀ file (``theta0.pt``) of an unfinished phase, read again when it resumes, is whole;
+    the fix of a damaged one restarts the phase (θ₀ is written at step 0 only)."""
+    if not layout.theta0.exists():
+        return
+    try:
+        check_checkpoint(layout.theta0)
+    except RidgelineError as exc:
+        restart = f" and {layout.last_checkpoint}" if layout.last_checkpoint.exists() else ""
+        raise RidgelineError(
+            f"{str(exc).partition(';')[0]}: it holds phase {name}'s θ₀, written at step 0 only; "
+            f"delete it{restart} and re-run, and the phase trains again from step 0"
+        ) from None
+
+
 def check_run_dir(cfg: DictConfig, plan: RunPlan, run_dir: Path) -> None:
     """A run dir that holds a run is resumed only with the same config; say what is skipped."""
     saved = RunLayout(run_dir).config
@@ -96,6 +111,7 @@ def check_run_dir(cfg: DictConfig, plan: RunPlan, run_dir: Path) -> None:
             todo.append(phase.name)
             if layout.last_checkpoint.exists():
                 check_checkpoint(layout.last_checkpoint)
+            check_theta0(layout, phase.name)
         if phase.parent_checkpoint is not None and parent.done.exists():
             path = Path(phase.parent_checkpoint)
             if not run.phase(phase.name).done.exists():

@@ -4,8 +4,8 @@
   (:mod:`ridgeline.config.schema`), the rules (:mod:`ridgeline.config.rules`), each component
   built once (:mod:`ridgeline.config.builds`); returns the :class:`RunPlan`.
 - :func:`validate_run` needs the data and the run dir: sizes against the splits
-  (:func:`~ridgeline.config.rules.check_sizes`) and the run dir's policy
-  (:mod:`ridgeline.job.run_dir`).
+  (:func:`~ridgeline.config.rules.check_sizes`), the labels and the model on a real batch
+  (:mod:`ridgeline.job.model_check`) and the run dir's policy (:mod:`ridgeline.job.run_dir`).
 
 Each failure raises a ConfigError naming the key, the value and what is allowed (or a
 RidgelineError naming the file); ``ridgeline-train`` prints it as one line and exits 2.
@@ -19,6 +19,7 @@ from ridgeline.config.builds import check_builds
 from ridgeline.config.rules import check_config, check_keys, check_sizes
 from ridgeline.config.settings import read_settings
 from ridgeline.data.base import TensorDataModule
+from ridgeline.job.model_check import check_model_and_data
 from ridgeline.job.plan import RunPlan, make_plan
 from ridgeline.job.run_dir import check_run_dir, check_writable_dirs
 
@@ -46,5 +47,6 @@ def validate_run(
 ) -> None:
     """Checks that need the data or the run dir; call after check_available, before training."""
     check_sizes(plan.settings, cfg.trainer, *split_sizes(datamodule))
+    check_model_and_data(cfg, plan.settings, datamodule)
     check_writable_dirs(plan, Path(run_dir))
     check_run_dir(cfg, plan, Path(run_dir))

@@ -5,11 +5,20 @@ thread count, so it is measured, once per workload (``PathCache``), and records 
 they used. Trials on slices of the first chunk run both ways first: at most one vmap group of
 sets (``vmap_max_sets``) per group of the workload, on ``TRIAL_EXAMPLES`` examples, then
 ``TRIAL_GROWTH`` times more while below the chunk size. Where the loop is ``CLEAR_WIN`` times
-faster it is taken; otherwise the whole first chunk is evaluated both ways and the faster one is
-kept (its result used) for the rest. Only the loop can win a trial: on a slice, per-call
+faster it is taken; otherwise the whole first chunk is evaluated both ways, in interleaved
+rounds, and vmap is kept (its result used) only when it is ``VMAP_MARGIN`` times faster in
+every round's best; otherwise the loop. Only the loop can win a trial: on a slice, per-call
 overheads (one call per set in the loop, one per group under vmap) weigh more than on the whole
 chunk, so a trial favours vmap (the quickstart's CNN at 2 threads: vmap clearly ahead on 64
 examples, 5.5x the loop's time on 2,000).
+
+Noise: a loaded machine only adds time to a reading (other processes, preemption), never
+removes it, so the best of several interleaved readings is the least disturbed one. vmap wins
+only if all ``VMAP_ROUNDS`` readings of the loop were slowed past ``VMAP_MARGIN`` times vmap's
+best; the rounds stop at the first round that does not show that, and the loop is kept. The loop
+is the prior because the two mistakes cost differently: the quickstart CNN's curve ran at
+2.2-4.0x its floor under vmap and 1.02-1.11x under the loop, and a single pair of readings at
+load 4 on 2 cores picked vmap (1.59x the floor); a mistaken loop loses at most ``VMAP_MARGIN``.
 
 :func:`run_chunks` is the one chunk loop of every evaluation: first chunk, path choice (with
 its trials), then the other chunks on the chosen path. Timings read an injectable ``clock``.
@@ -49,6 +58,10 @@ SECOND_ROUND_S = 0.25
 # loop does not clearly win is repeated on TRIAL_GROWTH times the examples before the whole chunk.
 TRIAL_EXAMPLES = 64
 TRIAL_GROWTH = 4
+# vmap is taken only when VMAP_MARGIN times faster than the loop, confirmed by the best of
+# VMAP_ROUNDS interleaved rounds on the whole first chunk (the module doc: noise).
+VMAP_MARGIN = 1.25
+VMAP_ROUNDS = 5
 
 
 @dataclass
@@ -98,9 +111,10 @@ def measure_path(
     ``trial(use_vmap, n)`` is timed for n = ``TRIAL_EXAMPLES``, then ``TRIAL_GROWTH`` times
     more while n is below ``chunk_size``; a loop ``CLEAR_WIN`` times faster than vmap is taken
     without touching the first chunk (result None). Otherwise ``first_chunk(use_vmap)`` is timed
-    and the faster path's result returned. Under ``reduce`` (a sum over processes) every process
-    adds up the same times, so all take the same path after the same reductions; a process
-    with no data passes ``first_chunk=None`` and ``trial=None`` and still takes part in them.
+    in rounds (:func:`time_rounds`) and the chosen path's result returned. Under ``reduce`` (a
+    sum over processes) every process adds up the same times, so all take the same path after
+    the same reductions; a process with no data passes ``first_chunk=None`` and ``trial=None``
+    and still takes part in them.
     """
     n = TRIAL_EXAMPLES
     while (trial is not None or reduce is not None) and n < chunk_size:
@@ -110,7 +124,7 @@ def measure_path(
             return remember(cache, key, quick), None
         n *= TRIAL_GROWTH
     results: dict[bool, T] = {}
-    times = reduced_times(time_paths(first_chunk, results, device, clock), reduce)
+    times = time_rounds(first_chunk, results, device, clock, reduce)
     path = remember(cache, key, times)
     return path, results.get(path == "vmap")
 
@@ -130,17 +144,71 @@ def time_paths(
     for i, use in enumerate((False, True, True, False)):
         if i == 2 and (max(best) > CLEAR_WIN * min(best) or sum(best) > SECOND_ROUND_S):
             break  # clearly decided, or a second round would cost too much
-        start = clock()
-        try:
-            results[use] = run(use)
-        except (RuntimeError, NotImplementedError):
-            if not use:
-                raise
-            continue  # an op without a vmap rule: the loop wins
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        best[use] = min(best[use], clock() - start)
+        best[use] = min(best[use], _timed_run(run, use, results, device, clock))
     return best
+
+
+def _timed_run(
+    run: Callable[[bool], T], use: bool, results: dict[bool, T], device: torch.device, clock: Clock
+) -> float:
+    """Wall time of one ``run(use)``, its result kept in ``results``; inf where vmap raises (an
+    op without a vmap rule: the loop wins); a failing loop raises."""
+    start = clock()
+    try:
+        results[use] = run(use)
+    except (RuntimeError, NotImplementedError):
+        if not use:
+            raise
+        return math.inf
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return clock() - start
+
+
+def _time_once(
+    run: Callable[[bool], T] | None,
+    results: dict[bool, T],
+    device: torch.device,
+    clock: Clock,
+    order: tuple[bool, bool],
+) -> list[float]:
+    """Wall time [loop, vmap] of one ``run(use_vmap)`` per path, in ``order`` (inf where vmap
+    raises; zeros without ``run``)."""
+    times = [0.0, 0.0]
+    if run is None:
+        return times
+    for use in order:
+        times[use] = _timed_run(run, use, results, device, clock)
+    return times
+
+
+def time_rounds(
+    run: Callable[[bool], T] | None,
+    results: dict[bool, T],
+    device: torch.device,
+    clock: Clock = time.perf_counter,
+    reduce: Reduce | None = None,
+) -> list[float]:
+    """Best [loop, vmap] times (summed over processes by ``reduce``) of up to ``VMAP_ROUNDS``
+    rounds of ``run(use_vmap)`` both ways, interleaved (loop first, then vmap first, ...).
+
+    The rounds go on only while vmap's best is ``VMAP_MARGIN`` times below the loop's (one
+    ``reduce`` call per round, so every process runs the same rounds); results kept in
+    ``results``.
+    """
+    best = [math.inf, math.inf]
+    for r in range(VMAP_ROUNDS):
+        order = (False, True) if r % 2 == 0 else (True, False)
+        times = reduced_times(_time_once(run, results, device, clock, order), reduce)
+        best = [min(b, t) for b, t in zip(best, times, strict=True)]
+        if not vmap_wins(best):
+            break
+    return best
+
+
+def vmap_wins(times: list[float]) -> bool:
+    """vmap's time ``VMAP_MARGIN`` times below the loop's in [loop, vmap] ``times``."""
+    return VMAP_MARGIN * times[1] < times[0]
 
 
 def reduced_times(times: list[float], reduce: Reduce | None) -> list[float]:
@@ -152,8 +220,9 @@ def reduced_times(times: list[float], reduce: Reduce | None) -> list[float]:
 
 
 def remember(cache: PathCache, key: Hashable, times: list[float]) -> EvalPath:
-    """The faster path of [loop, vmap] ``times``, kept in ``cache`` under ``key``."""
-    path: EvalPath = "vmap" if times[1] < times[0] else "loop"
+    """vmap where it wins by the margin in [loop, vmap] ``times`` (:func:`vmap_wins`), else
+    the loop; kept in ``cache`` under ``key``."""
+    path: EvalPath = "vmap" if vmap_wins(times) else "loop"
     cache[key] = path
     return path
 

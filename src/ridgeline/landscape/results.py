@@ -9,103 +9,10 @@ Records of evaluations name the path the Evaluator took, ``eval_path`` = "vmap" 
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import numbers
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar
 
-T = TypeVar("T", bound="Record")
-
-
-def _encode(value: Any, path: str, bad: list[tuple[str, str]]) -> Any:
-    if isinstance(value, Record):
-        return {
-            f.name: _encode(getattr(value, f.name), _join(path, f.name), bad)
-            for f in dataclasses.fields(value)
-        }
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        v = float(value)
-        if math.isfinite(v):
-            return v
-        bad.append((path, "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")))
-        return None
-    if isinstance(value, (list, tuple)):
-        return [_encode(v, f"{path}[{i}]", bad) for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        return {str(k): _encode(v, _join(path, str(k)), bad) for k, v in value.items()}
-    raise TypeError(f"cannot serialise {type(value).__name__} at {path!r}")
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _decode(tp: Any, value: Any, path: str, kinds: dict[str, str]) -> Any:
-    if value is None:
-        if path in kinds:
-            return float(kinds[path])
-        return None
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _decode(args[0], value, path, kinds) if len(args) == 1 else value
-    if isinstance(tp, type) and issubclass(tp, Record):
-        return tp._from_dict(value, path, kinds)
-    if origin in (list, tuple):
-        item_types = typing.get_args(tp)
-        inner = item_types[0] if item_types else Any
-        items = [_decode(inner, v, f"{path}[{i}]", kinds) for i, v in enumerate(value)]
-        return items if origin is list else tuple(items)
-    if origin is dict:
-        kv_types = typing.get_args(tp)
-        inner = kv_types[1] if len(kv_types) == 2 else Any
-        return {k: _decode(inner, v, _join(path, k), kinds) for k, v in value.items()}
-    if tp is float:
-        return float(value)
-    if tp is int:
-        return int(value)
-    return value
-
-
-@dataclass
-class Record:
-    """Base of all landscape records: dataclass ↔ JSON-safe dict."""
-
-    RECORD_NAME: ClassVar[str | None] = None  # to_dict's "record" of a renamed class (on disk)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-safe dict; non-finite floats → None, listed under ``non_finite``."""
-        bad: list[tuple[str, str]] = []
-        out = _encode(self, "", bad)
-        out["record"] = type(self).RECORD_NAME or type(self).__name__
-        out["non_finite"] = [p for p, _ in bad]
-        out["non_finite_values"] = [k for _, k in bad]
-        return out
-
-    @classmethod
-    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-        """Inverse of :meth:`to_dict` (restores nan/inf at the flagged keys)."""
-        # "nonfinite": the fields' name in records written before the rename
-        paths = data.get("non_finite", data.get("nonfinite", []))
-        values = data.get("non_finite_values", data.get("nonfinite_values", []))
-        kinds = dict(zip(paths, values, strict=False))
-        return cls._from_dict(data, "", kinds)
-
-    @classmethod
-    def _from_dict(cls: type[T], data: dict[str, Any], path: str, kinds: dict[str, str]) -> T:
-        hints = typing.get_type_hints(cls)
-        kwargs = {}
-        for f in dataclasses.fields(cls):
-            if f.name in data:
-                kwargs[f.name] = _decode(hints[f.name], data[f.name], _join(path, f.name), kinds)
-        return cls(**kwargs)
+from ridgeline.landscape.record_codec import Record, RecordFieldError, key_path
 
 
 @dataclass
@@ -125,6 +32,8 @@ class BarrierValues(Record):
 class BarrierRecord(Record):
     """Loss and error along θ_α = (1−α)θ_A + αθ_B and their barrier variants."""
 
+    PARALLEL: ClassVar = (("alphas", "loss", "error"),)
+
     alphas: list[float]
     loss: list[float]
     error: list[float]
@@ -141,6 +50,8 @@ class LayerBarrier(Record):
 
     ``*_mid_own`` = L(mid) − ½(L(path α=0) + L(path α=1)); ``*_mid_orig`` = L(mid) − ½(L_A + L_B).
     """
+
+    PARALLEL: ClassVar = (("alphas", "loss", "error"),)
 
     name: str
     groups: list[str]
@@ -238,6 +149,8 @@ class ProfileRecord(Record):
     bump = max_α [L(α) − min_{α'≤α} L(α')]; monotone when bump ≤ tolerance.
     """
 
+    PARALLEL: ClassVar = (("alphas", "loss", "error"),)
+
     alphas: list[float]
     loss: list[float]
     error: list[float]
@@ -278,6 +191,35 @@ class SliceRecord(Record):
     point_loss: list[float] = field(default_factory=list)
     point_error: list[float] = field(default_factory=list)
 
+    PARALLEL: ClassVar = (("points", "labels"),)
+
+    def check_shape(self, path: str = "") -> None:
+        """A grid of len(v) rows of len(u) values; (u, v) pairs for points and path; one path
+        point per path α, one point value per point (or none, written before issue 24)."""
+        super().check_shape(path)
+        for name in ("loss", "error"):
+            grid = getattr(self, name)
+            if len(grid) != len(self.v):
+                raise RecordFieldError(
+                    key_path(path, name), f"has {len(grid)} rows for {len(self.v)} v"
+                )
+            for i, row in enumerate(grid):
+                if len(row) != len(self.u):
+                    what = f"has {len(row)} values for {len(self.u)} u"
+                    raise RecordFieldError(key_path(path, f"{name}[{i}]"), what)
+        for name in ("points", "path"):
+            for i, point in enumerate(getattr(self, name)):
+                if len(point) != 2:
+                    raise RecordFieldError(key_path(path, f"{name}[{i}]"), "is not a (u, v) pair")
+        if self.path and len(self.path) != len(self.path_alphas):
+            what = f"has {len(self.path)} points for {len(self.path_alphas)} path_alphas"
+            raise RecordFieldError(key_path(path, "path"), what)
+        for name in ("point_loss", "point_error"):
+            n = len(getattr(self, name))
+            if n not in (0, len(self.points)):
+                what = f"has {n} values for {len(self.points)} points"
+                raise RecordFieldError(key_path(path, name), what)
+
 
 @dataclass
 class BentPathFitRecord(Record):
@@ -316,6 +258,7 @@ class BentPathRecord(Record):
     """
 
     RECORD_NAME: ClassVar[str | None] = "CurveRecord"
+    PARALLEL: ClassVar = (("ts", "loss", "line_loss", "error", "line_error"),)
 
     kind: str
     ts: list[float]
@@ -346,6 +289,8 @@ class PlaneTrajectory(Record):
     coords: list[list[float]]
     offplane: list[float]
     steps: list[int] | None = None
+
+    PARALLEL: ClassVar = (("coords", "offplane", "steps"),)
 
 
 @dataclass

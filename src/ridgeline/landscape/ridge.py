@@ -3,7 +3,9 @@
 With chord(α) = (1−α)L(θ_A) + αL(θ_B), α* = argmax over the grid of L(α) − chord(α) (the chord
 barrier of docs/design.md §2 is its height) and ΔᵀH(θ_α*)Δ the curvature along Δ = θ_B − θ_A
 at the peak (§4): B(α) ≈ −½α(1−α)ΔᵀH(θ_α)Δ, so a positive peak over the chord with negative
-curvature there is a ridge crossed by the path.
+curvature there is a ridge crossed by the path. Like every Taylor term this expands the loss of
+the straight path θ_α itself, so a REPAIR-corrected curve has no ridge here (docs/design.md §7):
+its peak and its curvature are those of the uncorrected path.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ridgeline.landscape.curvature import model_directional_derivatives
 from ridgeline.landscape.derivatives import directional_derivatives
 from ridgeline.landscape.evaluate import Evaluator
 from ridgeline.landscape.normalization import Endpoints
-from ridgeline.landscape.params import ParamSet, delta, lerp, norm, param_names
+from ridgeline.landscape.params import BNPolicy, ParamSet, delta, lerp, norm, param_names
 from ridgeline.landscape.results import BarrierRecord, RidgeRecord
 from ridgeline.landscape.sums import Reduce
 
@@ -57,7 +59,15 @@ def ridge_on_path(
     point prepared by its BN policy with α* as its place between θ_A and θ_B) or a loss function
     of a parameter set (a toy). Curvature by nested jvp (docs/design.md §4); predicted_height =
     −½α*(1−α*)ΔᵀH(θ_α*)Δ. A NaN on the curve gives NaN throughout and no curvature evaluation.
+    ``bn_policy='repair'`` is refused: the ridge, α* and ΔᵀHΔ alike, is the uncorrected path's
+    (pass an ``interpolate`` Evaluator and its curve, as the barrier probe does).
     """
+    if isinstance(evaluator, Evaluator) and evaluator.bn_policy is BNPolicy.REPAIR:
+        raise ValueError(
+            "ridge_on_path: the ridge expands the uncorrected straight path, and "
+            "bn_policy='repair' corrects it; use an Evaluator of bn_policy='interpolate' and its "
+            "loss curve"
+        )
     al = validate_alphas(alphas)
     i, height = locate_peak(al, losses)
     d = delta(theta_a, theta_b)

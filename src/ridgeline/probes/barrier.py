@@ -6,11 +6,12 @@ from typing import Any
 import torch
 
 from ridgeline.landscape import (
+    BNPolicy,
     ParamSet,
     barrier_curve,
 )
 from ridgeline.landscape.ridge import ridge_of_curve
-from ridgeline.probes.component import PairComponent, ProbeContext, param_keys
+from ridgeline.probes.component import PairComponent, ProbeContext, param_keys, uncorrected
 from ridgeline.probes.registry import register_probe
 
 RIDGE = "ridge"  # the ridge record's key inside a split's barrier record
@@ -29,7 +30,9 @@ class BarrierProbe(PairComponent):
     component) also holds, under ``ridge``, where the loss curve peaks over its chord (α* =
     argmax_α L(α) − ((1−α)L_A + αL_B) on the probe's α-grid), its height and the curvature
     ΔᵀH(θ_α*)Δ there (one nested jvp per split; negative = a ridge on the path); none where the
-    children coincide (Δ = 0: no path).
+    children coincide (Δ = 0: no path). Under ``bn_policy='repair'`` the ridge, like every
+    Taylor term, is the uncorrected path's: its own curve (one more pass over the α-grid), α*,
+    height and ΔᵀH(θ_α*)Δ, and it says ``bn_policy: interpolate`` (docs/design.md §7).
     """
 
     aligned = True
@@ -52,5 +55,8 @@ class BarrierProbe(PairComponent):
             curve = barrier_curve(ev, a, b, ctx.alphas, reduce=ctx.reduce)
             out[split] = curve.to_dict()
             if ridge and (self.ridge_splits is None or split in self.ridge_splits):
+                if ev.bn_policy is BNPolicy.REPAIR:  # the Taylor terms' path (§4, §7)
+                    ev = uncorrected(ev)
+                    curve = barrier_curve(ev, a, b, ctx.alphas, reduce=ctx.reduce)
                 out[split][RIDGE] = ridge_of_curve(ev, a, b, curve, reduce=ctx.reduce).to_dict()
         return out

@@ -1,5 +1,6 @@
 """The ``geometry`` component: mountainside diagnostics at the spawn point, and the loss plane."""
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,25 @@ def plane_mode(value: str | bool) -> str:
     return value
 
 
+# The plane evaluates resolution² + 3 parameter sets over its split per pair and probe point;
+# 101 × 101 (10,204 sets, 82 × the default 11 × 11) bounds it: a larger grid would run for hours.
+MAX_PLANE_RESOLUTION = 101
+
+
+def check_plane_size(resolution: int) -> None:
+    """``2 <= resolution <= MAX_PLANE_RESOLUTION``; the refusal states the plane's cost."""
+    if 2 <= resolution <= MAX_PLANE_RESOLUTION:
+        return
+    cost = f"{resolution**2 + 3:,} parameter sets" if resolution >= 2 else "no plane"
+    raise ConfigError(
+        "probe.geometry.plane_resolution",
+        resolution,
+        f"an integer from 2 to {MAX_PLANE_RESOLUTION}: the plane evaluates resolution² + 3 "
+        f"parameter sets over its split at each probe point ({cost} here, against 124 for the "
+        "default 11)",
+    )
+
+
 @register_probe("geometry")
 class GeometryProbe(PairComponent):
     """Angle at the spawn point, distances, loss profiles θ_s → each child; the loss plane.
@@ -62,10 +82,11 @@ class GeometryProbe(PairComponent):
         splits: list[str] | None = None,
     ) -> None:
         self.plane = plane_mode(plane)
-        if plane_resolution < 2:
-            raise ConfigError("probe.geometry.plane_resolution", plane_resolution, "at least 2")
-        if plane_margin < 0:
-            raise ConfigError("probe.geometry.plane_margin", plane_margin, "0 or more")
+        check_plane_size(plane_resolution)
+        if not (math.isfinite(plane_margin) and plane_margin >= 0):
+            raise ConfigError(
+                "probe.geometry.plane_margin", plane_margin, "a finite number >= 0, e.g. 0.25"
+            )
         self.plane_resolution = plane_resolution
         self.plane_margin = float(plane_margin)
         self.plane_trajectory = plane_trajectory

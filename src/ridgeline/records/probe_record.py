@@ -29,10 +29,11 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ridgeline.errors import RidgelineError
 from ridgeline.landscape.alignment import AlignmentRecord
+from ridgeline.landscape.record_codec import Record, RecordFieldError, key_path
 from ridgeline.landscape.results import (
     BarrierRecord,
     EigenRecord,
@@ -52,6 +53,17 @@ EIGEN = "top_eigenvalue_mid"  # stored inside the curvature record of a split
 GAUSS_NEWTON = "gauss_newton"  # stored inside the curvature record of a split
 RIDGE = "ridge"  # stored inside the barrier record of a split
 PLANE = "plane"  # stored inside the geometry record
+
+
+R = TypeVar("R", bound=Record)
+
+
+def _typed(cls: type[R], data: Any, at: str) -> R:
+    """``cls.from_dict(data)``, whose field errors name the key path ``at`` it is stored under."""
+    try:
+        return cls.from_dict(data)
+    except RecordFieldError as exc:
+        raise exc.under(at) from None
 
 
 def _curvature_of(data: dict[str, Any]) -> dict[str, Any]:
@@ -78,11 +90,16 @@ class Plane:
     @classmethod
     def from_dict(cls, data: dict[str, Any], flags: set[str]) -> Plane:
         """The plane stored under ``geometry.plane`` of a record whose ``non_finite`` are
-        ``flags`` (the slice's own flags are inside ``data``)."""
-        plane = SliceRecord.from_dict(data)
+        ``flags`` (the slice's own flags are inside ``data``); a grid that is not len(v) rows
+        of len(u) values, or another damaged field, raises :class:`RecordFieldError` naming
+        ``geometry.plane.<field>``."""
+        at = f"geometry.{PLANE}"
+        plane = _typed(SliceRecord, data, at)
         # written before the slice held them, a non-finite point value was stored as null
         plane.point_loss = [math.nan if v is None else v for v in plane.point_loss]
         plane.point_error = [math.nan if v is None else v for v in plane.point_error]
+        if not isinstance(data.get("split"), str):
+            raise RecordFieldError(f"{at}.split", f"is {data.get('split')!r}, not a split name")
         return cls(
             split=data["split"],
             slice=plane,
@@ -104,24 +121,35 @@ class PairResults:
     gauss_newton: dict[str, GaussNewtonRecord] = field(default_factory=dict)
 
     @staticmethod
-    def parse(data: dict[str, Any]) -> dict[str, Any]:
-        """The fields of :class:`PairResults` from a stored record (or its ``aligned`` part)."""
+    def parse(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        """The fields of :class:`PairResults` from a stored record (or its ``aligned`` part,
+        ``prefix`` "aligned": where messages say a damaged field is)."""
         barrier = data.get("barrier") or {}
         curvature = _curvature_of(data)
+        cur = key_path(prefix, CURVATURE if CURVATURE in data else OLD_CURVATURE)
+
+        def at(*keys: str) -> str:
+            return ".".join([prefix, *keys] if prefix else keys)
+
         return {
-            "barrier": {s: BarrierRecord.from_dict(r) for s, r in barrier.items()},
+            "barrier": {s: _typed(BarrierRecord, r, at("barrier", s)) for s, r in barrier.items()},
             "ridge": {
-                s: RidgeRecord.from_dict(r[RIDGE]) for s, r in barrier.items() if r.get(RIDGE)
+                s: _typed(RidgeRecord, r[RIDGE], at("barrier", s, RIDGE))
+                for s, r in barrier.items()
+                if r.get(RIDGE)
             },
             "layerwise": {
-                s: LayerwiseRecord.from_dict(r) for s, r in (data.get("layerwise") or {}).items()
+                s: _typed(LayerwiseRecord, r, at("layerwise", s))
+                for s, r in (data.get("layerwise") or {}).items()
             },
-            "curvature": {s: TaylorRecord.from_dict(r) for s, r in curvature.items()},
+            "curvature": {s: _typed(TaylorRecord, r, f"{cur}.{s}") for s, r in curvature.items()},
             "top_eigenvalue": {
-                s: EigenRecord.from_dict(r[EIGEN]) for s, r in curvature.items() if r.get(EIGEN)
+                s: _typed(EigenRecord, r[EIGEN], f"{cur}.{s}.{EIGEN}")
+                for s, r in curvature.items()
+                if r.get(EIGEN)
             },
             "gauss_newton": {
-                s: GaussNewtonRecord.from_dict(r[GAUSS_NEWTON])
+                s: _typed(GaussNewtonRecord, r[GAUSS_NEWTON], f"{cur}.{s}.{GAUSS_NEWTON}")
                 for s, r in curvature.items()
                 if r.get(GAUSS_NEWTON)
             },
@@ -178,7 +206,7 @@ class ProbeRecord(PairResults):
         aligned = data.get("aligned")
         pair = data.get("pair")
         # spawned children's geometry is the core's record; independent ones have only dist_ab
-        spawn = GeometryRecord.from_dict(geometry) if "angle_deg" in geometry else None
+        spawn = _typed(GeometryRecord, geometry, "geometry") if "angle_deg" in geometry else None
         return cls(
             phase=data["phase"],
             kind=data.get("kind", data["phase"]),
@@ -196,19 +224,23 @@ class ProbeRecord(PairResults):
             ),
             plane=Plane.from_dict(geometry[PLANE], flags) if geometry.get(PLANE) else None,
             profiles={
-                s: {c: ProfileRecord.from_dict(p) for c, p in children.items()}
+                s: {
+                    c: _typed(ProfileRecord, p, f"geometry.profiles.{s}.{c}")
+                    for c, p in children.items()
+                }
                 for s, children in (geometry.get("profiles") or {}).items()
             },
             parent_profiles={
-                s: ProfileRecord.from_dict(p) for s, p in (parent.get("profiles") or {}).items()
+                s: _typed(ProfileRecord, p, f"parent.profiles.{s}")
+                for s, p in (parent.get("profiles") or {}).items()
             },
             parent_distance=_plain(
                 parent.get("distance_from_init"), "parent.distance_from_init", flags
             ),
             aligned=(
                 AlignedResults(
-                    **PairResults.parse(aligned),
-                    alignment=AlignmentRecord.from_dict(aligned["alignment"])
+                    **PairResults.parse(aligned, "aligned"),
+                    alignment=_typed(AlignmentRecord, aligned["alignment"], "aligned.alignment")
                     if aligned.get("alignment")
                     else None,
                 )
@@ -236,27 +268,36 @@ class ProbeRecord(PairResults):
         return replace(self, job=job, setting=setting)
 
 
-def typed_records(lines: Iterable[dict[str, Any]], source: str | Path) -> list[ProbeRecord]:
+def typed_records(
+    lines: Iterable[dict[str, Any]], source: str | Path, numbers: Iterable[int] | None = None
+) -> list[ProbeRecord]:
     """Stored records as :class:`ProbeRecord`; a record missing what every record has (phase,
-    probe, step) or whose results are not the core's records raises a
-    :class:`~ridgeline.errors.RidgelineError` naming ``source`` and the record's number."""
+    probe, step) or whose results are not the core's records (a field missing, not a number, a
+    curve or grid of the wrong length) raises a :class:`~ridgeline.errors.RidgelineError`
+    naming ``source``, the line (``numbers``: each record's line in the file; else the record's
+    number) and the field."""
     out = []
-    for number, line in enumerate(lines, start=1):
+    lines = list(lines)
+    where = "line" if numbers is not None else "record"
+    for number, line in zip(numbers or range(1, len(lines) + 1), lines, strict=True):
+        fix = f"restore the file or delete {where} {number}"
         try:
             out.append(ProbeRecord.from_dict(line))
         except KeyError as exc:
             raise RidgelineError(
-                f"{source} record {number} has no {exc.args[0]!r}: it was not written by "
-                "ridgeline-train; restore the file or delete that line"
+                f"{source} {where} {number} has no {exc.args[0]!r}: it was not written by "
+                f"ridgeline-train; {fix}"
             ) from None
+        except RecordFieldError as exc:
+            raise RidgelineError(f"{source} {where} {number} is damaged: {exc}; {fix}") from None
         except (TypeError, ValueError, AttributeError) as exc:
             raise RidgelineError(
-                f"{source} record {number} is not a probe record ({exc}): restore the file or "
-                "delete that line"
+                f"{source} {where} {number} is not a probe record ({exc}); {fix}"
             ) from None
     return out
 
 
 def read_records(path: str | Path) -> list[ProbeRecord]:
     """Every record of a ``records.jsonl``, typed, in file order ([] when there is none)."""
-    return typed_records(RecordStore(path).read(), path)
+    numbered = RecordStore(path).read_numbered()
+    return typed_records([r for _, r in numbered], path, [n for n, _ in numbered])

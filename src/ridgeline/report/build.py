@@ -11,7 +11,12 @@ from typing import Any
 from ridgeline.errors import ConfigError
 from ridgeline.records.probe_record import ProbeRecord
 from ridgeline.report import figures, plane_figure
-from ridgeline.report.bent_path_figure import CURVE_CAPTION, CURVE_FIGURE, draw_curves
+from ridgeline.report.bent_path_figure import (
+    CURVE_CAPTION,
+    CURVE_FIGURE,
+    draw_curves,
+    read_job_curves,
+)
 from ridgeline.report.collect import Collection, collect
 from ridgeline.report.tables import instability_rows, write_tables
 from ridgeline.tracking.wandb_upload import WANDB_TARGET, log_tables_and_figures
@@ -239,11 +244,12 @@ def make_report(
     if wandb not in WANDB_CHOICES:
         raise ConfigError("--wandb", wandb, f"use one of {', '.join(WANDB_CHOICES)}")
     collection = collect(source)
+    curves = read_job_curves(collection.jobs)  # every input is read (and checked) before a write
     out = Path(out_dir) if out_dir is not None else collection.root / "report"
     out.mkdir(parents=True, exist_ok=True)
     report = Report(out)
     report.figures = draw_figures(collection.records, out / "figures")
-    report.figures.update(draw_curves(collection.jobs, out / "figures"))
+    report.figures.update(draw_curves(curves, out / "figures"))
     report.tables = write_tables(collection, out)
     report.markdown = write_markdown(collection, report)
     node = wandb_logger_of(collection) if wandb != "off" else None

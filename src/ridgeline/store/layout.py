@@ -34,6 +34,25 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def remove_stale_temps(root: str | Path) -> list[Path]:
+    """Delete the temporary files of :func:`atomic_path` that a killed writer left below
+    ``root`` (``.<name>.<pid>.tmp`` of another process); the deleted paths.
+
+    Call it where this process alone writes ``root``: a run dir is one job's, and a parent
+    store entry is written under its lock. The target files are untouched: a kill inside a
+    write leaves the old file or the whole new one.
+    """
+    own = f".{os.getpid()}.tmp"
+    removed = []
+    for tmp in Path(root).rglob(".*.tmp"):
+        stem = tmp.name[: -len(".tmp")]
+        pid = stem.rpartition(".")[2]
+        if tmp.is_file() and pid.isdigit() and not tmp.name.endswith(own):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:
@@ -99,6 +118,11 @@ class RunLayout(_Rooted):
         doc="``ridgeline-connect``'s bent paths: one JSON line per phase, pair, kind and split.",
     )
     figures = _Below("figures")
+    bends = _Below(
+        "landscape",
+        "bends",
+        doc="``ridgeline-connect``'s fitted control points, one file per curve line.",
+    )
 
     def phase(self, name: str) -> PhaseLayout:
         return PhaseLayout(self.root / name)

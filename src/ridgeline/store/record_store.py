@@ -55,6 +55,10 @@ class RecordStore:
     def read(self) -> list[dict]:
         """Every record, in file order; a line that is not a JSON object raises a
         :class:`~ridgeline.errors.RidgelineError` naming the file and the line."""
+        return [record for _, record in self.read_numbered()]
+
+    def read_numbered(self) -> list[tuple[int, dict]]:
+        """:meth:`read` with each record's line number in the file (blank lines are counted)."""
         if not self.path.exists():
             return []
         records = []
@@ -72,7 +76,7 @@ class RecordStore:
                         f"{self.path} line {number} is damaged ({reason}): restore the file, or "
                         f"delete line {number} (the probe point it held is then missing)"
                     )
-                records.append(record)
+                records.append((number, record))
         return records
 
     def append(self, records: Iterable[dict]) -> None:

@@ -1,7 +1,7 @@
 """Rules across groups: loggers, schedule, optimizer, spawn steps, probe splits, the batch
 over the DDP processes, keys nothing reads, and :func:`check_config`, which runs them all."""
 
-from dataclasses import is_dataclass
+from dataclasses import fields, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -149,7 +149,7 @@ def check_spawn(spawn: Any, total: int) -> None:
 
 def check_splits(probe: Any) -> None:
     """The probe's splits are drawn from the data's splits; aligning spawned children needs an
-    alignment method."""
+    alignment method, and so does a transformer's orthogonal group."""
     if not probe.splits or any(s not in SPLITS for s in probe.splits):
         raise ConfigError(
             "probe.splits", list(probe.splits), f"a non-empty list drawn from {', '.join(SPLITS)}"
@@ -160,6 +160,13 @@ def check_splits(probe: Any) -> None:
             probe.align_spawned,
             "false while probe.align is null: set probe.align (e.g. probe.align=weight) to "
             "align children at all",
+        )
+    if getattr(probe, "align_group", "permutation") != "permutation" and not probe.align:
+        raise ConfigError(
+            "probe.align_group",
+            probe.align_group,
+            "permutation while probe.align is null: set probe.align (e.g. probe.align=weight) "
+            "to align children at all",
         )
 
 
@@ -175,6 +182,59 @@ def check_component_splits(key: str, splits: object, probe: Any) -> None:
             f"null (all of probe.splits) or a non-empty list drawn from probe.splits="
             f"{list(probe.splits)}",
         )
+
+
+def check_ridge_splits(key: str, component: object, probe: Any) -> None:
+    """A component's ``ridge_splits`` (null: every split of the component) is a list drawn from
+    the splits the component evaluates (its ``splits``, else ``probe.splits``)."""
+    ridge = getattr(component, "ridge_splits", None)
+    if ridge is None:
+        return
+    own = getattr(component, "splits", None)
+    allowed = list(own) if own is not None else list(probe.splits)
+    listed = list(ridge) if isinstance(ridge, (list, tuple, ListConfig)) else None
+    if not listed or any(s not in allowed for s in listed):
+        where = f"probe.{key}.splits" if own is not None else "probe.splits"
+        raise ConfigError(
+            f"probe.{key}.ridge_splits",
+            plain(ridge),
+            f"null (every split of the component) or a non-empty list drawn from {where}="
+            f"{allowed}, e.g. [{allowed[0]}]",
+        )
+
+
+def check_switched_off(cfg: DictConfig, overrides: list[str]) -> None:
+    """An option set on the command line for a probe component that is switched off
+    (``~probe.geometry probe.geometry.plane=all``) would be dropped without a word: refused.
+    A preset may still set options of a component another preset switched off."""
+    probe = cfg.get("probe")
+    if not isinstance(probe, DictConfig):
+        return
+    known = {f.name for f in fields(GROUP_SCHEMAS["probe"])}
+    off = {
+        str(k)
+        for k in probe
+        if str(k) not in known
+        and (probe[k] is None or isinstance(probe[k], DictConfig))
+        and not _has_target(probe, str(k))
+    }
+    for arg in overrides:
+        key, _, value = arg.lstrip("+~").partition("=")
+        parts = key.split(".")
+        if arg.startswith("~") or len(parts) < 3 or parts[0] != "probe" or parts[1] not in off:
+            continue
+        raise ConfigError(
+            key,
+            value,
+            f"no option here: the component probe.{parts[1]} is switched off (by "
+            f"~probe.{parts[1]}, probe.{parts[1]}=null or a preset), so this option would be "
+            f"ignored; drop it, or keep the component on to use it",
+        )
+
+
+def _has_target(probe: DictConfig, key: str) -> bool:
+    node = probe[key]
+    return isinstance(node, DictConfig) and "_target_" in node
 
 
 def check_batch(batch_size: int, world: int | None) -> None:
@@ -202,21 +262,29 @@ def check_keys(cfg: DictConfig) -> None:
             unknown_keys(f"{group}.", node, schema, group == "probe")
 
 
-def check_config(cfg: DictConfig, settings: "Settings") -> int:
-    """Every rule that needs only the config and the typed settings; returns T."""
-    total = check_trainer(cfg.trainer)
+def check_values(settings: "Settings") -> None:
+    """The values of each typed group within their schema's ranges and choices, the spawn steps,
+    the α-grids and the probe's splits: no torch or Lightning needed (run before those are
+    imported)."""
     check_ranges("", settings.top)
-    check_threads(settings.top.threads)
-    check_logger(cfg)
     for group in ("optim", "schedule", "spawn", "data"):
         check_ranges(f"{group}.", getattr(settings, group))
-    check_optim(settings.optim)
-    check_schedule(settings.schedule, total)
-    check_spawn(settings.spawn, total)
+    spawn_schedule(settings.spawn)  # the steps are integers >= 0
     if settings.probe is not None:
         check_ranges("probe.", settings.probe)
         alpha_grid("probe.alphas", settings.probe.alphas)
         alpha_grid("probe.profile_alphas", settings.probe.profile_alphas)
         check_splits(settings.probe)
+
+
+def check_config(cfg: DictConfig, settings: "Settings") -> int:
+    """Every rule that needs only the config and the typed settings; returns T."""
+    total = check_trainer(cfg.trainer)
+    check_values(settings)
+    check_threads(settings.top.threads)
+    check_logger(cfg)
+    check_optim(settings.optim)
+    check_schedule(settings.schedule, total)
+    check_spawn(settings.spawn, total)
     check_batch(settings.data.batch_size, world_size(cfg.trainer))
     return total

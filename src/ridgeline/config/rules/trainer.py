@@ -65,6 +65,7 @@ def check_trainer(t: DictConfig) -> int:
             "trainer.max_epochs", plain(epochs), "-1 (stop at trainer.max_steps) or an int >= 1"
         )
     check_fast_dev_run(t.get("fast_dev_run"))
+    check_stops_early(t)
     accelerator = t.get("accelerator", "auto")
     if accelerator not in ACCELERATORS:
         raise ConfigError("trainer.accelerator", plain(accelerator), f"one of {ACCELERATORS}")
@@ -104,6 +105,28 @@ def check_fast_dev_run(value: object) -> None:
             "false: it switches off Lightning's checkpoints and loggers, which the phases need; "
             "for a quick run set trainer.max_steps (e.g. trainer.max_steps=20, or debug=fast) "
             "and trainer.limit_val_batches",
+        )
+
+
+def check_stops_early(t: DictConfig) -> None:
+    """Lightning keys that end ``fit`` before ``trainer.max_steps``: the phase would be marked
+    done short of its steps (``limit_train_batches=0`` trains nothing, so a parent without its
+    spawn point; ``max_time`` stops mid-phase). ``max_epochs`` is checked against the dataset's
+    size (:func:`ridgeline.config.rules.dataset.check_sizes`)."""
+    limit = t.get("limit_train_batches")
+    if limit is not None and not (isinstance(limit, float) and limit == 1.0):
+        raise ConfigError(
+            "trainer.limit_train_batches",
+            plain(limit),
+            "null or 1.0 (every batch of each epoch): a phase trains trainer.max_steps steps "
+            "over whole epochs; shorten a run with trainer.max_steps",
+        )
+    if t.get("max_time") is not None:
+        raise ConfigError(
+            "trainer.max_time",
+            plain(t.max_time),
+            "null: Lightning would stop a phase before trainer.max_steps; a cluster's time limit "
+            "(SIGTERM) saves the phase and the same command resumes it",
         )
 
 
