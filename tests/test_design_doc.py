@@ -6,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DESIGN = ROOT / "docs" / "design.md"
-SCANNED = ("src", "tests", "scripts", "README.md", "pyproject.toml", "Makefile")
+SCANNED = ("src", "tests", "scripts", "docs", "README.md", "pyproject.toml", "Makefile")
 SUFFIXES = {".py", ".md", ".yaml", ".yml", ".toml", ".sh", ".txt", ".cfg", ""}
 # "docs/design.md §4", "docs/design.md §2–§5" (a docstring may break the line before §)
 CITATION = re.compile(r"docs/design\.md\s+§(\d+)(?:\s*[–-]\s*§?(\d+))?")
@@ -29,7 +29,8 @@ def repository_files() -> list[Path]:
         candidates = [path] if path.is_file() else path.rglob("*")
         for f in candidates:
             parts = f.relative_to(ROOT).parts
-            generated = "__pycache__" in parts or any(p.endswith(".egg-info") for p in parts)
+            generated = "__pycache__" in parts or "_build" in parts
+            generated = generated or any(p.endswith(".egg-info") for p in parts)
             if f.is_file() and f.suffix in SUFFIXES and not generated:
                 files.append(f)
     return files

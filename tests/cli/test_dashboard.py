@@ -8,6 +8,8 @@ import os
 import socket
 import subprocess
 
+import pytest
+
 from helpers.cli import TRAIN
 from ridgeline.cli.dashboard import main
 from ridgeline.report.dashboard import DashboardTarget, build_workspace
@@ -29,6 +31,7 @@ def test_workspace_shows_one_group_or_the_whole_project():
     assert build_workspace(DashboardTarget("lmc", "someone")).runset_settings.filters == ""
 
 
+@pytest.mark.slow  # starts ridgeline-dashboard
 def test_offline_machine_gets_one_line_and_exit_1():
     env = {**os.environ, "WANDB_MODE": "offline"}
     result = subprocess.run(

@@ -78,6 +78,7 @@ def copy_of(finished, tmp_path) -> Path:
     return cwd
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_rerun_into_a_finished_run_dir_trains_nothing_and_says_so(copy_of):
     before = files(copy_of)
     result = train_ok(copy_of, *FAST)
@@ -99,6 +100,7 @@ def test_rerun_into_a_finished_run_dir_trains_nothing_and_says_so(copy_of):
     assert_whole_files(copy_of)
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_the_environment_is_in_config_yaml_and_every_record(finished):
     import pytorch_lightning
 
@@ -112,6 +114,7 @@ def test_the_environment_is_in_config_yaml_and_every_record(finished):
     assert all(r["environment"] == env for r in records)
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_a_damaged_records_line_is_named_before_a_resume(copy_of):
     (copy_of / "run" / "independent" / "done.json").unlink()  # as if killed before the end
     records = copy_of / "run" / "landscape" / "records.jsonl"
@@ -130,6 +133,7 @@ def test_a_damaged_records_line_is_named_before_a_resume(copy_of):
     assert records.read_text() == "".join(lines)  # left for the user to repair
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_rerun_with_another_config_is_refused(copy_of):
     before = files(copy_of)
     result = run_train(copy_of, *FAST, "optim.lr=0.05")
@@ -143,6 +147,7 @@ def test_rerun_with_another_config_is_refused(copy_of):
     assert (copy_of / "run" / "config.yaml").read_bytes() == before["run/config.yaml"]
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_truncated_checkpoint_is_named_before_training(copy_of):
     phase = copy_of / "run" / "independent"
     (phase / "done.json").unlink()  # as if killed before the end
@@ -157,6 +162,7 @@ def test_truncated_checkpoint_is_named_before_training(copy_of):
     assert len(last.read_bytes()) == 1000  # left for the user to inspect
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_missing_parent_checkpoint_is_named_before_training(copy_of):
     (copy_of / "run" / "spawn_k=0000010" / "done.json").unlink()
     (parent,) = (copy_of / "outputs" / "parents").glob("*/done.json")
@@ -170,6 +176,7 @@ def test_missing_parent_checkpoint_is_named_before_training(copy_of):
 
 
 # --- a diverging run ------------------------------------------------------------------------
+@pytest.mark.slow  # starts ridgeline-train
 def test_diverging_run_stops_with_a_message_and_keeps_good_checkpoints(tmp_path):
     # checkpoint every step: a checkpoint after the step that broke the weights must not exist
     result = run_train(tmp_path, *FAST, "optim.lr=1e6", "checkpoint_every_n_steps=1")

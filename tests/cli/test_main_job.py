@@ -9,6 +9,7 @@ from helpers.wandb_file import read_runs
 from ridgeline.records.probe_record import ProbeRecord
 from ridgeline.records.scalars import scalar_metrics
 
+pytestmark = pytest.mark.slow  # every test uses the main job's ridgeline-train run
 FAST = ["debug=fast", "logger=[wandb,csv]", "probe.curvature.layerwise=false"]
 
 

@@ -3,6 +3,8 @@ default config silently retrains every parent (and strands the stored ones)."""
 
 import inspect
 
+import pytest
+
 from helpers.compose import compose_train
 from ridgeline.job.plan import make_plan
 
@@ -24,6 +26,7 @@ def test_the_default_config_keeps_its_parent_key():
     assert plan.parent_key == DEFAULT_PARENT_KEY, plan.parent_spec
 
 
+@pytest.mark.slow  # composes many configs (over 3 s)
 def test_the_key_ignores_paths_and_evaluation_settings_and_follows_the_weights():
     """Where the job runs and what the probes evaluate never re-key the parent; what the parent
     learns from does."""

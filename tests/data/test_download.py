@@ -191,6 +191,7 @@ main()
 """
 
 
+@pytest.mark.slow  # starts ridgeline-train
 def test_ridgeline_train_downloads_with_the_flag(tmp_path):
     """The console script's own path: the files are checked after prepare_data, not before."""
     import json

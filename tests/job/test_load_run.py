@@ -27,6 +27,7 @@ def run(tiny_run_factory):
     return load_run(tiny_run_factory("load_run", *OVERRIDES).run_dir)
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_config_records_and_phases(run):
     assert isinstance(run.config, DictConfig) and run.config.trainer.max_steps == 20
     assert run.config.environment.threads == 1
@@ -43,6 +44,7 @@ def test_config_records_and_phases(run):
     assert [r.step for r in parents] == [0, 10, 20] and parents[0].parent_profiles["test"].alphas
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_a_recorded_barrier_is_recomputed_exactly_from_the_loaded_children(run):
     phase = run.phases["spawn_k=0000010"]
     (record,) = run.final_records(phase.name)
@@ -63,6 +65,7 @@ def test_a_recorded_barrier_is_recomputed_exactly_from_the_loaded_children(run):
     assert curve.error_barrier.endpoint_mean > 0  # a barrier, not two equal networks
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_the_spawn_point_is_the_parent_at_k(run):
     phase = run.phases["spawn_k=0000010"]
     spawn = phase.spawn_point()
@@ -76,6 +79,7 @@ def test_the_spawn_point_is_the_parent_at_k(run):
     assert len(parent.models()) == 1 and len(phase.models()) == 2
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_missing_phase_records_and_spawn_point_are_named(run, tmp_path):
     with pytest.raises(RidgelineError, match="no probe records of phase nope"):
         run.final_records("nope")
@@ -92,6 +96,6 @@ def test_load_run_on_records_without_a_phase_is_one_line(tmp_path):
     (tmp_path / "config.yaml").write_text("seed: 0\n")
     (tmp_path / "landscape").mkdir()
     (tmp_path / "landscape" / "records.jsonl").write_text('{"probe": "pair", "step": 3}\n')
-    with pytest.raises(RidgelineError, match=r"records.jsonl record 1 has no 'phase'") as info:
+    with pytest.raises(RidgelineError, match=r"records.jsonl line 1 has no 'phase'") as info:
         load_run(tmp_path)
     assert "\n" not in str(info.value)

@@ -70,6 +70,7 @@ def _job(store: str, log: str, name: str, hold: float) -> None:
             done.write_text("{}")
 
 
+@pytest.mark.slow  # starts processes
 def test_two_jobs_needing_the_same_parent_train_it_once(tmp_path):
     log = tmp_path / "log.txt"
     ctx = mp.get_context("spawn")

@@ -1,12 +1,14 @@
-"""The README's ``load_run`` example runs as written on a run shaped like the main job (spawn
-steps 0 and 40, three children): only the run dir is filled in."""
+"""The ``load_run`` example of docs/guide/load-run.md runs as written on a run shaped like the
+main job (spawn steps 0 and 40, three children): only the run dir is filled in."""
 
 import re
 from pathlib import Path
 
+import pytest
+
 from helpers.cli import train_ok
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "guide" / "load-run.md"
 # The main job's spawn steps and children, at a few steps and a small test subset.
 OVERRIDES = [
     "logger=none",
@@ -23,8 +25,7 @@ OVERRIDES = [
 
 
 def example() -> str:
-    section = README.read_text().split("## A run in Python: `ridgeline.load_run`")[1]
-    (code,) = re.findall(r"```python\n(.*?)```", section.split("\n## ")[0], re.S)
+    (code,) = re.findall(r"```python\n(.*?)```", PAGE.read_text(), re.S)
     return code
 
 
@@ -33,9 +34,10 @@ def test_the_example_is_the_main_jobs_shape():
     assert 'run.phases["spawn_k=0000040"]' in code and "assert curve.error_barrier" in code
 
 
+@pytest.mark.slow  # starts ridgeline-train
 def test_the_load_run_example_runs_on_a_main_job_shaped_run(tmp_path):
     train_ok(tmp_path, *OVERRIDES)
     code = example().replace("outputs/runs/<date>/<time>", str(tmp_path / "run"))
     scope: dict = {}
-    exec(compile(code, "README.md", "exec"), scope)  # its own assert compares the barriers
+    exec(compile(code, str(PAGE), "exec"), scope)  # its own assert compares the barriers
     assert scope["record"].pair == (0, 1) and len(scope["children"]) == 3

@@ -114,6 +114,7 @@ def test_scalar_toy_valleys_are_joined_by_no_path():
         assert rec.loss_barrier.chord >= 1.0 - 1e-3  # ... yet no curve gets below the ridge
 
 
+@pytest.mark.slow  # fits a bent path, over 10 s
 def test_two_unit_toy_valleys_are_joined_by_a_bent_path():
     ta, tb = two_unit_pair()
     rng = torch.get_rng_state()

@@ -215,6 +215,7 @@ def run(cmd: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # starts the three entry points
 def test_entry_points_compose_and_fail_alike(tmp_path: Path) -> None:
     write(tmp_path / "ridgeline_conf" / "experiment" / "mine.yaml", MY_EXPERIMENT)
     shown = {

@@ -23,6 +23,8 @@ from setuptools.config.pyprojecttoml import read_configuration
 
 from ridgeline.store.record_store import RecordStore
 
+pytestmark = pytest.mark.slow  # builds a wheel and a venv, starts processes
+
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "src" / "ridgeline" / "conf"
 EXPERIMENT = """\

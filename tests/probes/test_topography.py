@@ -45,6 +45,7 @@ def _finals(records):
     return final_probe(_pairs(records))
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_the_plane_is_recorded_at_each_phase_final_probe_only(run):
     """plane=end (the default): every phase's final pair record has an 11 × 11 grid of finite
     losses and errors on the geometry component's split (test); no other probe point has one."""
@@ -71,6 +72,7 @@ def test_the_plane_is_recorded_at_each_phase_final_probe_only(run):
         )
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_plane_points_are_the_barrier_curve_endpoints(run):
     """The plane's A and B (through its own parametrisation θ_s + c1(θ_A − θ_s) + c2(θ_B − θ_s))
     have the barrier curve's endpoint losses and errors, θ_s the profiles' start: the same
@@ -98,6 +100,7 @@ def test_plane_points_are_the_barrier_curve_endpoints(run):
             assert p.slice.labels[0] == "inits' midpoint"
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_plane_trajectories(run):
     """Spawned pairs: the parent's saved points (θ_0, spawn points 0 and 10, end 30) projected,
     θ_s among them on the plane's origin; independent pairs: each child's init → end, the end
@@ -119,6 +122,7 @@ def test_plane_trajectories(run):
                 assert traj.offplane[-1] == pytest.approx(0.0, abs=1e-3)
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_ridge_is_the_peak_of_the_recorded_curve_over_its_chord(run):
     """α* = argmax_α L(α) − chord(α) of the barrier curve in the same record, its height that
     maximum (= the chord loss barrier), predicted height −½α*(1−α*)ΔᵀHΔ, is_ridge = κ < 0;
@@ -151,6 +155,7 @@ def test_ridge_is_the_peak_of_the_recorded_curve_over_its_chord(run):
     assert seen == 8  # three final probes and the independent start × two splits
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_gauss_newton_split_adds_up_to_the_recorded_curvature(run):
     """G ≥ 0 for the whole network and in every layer; G + R is the curvature component's own
     ΔᵀH(θ_½)Δ (whole) and Δ_ℓᵀH_ℓℓ(θ^{ℓ,½})Δ_ℓ (per layer), computed by a different jvp."""
@@ -174,6 +179,7 @@ def test_gauss_newton_split_adds_up_to_the_recorded_curvature(run):
     assert checked == 4 * 4  # four records with Δ ≠ 0 × (whole + three layers)
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_scalars_and_summary_columns(run):
     """The ridge and the split are W&B / CSV scalars (scalar_metrics) and table columns."""
     _, records, _ = run
@@ -200,6 +206,7 @@ def test_scalars_and_summary_columns(run):
     assert row["pred G"] + row["pred R"] == pytest.approx(row["pred test"], rel=1e-5)
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_the_plane_figure_is_drawn_at_the_end_and_by_the_report(run, tmp_path):
     run_dir, _, stdout = run
     at_end = run_dir / "figures" / "loss_plane.png"

@@ -89,6 +89,7 @@ def sweep_report(tmp_path_factory):
 DRAWN = tuple(n for n in ORDER if n not in ("loss_plane", "bent_paths"))
 
 
+@pytest.mark.slow  # the run_report fixture draws a whole run report (over 3 s)
 def test_run_report_has_every_figure_readable(run_report):
     _, report = run_report
     assert list(report.figures) == list(DRAWN)
@@ -101,6 +102,7 @@ def test_run_report_has_every_figure_readable(run_report):
     assert "Not drawn (no such values in the records): loss_plane, bent_paths." in md
 
 
+@pytest.mark.slow  # the run_report fixture draws a whole run report (over 3 s)
 def test_run_csv_matches_records(run_report):
     run_dir, report = run_report
     records = RecordStore(run_dir / "landscape" / "records.jsonl").read()
@@ -135,6 +137,7 @@ def test_sweep_varying_keys_and_jobs(tmp_path):
     assert col.setting_keys == []  # only seeds and spawn steps vary
 
 
+@pytest.mark.slow  # the sweep_report fixture draws a whole sweep report (over 3 s)
 def test_sweep_report_figures_and_csv(sweep_report):
     sweep, out = sweep_report
     for name in DRAWN:
@@ -153,6 +156,7 @@ def test_sweep_report_figures_and_csv(sweep_report):
         assert_row_is_record(row, rec)
 
 
+@pytest.mark.slow  # the sweep_report fixture draws a whole sweep report (over 3 s)
 def test_sweep_instability_is_mean_and_sd_over_seeds(sweep_report):
     sweep, out = sweep_report
     rows = _csv(out / "instability.csv")
@@ -187,6 +191,7 @@ def test_cli_error_on_dir_without_records(tmp_path, capsys):
     assert "no landscape/records.jsonl" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # draws a whole run report (over 3 s)
 def test_summarise_run_keeps_its_figure_names(tmp_path):
     run_dir = make_run(tmp_path / "run")
     rows = summarise_run(run_dir)
@@ -250,6 +255,7 @@ def _with_wandb_logger(job_dir, group=None):
     (job_dir / "config.yaml").write_text(yaml.safe_dump(config))
 
 
+@pytest.mark.slow  # starts the W&B service process (wandb-core)
 def test_report_logs_figures_and_tables_to_wandb_when_the_jobs_did(tmp_path):
     sweep = make_sweep(tmp_path / "multirun")
     for job in ("0", "1", "2", "3"):
@@ -289,6 +295,7 @@ def test_report_logs_figures_and_tables_to_wandb_when_the_jobs_did(tmp_path):
     assert stored["data"] == [[r[c] for c in stored["columns"]] for r in rows]
 
 
+@pytest.mark.slow  # over 3 s in the fast run: two full reports
 def test_report_wandb_off_and_no_logger_write_no_wandb_run(tmp_path):
     run_dir = make_run(tmp_path / "run")
     assert report_main([str(run_dir), "--out", str(tmp_path / "auto")]) == 0
@@ -298,6 +305,7 @@ def test_report_wandb_off_and_no_logger_write_no_wandb_run(tmp_path):
     assert not (tmp_path / "off" / "wandb").exists()
 
 
+@pytest.mark.slow  # draws a whole run report (over 3 s)
 def test_figures_without_layer_predictions_drop_the_empty_panels(tmp_path):
     from helpers.records import run_records
     from ridgeline.report import figures
@@ -348,6 +356,7 @@ def test_a_run_of_old_format_records_gives_the_same_tables(tmp_path):
     assert any(k.startswith("curvature/test/") for k in tables["old"][-1])
 
 
+@pytest.mark.slow  # draws a whole sweep report (over 3 s)
 def test_a_non_finite_barrier_is_an_empty_cell_and_left_out_of_the_means(tmp_path):
     """A probe of a diverged child stores its midpoint barrier as null (flagged nan): the
     report still draws, metrics.csv has an empty cell, the final mean leaves it out."""

@@ -4,8 +4,12 @@ import csv
 import os
 import subprocess
 
+import pytest
+
 from helpers.cli import TRAIN
 from helpers.wandb_file import read_runs
+
+pytestmark = pytest.mark.slow  # starts processes (make test-fast leaves it out)
 
 
 def test_grid_shares_each_parent_and_collects_one_csv(tmp_path):

@@ -3,7 +3,11 @@ tasks (``tasks_per_node=2``), as ``hydra/launcher=slurm`` does with one task per
 
 import subprocess
 
+import pytest
+
 from helpers.ddp import DDP, JOB, TRAIN, base_env, records
+
+pytestmark = pytest.mark.slow  # starts processes (make test-fast leaves it out)
 
 SWEEP = [o for o in JOB if not o.startswith("spawn.at")]
 

@@ -8,11 +8,14 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 import torch
 
 from helpers.ddp import TRAIN, base_env, mlp_job, numbers, run
 from helpers.processes import descendants, wait_for_record
 from ridgeline.store.layout import RunLayout
+
+pytestmark = pytest.mark.slow  # starts processes (make test-fast leaves it out)
 
 PHASE = "spawn_k=0000001"
 JOB = mlp_job(100)

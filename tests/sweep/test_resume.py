@@ -13,6 +13,8 @@ from helpers.cli import TRAIN
 from helpers.processes import kill_tree
 from helpers.wandb_file import read_runs
 
+pytestmark = pytest.mark.slow  # starts processes (make test-fast leaves it out)
+
 OVERRIDES = [
     "trainer.max_steps=60",
     "spawn.at=[0]",

@@ -67,6 +67,7 @@ def mlp_default():
     return run_mlp_toy(seed=0)  # the defaults, ~13 s on one thread
 
 
+@pytest.mark.slow  # mlp_default trains the MLP toy at its defaults (~13 s)
 def test_mlp_toy_defaults_unstable_at_init_stable_later(mlp_default):
     # Measured over seeds 0-5: k = 0 loss barrier 0.44-1.18 nats, error barrier 20-52 points;
     # k = 300 |loss barrier| <= 0.006 nats.
@@ -94,6 +95,7 @@ def test_mlp_toy_reproducible_and_leaves_global_rng_alone():
         run_mlp_toy(n_pairs=0)
 
 
+@pytest.mark.slow  # trains the MLP toy at its defaults twice
 def test_toy_cli_mlp_prints_table_and_writes_figure(tmp_path, capsys, mlp_default):
     from ridgeline.toy.mlp import format_mlp_table
 

@@ -67,6 +67,7 @@ def _phase_runs(runs):
     return [(job, r) for job, rs in runs.items() for r in rs if r.job_type == "spawn"]
 
 
+@pytest.mark.slow  # uses a ridgeline-train sweep (processes)
 def test_every_run_holds_the_resolved_config_phase_environment_and_sweep_point(sweep):
     _, jobs, runs, parent_runs, _ = sweep
     assert [r.job_type for r in parent_runs] == ["parent"]
@@ -100,6 +101,7 @@ def test_every_run_holds_the_resolved_config_phase_environment_and_sweep_point(s
     assert spawn.config["optim"]["lr"] == 0.1 and spawn.config["model"]["name"] == "cnn"
 
 
+@pytest.mark.slow  # uses a ridgeline-train sweep (processes)
 def test_probe_metrics_are_declared_against_the_absolute_step(sweep):
     _, jobs, runs, parent_runs, _ = sweep
     records_steps = {0: [0, 20], 10: [10, 20]}
@@ -132,6 +134,7 @@ def test_probe_metrics_are_declared_against_the_absolute_step(sweep):
     assert [h[PROBE_STEP] for h in parent.history if PROBE_STEP in h] == [0, 20]
 
 
+@pytest.mark.slow  # uses a ridgeline-train sweep (processes)
 def test_osh_option_leaves_a_sync_trigger_for_every_offline_run(sweep):
     root, jobs, _, _, _ = sweep
     triggers = sorted((root / "osh").glob("*.command"))
@@ -143,6 +146,7 @@ def test_osh_option_leaves_a_sync_trigger_for_every_offline_run(sweep):
     assert len(triggers) == len(targets)  # one trigger file per run dir (named by its hash)
 
 
+@pytest.mark.slow  # uses a ridgeline-train sweep (processes)
 def test_console_keeps_ridgeline_lines_and_the_log_file_gets_the_chatter(sweep):
     _, jobs, _, _, result = sweep
     console = (result.stdout + result.stderr).splitlines()
@@ -171,6 +175,7 @@ def _typed(key: str, value, wandb_type: str) -> bool:
     return key.endswith("/_type") and wandb_type in str(value)
 
 
+@pytest.mark.slow  # uses a ridgeline-train sweep (processes)
 def test_dashboard_panels_read_keys_the_runs_log(sweep):
     import wandb_workspaces.reports.v2 as wr
 

@@ -45,6 +45,7 @@ def aligned_job(tiny_run_factory):
     return job.run_dir, [r for r in job.records() if r["probe"] == "pair"], job.result.stdout
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_aligned_variant_sits_next_to_the_unaligned_numbers(aligned_job):
     _, records, _ = aligned_job
     assert {r["phase"] for r in records} == {"spawn_k=0000005", "independent"}
@@ -64,6 +65,7 @@ def test_aligned_variant_sits_next_to_the_unaligned_numbers(aligned_job):
             assert perm["error"][-1] == plain["error"][-1]
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_identical_children_align_to_the_identity(aligned_job):
     _, records, _ = aligned_job
     start = [r for r in records if r["phase"] == "spawn_k=0000005" and r["reason"] == "start"]
@@ -73,6 +75,7 @@ def test_identical_children_align_to_the_identity(aligned_job):
     assert aligned["barrier"] == start[0]["barrier"]
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_alignment_brings_independent_children_closer(aligned_job):
     _, records, _ = aligned_job
     final = [r for r in records if r["phase"] == "independent" and r["reason"] == "end"][0]
@@ -82,6 +85,7 @@ def test_alignment_brings_independent_children_closer(aligned_job):
     assert how["dist_before"] == pytest.approx(final["geometry"]["dist_ab"], rel=1e-9)
 
 
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_logged_metrics_summary_and_report_hold_the_aligned_numbers(aligned_job, tmp_path):
     run_dir, records, _ = aligned_job
     final = [r for r in records if r["phase"] == "independent" and r["reason"] == "end"][0]

@@ -29,6 +29,8 @@ from helpers.ddp import (
 )
 from ridgeline.store.layout import ParentStoreLayout
 
+pytestmark = pytest.mark.slow  # starts processes (make test-fast leaves it out)
+
 # Largest |Δ| between a 2-process and a 1-process child after 19 steps, measured on this machine
 # over all five launchers below: 1.8e-7 (float summation order of the gradient all-reduce,
 # carried through 19 steps of SGD with momentum). Bounded with a 50x margin.

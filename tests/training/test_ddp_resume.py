@@ -2,6 +2,7 @@
 
 import subprocess
 
+import pytest
 import torch
 
 from helpers.ddp import (
@@ -15,6 +16,8 @@ from helpers.ddp import (
 )
 from helpers.processes import kill_tree, wait_for_record
 from ridgeline.store.layout import RunLayout
+
+pytestmark = pytest.mark.slow  # starts processes (make test-fast leaves it out)
 
 # Long enough that the job is still running when the test sees the step-20 record and kills it.
 LONGER = ["trainer.max_steps=100"]

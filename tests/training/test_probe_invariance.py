@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from ridgeline.config.schema import ProbeConfig
@@ -63,6 +64,7 @@ def train_children(tmp_path, ckpt_path, probe: bool):
     return module, torch.get_rng_state()
 
 
+@pytest.mark.slow  # trains twice (over 3 s)
 def test_probe_on_and_off_give_bit_identical_children(tmp_path):
     parent = ReplicaClassifier([make_model()], sgd(), 4)
     fit(

@@ -1,0 +1,1 @@
+"""Toy landscapes that make the mechanism visible: the scalar two-layer model and a small MLP."""
