@@ -57,7 +57,7 @@ def measure(options: list[str]) -> None:
             "python": platform.python_version(),
             "torch": torch.__version__,
         },
-        "output": done.stdout,
+        "output": done.stdout.replace(f"{ROOT}/", ""),  # paths relative to the checkout
     }
     DATA.mkdir(parents=True, exist_ok=True)
     JSON.write_text(json.dumps(doc, indent=1) + "\n")
