@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from helpers.cli import TRAIN, run_train
 from helpers.compose import compose_groups
 from ridgeline.config.env import (
+    MASTER_ADDR_ENV,
     RENDEZVOUS_ENV,
     RENDEZVOUS_SECONDS,
     ROOT_ENV,
@@ -148,6 +149,20 @@ def test_an_empty_ridgeline_root_is_refused(monkeypatch, raw):
     assert info.value.key == ROOT_ENV and "a project directory" in info.value.allowed
 
 
+@pytest.mark.parametrize("raw", ["", "no-such-host.invalid", "bad host name"])
+def test_an_unresolvable_master_addr_is_refused(monkeypatch, raw):
+    monkeypatch.setenv(MASTER_ADDR_ENV, raw)
+    with pytest.raises(ConfigError) as info:
+        check_env()
+    assert info.value.key == MASTER_ADDR_ENV and info.value.value == raw
+
+
+@pytest.mark.parametrize("raw", ["localhost", "127.0.0.1"])
+def test_a_resolvable_master_addr_is_accepted(monkeypatch, raw):
+    monkeypatch.setenv(MASTER_ADDR_ENV, raw)
+    check_env()
+
+
 # --- 8. temp files of a killed write are removed on resume ----------------------------------
 def test_stale_temp_files_of_a_killed_write_are_removed(tmp_path):
     checkpoints = tmp_path / "children_k=0" / "checkpoints"
@@ -225,6 +240,16 @@ def test_a_bad_rendezvous_timeout_leaves_nothing(tmp_path, raw):
     )
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"{RENDEZVOUS_ENV}={raw!r} is not valid" in _one_error_line(result)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_an_unresolvable_master_addr_leaves_nothing(tmp_path):
+    result = run_train(
+        tmp_path, "logger=none", "trainer=ddp_sim", env={MASTER_ADDR_ENV: "no-such-host.invalid"}
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"{MASTER_ADDR_ENV}='no-such-host.invalid' is not valid" in _one_error_line(result)
     assert list(tmp_path.iterdir()) == []
 
 

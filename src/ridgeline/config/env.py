@@ -3,6 +3,7 @@ line (the variable, its value and the fix) before anything is computed or writte
 
 import math
 import os
+import socket
 
 from ridgeline.errors import ConfigError
 
@@ -52,7 +53,30 @@ def check_root() -> None:
         )
 
 
+MASTER_ADDR_ENV = "MASTER_ADDR"
+
+
+def check_master_addr() -> None:
+    """``$MASTER_ADDR``, when set, names a host this machine resolves: the processes of a DDP job
+    meet there, and an unresolvable name otherwise fails only at the rendezvous, after its
+    timeout, with the error printed by every process."""
+    raw = os.environ.get(MASTER_ADDR_ENV)
+    if raw is None:
+        return
+    fix = (
+        "the host name or address of the job's first node (for one process, unset it); "
+        "export MASTER_ADDR=localhost on one machine"
+    )
+    if not raw.strip():
+        raise ConfigError(MASTER_ADDR_ENV, raw, fix)
+    try:
+        socket.getaddrinfo(raw, None)
+    except (OSError, UnicodeError):
+        raise ConfigError(MASTER_ADDR_ENV, raw, f"a name this machine resolves: {fix}") from None
+
+
 def check_env() -> None:
     """Every variable above, before Hydra makes a run dir: ConfigError on the first problem."""
     rendezvous_seconds()
     check_root()
+    check_master_addr()
