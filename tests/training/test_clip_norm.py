@@ -3,11 +3,11 @@
 import functools
 
 import pytest
-import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 
 from helpers.compose import compose_train
+from helpers.fitting import fit_streams
 from ridgeline.config.builds import data_module
 from ridgeline.config.parent_key import parent_key, parent_spec
 from ridgeline.config.schema import optimizer_node
@@ -36,20 +36,7 @@ def fit(module: ReplicaClassifier, streams, steps: int, tmp_path) -> None:
         batch_size=32,
         eval_train_size=64,
     )
-    dm.set_streams(streams)
-    trainer = pl.Trainer(
-        max_steps=steps,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        use_distributed_sampler=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-        default_root_dir=tmp_path,
-    )
-    trainer.fit(module, datamodule=dm)
+    fit_streams(module, dm, streams, steps, tmp_path)
 
 
 def trained(n: int, streams, clip_norm: float | None, tmp_path) -> list[torch.Tensor]:

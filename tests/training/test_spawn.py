@@ -5,6 +5,7 @@ import functools
 import pytorch_lightning as pl
 import torch
 
+from helpers.fitting import fit_streams
 from ridgeline.config.builds import data_module
 from ridgeline.data import StreamSeeds
 from ridgeline.models import build_model
@@ -34,22 +35,7 @@ def make_model(seed=0):
 
 
 def fit(module, dm, streams, steps, tmp_path, callbacks=(), ckpt_path=None):
-    dm.set_streams(streams)
-    trainer = pl.Trainer(
-        max_steps=steps,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        use_distributed_sampler=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-        callbacks=list(callbacks),
-        default_root_dir=tmp_path,
-    )
-    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
-    return trainer
+    return fit_streams(module, dm, streams, steps, tmp_path, callbacks, ckpt_path)
 
 
 def sgd():

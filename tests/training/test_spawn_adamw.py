@@ -14,6 +14,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from helpers.fitting import fit_streams
 from ridgeline.config.builds import data_module
 from ridgeline.data import StreamSeeds
 from ridgeline.data.streams import StreamLoader
@@ -63,22 +64,7 @@ class StartAt(pl.Callback):
 
 
 def fit(module, streams, steps, root, callbacks=()):
-    dm = make_dm()
-    dm.set_streams(streams)
-    trainer = pl.Trainer(
-        max_steps=steps,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        use_distributed_sampler=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-        callbacks=list(callbacks),
-        default_root_dir=root,
-    )
-    trainer.fit(module, datamodule=dm)
+    fit_streams(module, make_dm(), streams, steps, root, callbacks)
 
 
 def flat(model):
