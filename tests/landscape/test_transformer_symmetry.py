@@ -11,6 +11,7 @@ from torch.func import functional_call
 from ridgeline.landscape.params import lerp
 from ridgeline.landscape.permutation import UnsupportedModelError
 from ridgeline.landscape.transformer_learned import (
+    LearnedMatchingSettings,
     apply_matrices,
     transformer_learned_matching,
 )
@@ -159,10 +160,10 @@ def test_each_matcher_recovers_a_planted_transform(norm: str, group: str, method
     b = apply_transform(sp, a, planted)
     x = inputs(48, seed=2)
     if method == "weight":
-        found, iters = transformer_weight_matching(sp, a, b, group)
+        found, iters = transformer_weight_matching(sp, a, b, group=group)
         assert iters < 100
     else:
-        found, n = transformer_activation_matching(net, sp, a, b, x, group, chunk_size=20)
+        found, n = transformer_activation_matching(net, sp, a, b, x, group=group, chunk_size=20)
         assert n == 48
     inverse = invert_transform(planted)
     assert all(torch.equal(found.heads[k], v) for k, v in inverse.heads.items())
@@ -224,8 +225,9 @@ def test_learned_matching_lowers_the_midpoint_loss_of_its_start(group: str) -> N
         net, sp, a, b = model, spec, params(model), params(tiny_vit(seed=1))
     x = inputs(64, seed=4)
     y = outputs(net, a, x).argmax(1)
+    settings = LearnedMatchingSettings(steps=40, lr=0.05, batch_size=32)
     found, losses = transformer_learned_matching(
-        net, sp, a, b, x, y, identity_transform(sp), group, steps=40, lr=0.05, batch_size=32
+        net, sp, a, b, x, y, identity_transform(sp), group=group, settings=settings
     )
     o = found.stream
     assert (o @ o.T - torch.eye(DIM).double()).abs().max() < 1e-10

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ridgeline.cli.toy import main as toy_main
-from ridgeline.toy.scalar import analytic_pair, pair_barrier, run_toy
+from ridgeline.toy.scalar import ToySettings, analytic_pair, pair_barrier, run_toy
 
 
 @pytest.mark.parametrize("a", [1.0, 2.0, 0.5, 3.0])
@@ -26,15 +26,16 @@ def test_same_valley_pair_has_small_barrier():
 
 def test_toy_run_is_reproducible_and_leaves_global_rng_alone():
     state = torch.get_rng_state()
-    r1 = run_toy(spawn_steps=(0, 60), total_steps=120, n_pairs=8, seed=0)
+    r1 = run_toy(ToySettings(spawn_steps=(0, 60), total_steps=120, n_pairs=8, seed=0))
     assert torch.equal(torch.get_rng_state(), state)
-    r2 = run_toy(spawn_steps=(0, 60), total_steps=120, n_pairs=8, seed=0)
+    r2 = run_toy(ToySettings(spawn_steps=(0, 60), total_steps=120, n_pairs=8, seed=0))
     assert torch.equal(r1.parent, r2.parent)
     assert [p.midpoint for p in r1.spawns[0].pairs] == [p.midpoint for p in r2.spawns[0].pairs]
 
 
 def test_ridge_spawns_split_mountainside_spawns_do_not():
-    run = run_toy(seed=0)  # the default demo: k = 0 on the ridge, k = 80 down a mountainside
+    # the default demo: k = 0 on the ridge, k = 80 down a mountainside
+    run = run_toy(ToySettings(seed=0))
     ridge, side = run.spawns[0], run.spawns[-1]
     assert ridge.split_fraction > 0 and side.split_fraction == 0
     assert abs(side.mean("midpoint")) < 0.01
@@ -62,9 +63,9 @@ def test_toy_cli_rejects_spawn_past_the_end(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def mlp_default():
-    from ridgeline.toy.mlp import run_mlp_toy
+    from ridgeline.toy.mlp import MlpToySettings, run_mlp_toy
 
-    return run_mlp_toy(seed=0)  # the defaults, ~13 s on one thread
+    return run_mlp_toy(MlpToySettings(seed=0))  # the defaults, ~13 s on one thread
 
 
 @pytest.mark.slow  # mlp_default trains the MLP toy at its defaults (~13 s)
@@ -82,17 +83,18 @@ def test_mlp_toy_defaults_unstable_at_init_stable_later(mlp_default):
 
 
 def test_mlp_toy_reproducible_and_leaves_global_rng_alone():
-    from ridgeline.toy.mlp import run_mlp_toy
+    from ridgeline.toy.mlp import MlpToySettings, run_mlp_toy
 
     state = torch.get_rng_state()
-    r1 = run_mlp_toy(spawn_steps=(0, 20), total_steps=60, n_pairs=1, seed=3)
+    short = MlpToySettings(spawn_steps=(0, 20), total_steps=60, n_pairs=1, seed=3)
+    r1 = run_mlp_toy(short)
     assert torch.equal(torch.get_rng_state(), state)
-    r2 = run_mlp_toy(spawn_steps=(0, 20), total_steps=60, n_pairs=1, seed=3)
+    r2 = run_mlp_toy(short)
     assert [s.pairs for s in r1.spawns] == [s.pairs for s in r2.spawns]
     with pytest.raises(ValueError, match="spawn steps"):
-        run_mlp_toy(spawn_steps=(70,), total_steps=60)
+        run_mlp_toy(MlpToySettings(spawn_steps=(70,), total_steps=60))
     with pytest.raises(ValueError, match="n_pairs"):
-        run_mlp_toy(n_pairs=0)
+        run_mlp_toy(MlpToySettings(n_pairs=0))
 
 
 @pytest.mark.slow  # trains the MLP toy at its defaults twice

@@ -11,12 +11,13 @@ from ridgeline.errors import ConfigError
 
 
 def toy_defaults() -> dict:
-    """The scalar toy's defaults, as :func:`ridgeline.toy.scalar.run_toy` writes them (once)."""
-    import inspect
+    """The scalar toy's defaults, as :class:`ridgeline.toy.scalar.ToySettings` writes them
+    (once)."""
+    import dataclasses
 
-    from ridgeline.toy.scalar import run_toy
+    from ridgeline.toy.scalar import ToySettings
 
-    return {k: p.default for k, p in inspect.signature(run_toy).parameters.items()}
+    return dataclasses.asdict(ToySettings())
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -77,16 +78,18 @@ def check_args(args: argparse.Namespace) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from ridgeline.toy.plots import scalar_figure
-    from ridgeline.toy.scalar import format_table, run_toy
+    from ridgeline.toy.scalar import ToySettings, format_table, run_toy
 
     try:
         spawn_steps = check_args(args)
         run = run_toy(
-            spawn_steps=spawn_steps,
-            total_steps=args.steps,
-            noise=args.noise,
-            n_pairs=args.pairs,
-            seed=args.seed,
+            ToySettings(
+                spawn_steps=spawn_steps,
+                total_steps=args.steps,
+                noise=args.noise,
+                n_pairs=args.pairs,
+                seed=args.seed,
+            )
         )
     except ValueError as exc:
         return fail("ridgeline-toy", exc)
@@ -94,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     path = scalar_figure(run, args.out / "toy_scalar.png")
     print(f"figure: {path}")
     if args.mlp:
-        from ridgeline.toy.mlp import format_mlp_table, mlp_figure, run_mlp_toy
+        from ridgeline.toy.mlp import MlpToySettings, format_mlp_table, mlp_figure, run_mlp_toy
 
-        res = run_mlp_toy(seed=args.seed)
+        res = run_mlp_toy(MlpToySettings(seed=args.seed))
         print(format_mlp_table(res))
         print(f"figure: {mlp_figure(res, args.out / 'toy_mlp.png')}")
     return 0

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import torch
 
-from ridgeline.errors import RidgelineError
 from ridgeline.landscape.params import ParamSet
-from ridgeline.landscape.record_codec import RecordFieldError
 from ridgeline.landscape.results import BentPathRecord, Record
+from ridgeline.records.lines import typed_lines
 from ridgeline.store.layout import RunLayout, atomic_path
 from ridgeline.store.record_store import RecordStore
 
@@ -97,13 +96,12 @@ def read_curves(run_dir: str | Path) -> list[ConnectRecord]:
     line that is not a curve record (a field missing, not a number, a loss not as long as ``ts``)
     raises a :class:`~ridgeline.errors.RidgelineError` naming the file, the line and the field."""
     path = RunLayout(Path(run_dir)).curves
-    records = []
-    for number, line in RecordStore(path).read_numbered():
-        try:
-            records.append(ConnectRecord.from_dict(line))
-        except RecordFieldError as exc:
-            raise RidgelineError(
-                f"{path} line {number} is damaged: {exc}; restore the file, or delete line "
-                f"{number} (ridgeline-connect --phase {line.get('phase', '<phase>')} fits it again)"
-            ) from None
-    return records
+    return typed_lines(
+        ConnectRecord.from_dict,
+        RecordStore(path).read_numbered(),
+        path,
+        lambda number, line: (
+            f"restore the file, or delete line {number} (ridgeline-connect --phase "
+            f"{line.get('phase', '<phase>')} fits it again)"
+        ),
+    )

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +21,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor, fx, nn
 
-from ridgeline.landscape.params import ParamSet, distance, param_names
+from ridgeline.landscape.params import ParamSet, StateDict, distance, param_names
 from ridgeline.landscape.permutation import (
     Permutation,
     PermutationSpec,
@@ -78,8 +77,8 @@ def _unit_rows(t: Tensor, axis: int, size: int) -> Tensor:
 
 def weight_matching(
     spec: PermutationSpec,
-    a: Mapping[str, Tensor],
-    b: Mapping[str, Tensor],
+    a: StateDict,
+    b: StateDict,
     seed: int = 0,
     max_sweeps: int = 100,
 ) -> tuple[Permutation, int]:
@@ -141,7 +140,7 @@ class _Recorder(fx.Interpreter):
         return out
 
 
-def _loaded(gm: fx.GraphModule, ps: Mapping[str, Tensor]) -> fx.GraphModule:
+def _loaded(gm: fx.GraphModule, ps: StateDict) -> fx.GraphModule:
     """A private eval-mode copy of ``gm`` holding the tensors of ``ps``."""
     work = copy.deepcopy(gm).eval().requires_grad_(False)
     tensors: dict[str, Tensor] = dict(work.named_parameters())
@@ -172,9 +171,10 @@ def _correlation(sums: list[Tensor]) -> Tensor:
 def activation_matching(
     model: nn.Module,
     spec: PermutationSpec,
-    a: Mapping[str, Tensor],
-    b: Mapping[str, Tensor],
+    a: StateDict,
+    b: StateDict,
     x: Tensor,
+    *,
     chunk_size: int = 1000,
     reduce: Reduce | None = None,
 ) -> tuple[Permutation, int]:
@@ -228,8 +228,8 @@ def activation_matching(
 
 def align(
     model: nn.Module,
-    a: Mapping[str, Tensor],
-    b: Mapping[str, Tensor],
+    a: StateDict,
+    b: StateDict,
     method: str = "weight",
     x: Tensor | None = None,
     spec: PermutationSpec | None = None,

@@ -131,6 +131,7 @@ def layerwise_barriers(
     evaluator: Evaluator,
     theta_a: Mapping[str, Tensor],
     theta_b: Mapping[str, Tensor],
+    *,
     groups: Sequence[LayerGroup] | None = None,
     alphas: Sequence[float] = MIDPOINT_ALPHAS,
     directions: Sequence[str] = DIRECTIONS,

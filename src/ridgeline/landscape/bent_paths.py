@@ -107,6 +107,7 @@ def fit_bent_path(
     loss_fn: BentPathLoss,
     theta_a: Mapping[str, Tensor],
     theta_b: Mapping[str, Tensor],
+    *,
     kind: str = "bezier",
     steps: int = 200,
     lr: float = 1e-2,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -18,6 +19,7 @@ from torch.func import functional_call
 
 from ridgeline.landscape.derivatives import (
     LossFn,
+    PowerOptions,
     directional_derivatives,
     hvp,
     power_iteration,
@@ -36,6 +38,9 @@ from ridgeline.landscape.params import (
 from ridgeline.landscape.results import EigenRecord, LayerCurvature, TaylorRecord
 from ridgeline.landscape.sums import Reduce, exact_means
 from ridgeline.landscape.tangents import TangentTask, loss_sum, run_tangent_tasks
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 def _chunk_loss(evaluator: Evaluator, xc: Tensor, yc: Tensor) -> LossFn:
@@ -105,18 +110,18 @@ def model_hvp(
 def model_top_eigenvalue(
     evaluator: Evaluator,
     theta: Mapping[str, Tensor],
+    *,
     names: Sequence[str] | None = None,
-    iters: int = 100,
-    tol: float = 1e-4,
-    seed: int = 0,
     reduce: Reduce | None = None,
+    **power: Unpack[PowerOptions],
 ) -> EigenRecord:
-    """Top (largest-magnitude) eigenvalue of the mean-loss Hessian over parameters ``names``."""
+    """Top (largest-magnitude) eigenvalue of the mean-loss Hessian over parameters ``names``
+    (default: the model's) by :func:`~ridgeline.landscape.derivatives.power_iteration` with the
+    options ``power`` (``iters``, ``tol``, ``seed``, ...)."""
     th = evaluator.prepare([dict(theta)])[0]
     keys = param_names(evaluator.template) if names is None else list(names)
     like = {k: th[k] for k in keys}
-    gen = torch.Generator().manual_seed(seed)
-    return power_iteration(lambda v: model_hvp(evaluator, th, v, reduce), like, iters, tol, gen)
+    return power_iteration(lambda v: model_hvp(evaluator, th, v, reduce), like, **power)
 
 
 def predicted_barrier_curve(
@@ -139,9 +144,10 @@ def taylor_prediction(
     evaluator: Evaluator,
     theta_a: Mapping[str, Tensor],
     theta_b: Mapping[str, Tensor],
-    groups: Sequence[LayerGroup] | None = None,
-    layerwise: bool = True,
+    *,
     endpoints: bool = True,
+    layerwise: bool = True,
+    groups: Sequence[LayerGroup] | None = None,
     reduce: Reduce | None = None,
 ) -> TaylorRecord:
     """B_mid ≈ −⅛ΔᵀH(θ_½)Δ, curvature ΔᵀHΔ/‖Δ‖², endpoint expansion, layer-wise blocks.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import torch
 from torch import Tensor
@@ -19,6 +19,9 @@ from torch.func import grad, jvp
 from ridgeline.landscape.kernels import derivative_kernels
 from ridgeline.landscape.params import ParamSet, dot, norm
 from ridgeline.landscape.results import EigenRecord
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 LossFn = Callable[[ParamSet], Tensor]
 
@@ -75,9 +78,20 @@ def hvp(loss_fn: LossFn, theta: Mapping[str, Tensor], v: Mapping[str, Tensor]) -
     return {k: t.detach() for k, t in jvp_pair(grad(f), (primal,), (tangent,))[1].items()}
 
 
+class PowerOptions(TypedDict, total=False):
+    """The options of :func:`power_iteration` (its defaults apply), as keywords of the
+    top-eigenvalue functions."""
+
+    iters: int
+    tol: float
+    generator: torch.Generator | None
+    seed: int
+
+
 def power_iteration(
     hvp_fn: Callable[[ParamSet], ParamSet],
     like: Mapping[str, Tensor],
+    *,
     iters: int = 100,
     tol: float = 1e-4,
     generator: torch.Generator | None = None,
@@ -118,12 +132,12 @@ def power_iteration(
 def top_eigenvalue(
     loss_fn: LossFn,
     theta: Mapping[str, Tensor],
+    *,
     names: Sequence[str] | None = None,
-    iters: int = 100,
-    tol: float = 1e-4,
-    generator: torch.Generator | None = None,
+    **power: Unpack[PowerOptions],
 ) -> EigenRecord:
-    """Largest-magnitude Hessian eigenvalue of a generic loss over ``names`` (default: all keys)."""
+    """Largest-magnitude Hessian eigenvalue of a generic loss over ``names`` (default: all keys)
+    by :func:`power_iteration` with the options ``power`` (``iters``, ``tol``, ``seed``, ...)."""
     keys = list(theta) if names is None else list(names)
     like = {k: theta[k] for k in keys}
-    return power_iteration(lambda v: hvp(loss_fn, theta, v), like, iters, tol, generator)
+    return power_iteration(lambda v: hvp(loss_fn, theta, v), like, **power)

@@ -141,8 +141,9 @@ def gauss_newton_split(
     evaluator: Evaluator,
     theta_a: Mapping[str, Tensor],
     theta_b: Mapping[str, Tensor],
-    groups: Sequence[LayerGroup] | None = None,
+    *,
     layerwise: bool = True,
+    groups: Sequence[LayerGroup] | None = None,
     reduce: Reduce | None = None,
 ) -> GaussNewtonRecord:
     """ΔᵀHΔ = ΔᵀGΔ + ΔᵀRΔ at θ_½ (whole Δ) and per layer ℓ at θ^{ℓ,½} along Δ_ℓ (§3, §4).

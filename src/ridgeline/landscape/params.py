@@ -16,6 +16,8 @@ import torch
 from torch import Tensor, nn
 
 ParamSet = dict[str, Tensor]
+# Named tensors as a function reads them (never writes): a parameter set, a model's state_dict()
+StateDict = Mapping[str, Tensor]
 
 
 class BNPolicy(str, Enum):

@@ -14,6 +14,7 @@ checked every ``check_every`` steps and at the start, is returned: never worse t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ridgeline.landscape.alignment import _assign
-from ridgeline.landscape.params import ParamSet
+from ridgeline.landscape.params import ParamSet, StateDict
 from ridgeline.landscape.transformer_symmetry import (
     Transform,
     TransformerSpec,
@@ -45,7 +46,7 @@ def _project(z: Tensor, orthogonal: bool) -> Tensor:
 
 def apply_matrices(
     spec: TransformerSpec,
-    ps: Mapping[str, Tensor],
+    ps: StateDict,
     stream: Tensor,
     heads: Mapping[str, Tensor],
     units: Mapping[str, Tensor],
@@ -74,32 +75,43 @@ def apply_matrices(
     return out
 
 
+@dataclass(frozen=True)
+class LearnedMatchingSettings:
+    """How :func:`transformer_learned_matching` trains the latents: ``steps`` Adam steps of
+    learning rate ``lr``, each on ``batch_size`` examples; the projected transform is checked
+    every ``check_every`` steps (and at the last); batches and λ come from a private generator
+    seeded by ``seed``."""
+
+    steps: int = 100
+    lr: float = 0.01
+    batch_size: int = 128
+    check_every: int = 10
+    seed: int = 0
+
+
 def transformer_learned_matching(
     model: nn.Module,
     spec: TransformerSpec,
-    a: Mapping[str, Tensor],
-    b: Mapping[str, Tensor],
+    a: StateDict,
+    b: StateDict,
     x: Tensor,
     y: Tensor,
     init: Transform,
+    *,
     group: str = "orthogonal",
-    steps: int = 100,
-    lr: float = 0.01,
-    batch_size: int = 128,
-    check_every: int = 10,
-    seed: int = 0,
+    settings: LearnedMatchingSettings = LearnedMatchingSettings(),
 ) -> tuple[Transform, list[float]]:
-    """Learned matching of ``b`` onto ``a`` (module docstring) with Adam(lr) on the latents,
-    batches of ``x, y`` and λ drawn from a private generator seeded by ``seed``. Returns the
-    best projected transform and the midpoint losses checked (the first is ``init``'s)."""
-    gen = torch.Generator().manual_seed(seed)
+    """Learned matching of ``b`` onto ``a`` over ``group`` (module docstring), trained as
+    ``settings`` say on the examples ``x, y``. Returns the best projected transform and the
+    midpoint losses checked (the first is ``init``'s)."""
+    gen = torch.Generator().manual_seed(settings.seed)
     like = next(iter(b.values()))
     orthogonal = group == "orthogonal"
     z_stream = init.stream.to(like).clone().requires_grad_(True)
     z_heads = {k: _perm_matrix(v, like).requires_grad_(True) for k, v in init.heads.items()}
     z_units = {k: _perm_matrix(v, like).requires_grad_(True) for k, v in init.units.items()}
     latents = [z_stream, *z_heads.values(), *z_units.values()]
-    opt = torch.optim.Adam(latents, lr=lr)
+    opt = torch.optim.Adam(latents, lr=settings.lr)
     a_d = {k: v.detach() for k, v in a.items()}
     b_d = {k: v.detach() for k, v in b.items()}
 
@@ -118,9 +130,9 @@ def transformer_learned_matching(
 
     best = projected()
     losses = [midpoint_loss(best)]
-    for step in range(1, steps + 1):
+    for step in range(1, settings.steps + 1):
         lam = 0.4 + 0.2 * float(torch.rand(1, generator=gen))
-        idx = torch.randperm(x.shape[0], generator=gen)[:batch_size].to(x.device)
+        idx = torch.randperm(x.shape[0], generator=gen)[: settings.batch_size].to(x.device)
         hard = projected()
         ste_stream = hard[0] + z_stream - z_stream.detach()
         ste_heads = {k: hard[1][k] + z - z.detach() for k, z in z_heads.items()}
@@ -131,7 +143,7 @@ def transformer_learned_matching(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if step % check_every == 0 or step == steps:
+        if step % settings.check_every == 0 or step == settings.steps:
             candidate = projected()
             losses.append(midpoint_loss(candidate))
             if losses[-1] < min(losses[:-1]):

@@ -27,14 +27,17 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ridgeline.landscape.alignment import AlignmentRecord, _assign, _correlation
-from ridgeline.landscape.params import ParamSet, distance
+from ridgeline.landscape.params import ParamSet, StateDict, distance
 from ridgeline.landscape.permutation import (
     PermutationSpec,
     UnsupportedModelError,
     permutation_spec,
 )
 from ridgeline.landscape.sums import Reduce, reduce_sum_lists
-from ridgeline.landscape.transformer_learned import transformer_learned_matching
+from ridgeline.landscape.transformer_learned import (
+    LearnedMatchingSettings,
+    transformer_learned_matching,
+)
 from ridgeline.landscape.transformer_symmetry import (
     SYMMETRY_GROUPS,
     HeadGroup,
@@ -85,13 +88,13 @@ def _stream_map(c: Tensor, group: str) -> Tensor:
     return torch.eye(c.shape[0], dtype=torch.float64)[perm]
 
 
-def _with_bias(ps: Mapping[str, Tensor], name: str) -> Tensor:
+def _with_bias(ps: StateDict, name: str) -> Tensor:
     w = ps[f"{name}.weight"]
     b = ps.get(f"{name}.bias")
     return w if b is None else torch.cat([w, b[:, None]], dim=1)
 
 
-def _circuits(ps: Mapping[str, Tensor], g: HeadGroup) -> Tensor:
+def _circuits(ps: StateDict, g: HeadGroup) -> Tensor:
     """[heads, features]: each head's flattened QK and OV circuits."""
     qkv = _with_bias(ps, g.qkv).unflatten(0, (3, g.heads, g.head_dim))
     q, k, v = qkv.unbind(0)  # [heads, head_dim, D(+1)]
@@ -102,7 +105,7 @@ def _circuits(ps: Mapping[str, Tensor], g: HeadGroup) -> Tensor:
 
 
 def _perm_steps(
-    spec: TransformerSpec, a: Mapping[str, Tensor], b: Mapping[str, Tensor]
+    spec: TransformerSpec, a: StateDict, b: StateDict
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Head and unit assignments of ``b`` (stream already mapped) onto ``a``."""
     heads = {}
@@ -120,8 +123,9 @@ def _perm_steps(
 
 def transformer_weight_matching(
     spec: TransformerSpec,
-    a: Mapping[str, Tensor],
-    b: Mapping[str, Tensor],
+    a: StateDict,
+    b: StateDict,
+    *,
     group: str = "orthogonal",
     max_iters: int = 100,
 ) -> tuple[Transform, int]:
@@ -207,9 +211,10 @@ def _features(spec: TransformerSpec, kept: Mapping[str, Tensor]) -> dict[str, Te
 def transformer_activation_matching(
     model: nn.Module,
     spec: TransformerSpec,
-    a: Mapping[str, Tensor],
-    b: Mapping[str, Tensor],
+    a: StateDict,
+    b: StateDict,
     x: Tensor,
+    *,
     group: str = "orthogonal",
     chunk_size: int = 1000,
     reduce: Reduce | None = None,
@@ -253,8 +258,8 @@ def transformer_activation_matching(
 
 def align_transformer(
     model: nn.Module,
-    a: Mapping[str, Tensor],
-    b: Mapping[str, Tensor],
+    a: StateDict,
+    b: StateDict,
     method: str = "weight",
     group: str = "orthogonal",
     x: Tensor | None = None,
@@ -282,21 +287,22 @@ def align_transformer(
     else:
         spec_used, a_used, b_used, coordinates = spec, dict(a), dict(b), "original"
     if method == "weight":
-        t, sweeps = transformer_weight_matching(spec_used, a_used, b_used, group)
+        t, sweeps = transformer_weight_matching(spec_used, a_used, b_used, group=group)
         n_examples = 0
     elif method == "activation":
         if x is None:
             raise ValueError("activation matching needs input examples x")
         t, n_examples = transformer_activation_matching(
-            model, spec_used, a_used, b_used, x, group, chunk_size, reduce
+            model, spec_used, a_used, b_used, x, group=group, chunk_size=chunk_size, reduce=reduce
         )
         sweeps = 0
     elif method == "learned":
         if x is None or y is None:
             raise ValueError("learned matching needs input examples x and labels y")
-        init, _ = transformer_weight_matching(spec_used, a_used, b_used, group)
+        init, _ = transformer_weight_matching(spec_used, a_used, b_used, group=group)
+        settings = LearnedMatchingSettings(steps=learned_steps)
         t, _ = transformer_learned_matching(
-            model, spec_used, a_used, b_used, x, y, init, group, steps=learned_steps
+            model, spec_used, a_used, b_used, x, y, init, group=group, settings=settings
         )
         sweeps, n_examples = learned_steps, int(x.shape[0])
     else:

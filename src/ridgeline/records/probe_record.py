@@ -31,7 +31,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ridgeline.errors import RidgelineError
 from ridgeline.landscape.alignment import AlignmentRecord
 from ridgeline.landscape.record_codec import Record, RecordFieldError, key_path
 from ridgeline.landscape.results import (
@@ -45,6 +44,7 @@ from ridgeline.landscape.results import (
     SliceRecord,
     TaylorRecord,
 )
+from ridgeline.records.lines import typed_lines
 from ridgeline.store.record_store import RecordStore
 
 CURVATURE = "curvature"
@@ -268,6 +268,16 @@ class ProbeRecord(PairResults):
         return replace(self, job=job, setting=setting)
 
 
+def _not_a_probe_record(exc: Exception) -> str | None:
+    """What is wrong with a stored line that ``ProbeRecord.from_dict`` could not read, beyond a
+    damaged field (None: the exception is not the line's)."""
+    if isinstance(exc, KeyError):
+        return f"has no {exc.args[0]!r}: it was not written by ridgeline-train"
+    if isinstance(exc, (TypeError, ValueError, AttributeError)):
+        return f"is not a probe record ({exc})"
+    return None
+
+
 def typed_records(
     lines: Iterable[dict[str, Any]], source: str | Path, numbers: Iterable[int] | None = None
 ) -> list[ProbeRecord]:
@@ -276,25 +286,16 @@ def typed_records(
     curve or grid of the wrong length) raises a :class:`~ridgeline.errors.RidgelineError`
     naming ``source``, the line (``numbers``: each record's line in the file; else the record's
     number) and the field."""
-    out = []
     lines = list(lines)
     where = "line" if numbers is not None else "record"
-    for number, line in zip(numbers or range(1, len(lines) + 1), lines, strict=True):
-        fix = f"restore the file or delete {where} {number}"
-        try:
-            out.append(ProbeRecord.from_dict(line))
-        except KeyError as exc:
-            raise RidgelineError(
-                f"{source} {where} {number} has no {exc.args[0]!r}: it was not written by "
-                f"ridgeline-train; {fix}"
-            ) from None
-        except RecordFieldError as exc:
-            raise RidgelineError(f"{source} {where} {number} is damaged: {exc}; {fix}") from None
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise RidgelineError(
-                f"{source} {where} {number} is not a probe record ({exc}); {fix}"
-            ) from None
-    return out
+    return typed_lines(
+        ProbeRecord.from_dict,
+        zip(numbers or range(1, len(lines) + 1), lines, strict=True),
+        source,
+        lambda number, _: f"restore the file or delete {where} {number}",
+        where=where,
+        problem=_not_a_probe_record,
+    )
 
 
 def read_records(path: str | Path) -> list[ProbeRecord]:

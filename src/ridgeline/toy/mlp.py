@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -68,10 +68,39 @@ class MlpSpawn:
         ]
 
 
+@dataclass(frozen=True)
+class MlpToySettings:
+    """The tiny-MLP toy's settings (module docstring): ``n_pairs`` child pairs at each of
+    ``spawn_steps``, trained to ``total_steps``; ``seed`` sets the data (``generator_seed``),
+    the init and the data orders. The ``synthetic`` data: ``num_classes`` classes of
+    ``clusters_per_class`` Gaussian clusters (``noise``) in ``dim`` dimensions. The MLP:
+    ``width`` ``activation`` units in each of ``depth`` hidden layers, PyTorch's init scaled by
+    ``init_scale``. SGD with learning rate ``lr``·(1 − t/T) on batches of ``batch``. A spawn
+    plan that cannot work raises ValueError naming it."""
+
+    spawn_steps: Sequence[int] = (0, 10, 30, 100, 300)
+    total_steps: int = 600
+    n_pairs: int = 3
+    seed: int = 0
+    dim: int = 4
+    num_classes: int = 4
+    clusters_per_class: int = 3
+    noise: float = 0.1
+    width: int = 6
+    depth: int = 1
+    activation: str = "tanh"
+    init_scale: float = 0.2
+    lr: float = 0.5
+    batch: int = 1
+
+    def __post_init__(self) -> None:
+        check_spawn_plan(self.spawn_steps, self.total_steps, self.n_pairs)
+
+
 @dataclass
 class MlpToy:
     spawns: list[MlpSpawn] = field(default_factory=list)
-    settings: dict = field(default_factory=dict)
+    settings: MlpToySettings = field(default_factory=MlpToySettings)
 
 
 def _train(model, x, y, start: int, stop: int, total: int, lr: float, batch: int, gen) -> None:
@@ -86,71 +115,48 @@ def _train(model, x, y, start: int, stop: int, total: int, lr: float, batch: int
         opt.step()
 
 
-def run_mlp_toy(
-    spawn_steps: Sequence[int] = (0, 10, 30, 100, 300),
-    total_steps: int = 600,
-    n_pairs: int = 3,
-    width: int = 6,
-    depth: int = 1,
-    activation: str = "tanh",
-    lr: float = 0.5,
-    batch: int = 1,
-    seed: int = 0,
-    dim: int = 4,
-    num_classes: int = 4,
-    clusters_per_class: int = 3,
-    noise: float = 0.1,
-    init_scale: float = 0.2,
-) -> MlpToy:
-    """Parent, ``n_pairs`` child pairs per spawn step, test barriers and predictions at T.
-
-    ``seed`` sets the data (``generator_seed``), the init and the data orders.
-    """
-    check_spawn_plan(spawn_steps, total_steps, n_pairs)
-    # Every argument, in signature order (locals() holds just them here), spawn steps sorted.
-    settings = dict(locals(), spawn_steps=sorted(spawn_steps))
+def run_mlp_toy(settings: MlpToySettings = MlpToySettings()) -> MlpToy:
+    """Parent, ``n_pairs`` child pairs per spawn step, test barriers and predictions at T."""
     with one_thread():
-        return _run(settings)
+        return _run(replace(settings, spawn_steps=tuple(sorted(settings.spawn_steps))))
 
 
-def _run(s: dict) -> MlpToy:
+def _run(s: MlpToySettings) -> MlpToy:
     dm = data_module(
         "synthetic",
         n_train=1024,
         n_test=512,
-        dim=s["dim"],
-        num_classes=s["num_classes"],
-        clusters_per_class=s["clusters_per_class"],
-        noise=s["noise"],
-        generator_seed=s["seed"],
+        dim=s.dim,
+        num_classes=s.num_classes,
+        clusters_per_class=s.clusters_per_class,
+        noise=s.noise,
+        generator_seed=s.seed,
     )
     x_tr, y_tr, x_te, y_te = dm.load()
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(
-            s["seed"]
-        )  # init only, inside a forked RNG: the caller's RNG is untouched
+        torch.manual_seed(s.seed)  # init only, inside a forked RNG: the caller's RNG is untouched
         parent = build_model(
             "mlp",
-            (1, 1, s["dim"]),
-            s["num_classes"],
-            depth=s["depth"],
-            width=s["width"],
-            activation=s["activation"],
+            (1, 1, s.dim),
+            s.num_classes,
+            depth=s.depth,
+            width=s.width,
+            activation=s.activation,
         )
     with torch.no_grad():  # a small init puts θ_0 near the saddle at the origin
         for p in parent.parameters():
-            p.mul_(s["init_scale"])
+            p.mul_(s.init_scale)
     ev = Evaluator(parent, x_te, y_te)
-    total, lr, batch = s["total_steps"], s["lr"], s["batch"]
+    total, lr, batch = s.total_steps, s.lr, s.batch
     out = MlpToy(settings=s)
-    g_parent = torch.Generator().manual_seed(s["seed"] + 1)
+    g_parent = torch.Generator().manual_seed(s.seed + 1)
     done = 0
-    for i, k in enumerate(s["spawn_steps"]):
+    for i, k in enumerate(s.spawn_steps):
         _train(parent, x_tr, y_tr, done, k, total, lr, batch, g_parent)
         done = k
-        g_children = torch.Generator().manual_seed(1_000_003 * (s["seed"] + 1) + i)
+        g_children = torch.Generator().manual_seed(1_000_003 * (s.seed + 1) + i)
         pairs = []
-        for _ in range(s["n_pairs"]):
+        for _ in range(s.n_pairs):
             ends = []
             for _ in range(2):
                 child = copy.deepcopy(parent)
@@ -177,10 +183,10 @@ def format_mlp_table(res: MlpToy) -> str:
     """One line per spawn step: mean ± s.d. over the child pairs of the test barriers."""
     st = res.settings
     lines = [
-        f"tiny MLP (depth {st['depth']}, width {st['width']}, {st['activation']}) on synthetic "
-        f"data ({st['num_classes']} classes x {st['clusters_per_class']} clusters, "
-        f"dim {st['dim']}); children trained to T = {st['total_steps']}; test split, "
-        f"mean ± s.d. over {st['n_pairs']} child pairs",
+        f"tiny MLP (depth {st.depth}, width {st.width}, {st.activation}) on synthetic "
+        f"data ({st.num_classes} classes x {st.clusters_per_class} clusters, "
+        f"dim {st.dim}); children trained to T = {st.total_steps}; test split, "
+        f"mean ± s.d. over {st.n_pairs} child pairs",
         f"{'k':>5} {'loss B_mid (nats)':>18} {'pred -1/8 dHd':>15} {'error barrier (pp)':>19} "
         f"{'child error (%)':>15}",
     ]
@@ -200,7 +206,7 @@ def mlp_figure(res: MlpToy, path: Path) -> Path:
     from ridgeline.tracking.plotting import plt, save_png, spawn_colors, spawn_step_axis
 
     st = res.settings
-    n = st["n_pairs"]
+    n = st.n_pairs
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     ax = axes[0]
     for s, color in zip(res.spawns, spawn_colors(len(res.spawns)), strict=True):
@@ -210,7 +216,7 @@ def mlp_figure(res: MlpToy, path: Path) -> Path:
     ax.set_xlabel("α   (θ$_α$ = (1−α)θ$_A$ + αθ$_B$)")
     ax.set_ylabel("test loss L(θ$_α$) (nats)")
     ax.set_title(
-        f"Linear path between the children at T = {st['total_steps']} (mean of {n} pairs)",
+        f"Linear path between the children at T = {st.total_steps} (mean of {n} pairs)",
         fontsize=9,
     )
     ax.legend(fontsize=7, title="spawn step", title_fontsize=7)
@@ -271,9 +277,9 @@ def mlp_figure(res: MlpToy, path: Path) -> Path:
     for ax in axes[1:]:
         ax.legend(fontsize=7)
     fig.suptitle(
-        f"Toy 2: MLP (depth {st['depth']}, width {st['width']}, {st['activation']}) on synthetic "
-        f"data ({st['num_classes']} classes × {st['clusters_per_class']} Gaussian clusters in "
-        f"{st['dim']}-d), seed {st['seed']}: children spawned near θ$_0$ end in different basins, "
+        f"Toy 2: MLP (depth {st.depth}, width {st.width}, {st.activation}) on synthetic "
+        f"data ({st.num_classes} classes × {st.clusters_per_class} Gaussian clusters in "
+        f"{st.dim}-d), seed {st.seed}: children spawned near θ$_0$ end in different basins, "
         "later ones in one"
     )
     fig.tight_layout()

@@ -141,54 +141,54 @@ class SpawnResult:
         return sum(not p.same_valley for p in self.pairs) / len(self.pairs)
 
 
+@dataclass(frozen=True)
+class ToySettings:
+    """The scalar toy's settings: a parent from ``init`` (near the saddle) trained by noisy GD
+    (learning rate ``lr``, gradient noise ``noise``) to ``total_steps``, ``n_pairs`` child pairs
+    spawned at each of ``spawn_steps``; ``seed`` seeds the private generators. A value that
+    cannot work raises ValueError naming it."""
+
+    init: Sequence[float] = (0.01, -0.005)
+    spawn_steps: Sequence[int] = (0, 5, 10, 20, 40, 80)
+    total_steps: int = 200
+    lr: float = 0.05
+    noise: float = 0.3
+    n_pairs: int = 16
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_spawn_plan(self.spawn_steps, self.total_steps, self.n_pairs)
+        if not math.isfinite(self.noise) or self.noise < 0:
+            raise ValueError(f"--noise={self.noise} is not valid: a finite number >= 0")
+        if not math.isfinite(self.lr) or self.lr <= 0:
+            raise ValueError(f"lr={self.lr} is not valid: a finite number > 0")
+
+
 @dataclass
 class ToyRun:
     parent: torch.Tensor  # [T + 1, 2]
     spawns: list[SpawnResult] = field(default_factory=list)
-    settings: dict = field(default_factory=dict)
+    settings: ToySettings = field(default_factory=ToySettings)
 
 
-def run_toy(
-    init: Sequence[float] = (0.01, -0.005),
-    spawn_steps: Sequence[int] = (0, 5, 10, 20, 40, 80),
-    total_steps: int = 200,
-    lr: float = 0.05,
-    noise: float = 0.3,
-    n_pairs: int = 16,
-    seed: int = 0,
-) -> ToyRun:
+def run_toy(settings: ToySettings = ToySettings()) -> ToyRun:
     """Parent from ``init`` (near the saddle), ``n_pairs`` child pairs spawned at each k."""
     with one_thread():
-        return _run_toy(init, spawn_steps, total_steps, lr, noise, n_pairs, seed)
+        return _run_toy(settings)
 
 
-def _run_toy(init, spawn_steps, total_steps, lr, noise, n_pairs, seed) -> ToyRun:
-    check_spawn_plan(spawn_steps, total_steps, n_pairs)
-    if not math.isfinite(noise) or noise < 0:
-        raise ValueError(f"--noise={noise} is not valid: a finite number >= 0")
-    if not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr={lr} is not valid: a finite number > 0")
-    g = torch.Generator().manual_seed(seed)
-    parent = noisy_gd(torch.tensor([list(init)]), total_steps, lr, noise, g)[:, 0]
-    run = ToyRun(
-        parent,
-        settings=dict(
-            init=tuple(init),
-            total_steps=total_steps,
-            lr=lr,
-            noise=noise,
-            n_pairs=n_pairs,
-            seed=seed,
-        ),
-    )
-    for i, k in enumerate(spawn_steps):
+def _run_toy(s: ToySettings) -> ToyRun:
+    g = torch.Generator().manual_seed(s.seed)
+    parent = noisy_gd(torch.tensor([list(s.init)]), s.total_steps, s.lr, s.noise, g)[:, 0]
+    run = ToyRun(parent, settings=s)
+    for i, k in enumerate(s.spawn_steps):
         start = parent[k]
-        gc = torch.Generator().manual_seed(1_000_003 * (seed + 1) + i)
-        children = noisy_gd(start.expand(2 * n_pairs, 2), total_steps - k, lr, noise, gc)
+        gc = torch.Generator().manual_seed(1_000_003 * (s.seed + 1) + i)
+        children = noisy_gd(start.expand(2 * s.n_pairs, 2), s.total_steps - k, s.lr, s.noise, gc)
         final = children[-1]
         pairs = [
             pair_barrier(tuple(final[2 * j].tolist()), tuple(final[2 * j + 1].tolist()))
-            for j in range(n_pairs)
+            for j in range(s.n_pairs)
         ]
         sp = tuple(start.tolist())
         run.spawns.append(SpawnResult(k, sp, children, pairs, float(loss_fn(params(*sp)))))
@@ -197,10 +197,10 @@ def _run_toy(init, spawn_steps, total_steps, lr, noise, n_pairs, seed) -> ToyRun
 
 def format_table(run: ToyRun) -> str:
     """The printed table: one line per spawn step (means over pairs), plus the analytic check."""
-    n = run.settings.get("n_pairs", len(run.spawns[0].pairs) if run.spawns else 0)
+    n = run.settings.n_pairs
     lines = [
         "L(w1,w2) = (w1*w2 - 1)^2: children trained by noisy GD from the parent at step k to "
-        f"T = {run.settings.get('total_steps')}; means over {n} child pairs",
+        f"T = {run.settings.total_steps}; means over {n} child pairs",
         f"{'k':>4} {'spawn point':>17} {'L(spawn)':>8} {'opposite valleys':>16} "
         f"{'B_mid':>7} {'chord':>7} {'-1/8 dHd':>8}   drawn pair: B_mid, prediction",
     ]
