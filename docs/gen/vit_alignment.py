@@ -45,7 +45,10 @@ def section(data: dict) -> str:
     """The generated section: provenance, the table (mean ± s.d. and per seed), the verdict."""
     env = data["environment"]
     machine = ", ".join(f"{k} {env[k]}" for k in ("platform", "device", "torch") if k in env)
-    threads = env.get("threads")
+    # the jobs' threads: the command's --threads when given (the environment is the launching
+    # process's)
+    given = re.search(r"--threads[ =](\d+)", data["command"])
+    threads = given.group(1) if given else env.get("threads")
     seeds = data["seeds"]
     claim = data["claim"]
     lines = [

@@ -1,7 +1,7 @@
 """``ridgeline-reproduce``: run the CPU-sized experiments over seeds and write the table of the
 claims ridgeline reproduces (markdown, CSV, JSON) and its figure.
 
-    ridgeline-reproduce --seeds 3 --out reproduce     # ~10 min on 2 CPU cores
+    ridgeline-reproduce --seeds 3 --out reproduce     # ~30 min on 2 CPU cores
     ridgeline-reproduce --tiny --seeds 2 --out /tmp/r  # a few steps of everything (tests)
 """
 
@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--vit-instability",
         action="store_true",
-        help="also claim 7, the ViT's instability analysis (an estimated 8 CPU-minutes per seed)",
+        help="also claim 7, the ViT's instability analysis (about 8 CPU-minutes per seed)",
     )
     ap.add_argument(
         "--threads",

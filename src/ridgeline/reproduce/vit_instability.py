@@ -6,9 +6,10 @@ statement the CNNs make, with its criterion fixed before any run: the test error
 (endpoint-mean, Frankle et al. 2020) between children spawned at the last spawn step is smaller
 than between children spawned at k = 0. Whether the last one is under 2 pp is reported beside it.
 
-The experiment (``conf/experiment/vit_mnist_mini_instability.yaml``) takes an estimated 8
-CPU-minutes per seed at one thread: about 25 minutes more for 3 seeds, on top of the 20-30 the
-other claims take together. ``ridgeline-reproduce`` runs it only with ``--vit-instability``.
+The experiment (``conf/experiment/vit_mnist_mini_instability.yaml``) took 8.3 CPU-minutes per
+seed when timed (4 min 25 s wall on 2 idle cores): about 25 minutes more for 3 seeds at one
+thread, on top of the 30 the other claims take together. ``ridgeline-reproduce`` runs it only
+with ``--vit-instability``.
 """
 
 from __future__ import annotations
