@@ -28,6 +28,7 @@ TINY = [
     "~probe.layerwise",
     "probe.curvature.gauss_newton=true",
     "probe.barrier.ridge_splits=null",  # the ridge on both splits (quickstart: test only)
+    "probe.eval_path=loop",  # no timing of loop against vmap (the path choice has its own tests)
 ]
 
 

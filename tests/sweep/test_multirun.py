@@ -26,6 +26,7 @@ def test_grid_shares_each_parent_and_collects_one_csv(tmp_path):
         "debug=fast",
         "probe=barrier_only",
         "probe.splits=[test]",
+        "probe.eval_path=loop",  # no timing of loop against vmap (the path choice: own tests)
         "print_config=false",
         "summary=false",
         f"hydra.sweep.dir={sweep}",

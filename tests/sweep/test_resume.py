@@ -18,11 +18,14 @@ pytestmark = pytest.mark.slow  # starts processes (make test-fast leaves it out)
 OVERRIDES = [
     "trainer.max_steps=60",
     "spawn.at=[0]",
+    "spawn.children=2",  # one pair: the probes' ridge (a nested jvp per pair) once per point
     "spawn.independent=false",
     "checkpoint_every_n_steps=5",
     "probe=barrier_only",
     "probe.every_n_steps=10",
     "probe.splits=[test]",
+    "probe.alphas=[0,0.5,1]",
+    "probe.profile_alphas=[0,0.5,1]",
     # Runs are compared bit for bit: a measured path (auto) may differ between processes.
     "probe.eval_path=loop",
     "data.eval_test_size=200",

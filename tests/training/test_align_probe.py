@@ -36,6 +36,7 @@ ALIGN = [
     "probe.curvature.layerwise=false",
     "probe.align=activation",
     "probe.align_spawned=true",
+    "probe.eval_path=loop",  # no timing of loop against vmap (the path choice has its own tests)
 ]
 
 

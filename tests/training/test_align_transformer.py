@@ -25,6 +25,11 @@ VIT = [
     "spawn.at=[3]",
     "probe.every_n_steps=null",
     "~probe.curvature",
+    # the endpoints and the midpoint, a 3 × 3 plane: the alignment's cost stays, the grids' goes
+    "probe.alphas=[0,0.5,1]",
+    "probe.profile_alphas=[0,0.5,1]",
+    "probe.geometry.plane_resolution=3",
+    "probe.eval_path=loop",  # no timing of loop against vmap (the path choice has its own tests)
     "probe.align=weight",
 ]
 
