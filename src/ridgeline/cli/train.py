@@ -97,20 +97,21 @@ def train(cfg: DictConfig) -> Path:
     # about a second.
     check_schema(cfg)
     complete_data(cfg)  # a user's data preset without the schema: the schema's defaults
-    # Heavy imports (torch, Lightning, W&B) after Hydra has composed the config: a config that
-    # Hydra rejects fails in about a second.
+    from ridgeline.job.validate import validate_config, validate_run
+
+    plan = validate_config(cfg)
+    # Heavy imports (Lightning, W&B) after the config's own checks: a config that Hydra or
+    # ridgeline rejects fails in a few seconds, before Lightning is imported.
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
     from ridgeline.job.ranks import start_ranks, stop_ranks
-    from ridgeline.job.validate import validate_config, validate_run
     from ridgeline.probes import build_probe_callbacks
     from ridgeline.tracking.loggers import log_run_summary
     from ridgeline.training.phases import run_phase
     from ridgeline.training.preemption import SigtermNotice
     from ridgeline.training.threads import set_threads
 
-    plan = validate_config(cfg)
     run, top = plan.run, plan.settings.top
     assert run is not None  # composed by Hydra's run: paths.output_dir is its run dir
     set_threads(top.threads)

@@ -301,9 +301,10 @@ def check_components(settings: Settings) -> None:
 
 
 def check_builds(cfg: DictConfig, settings: Settings, total: int) -> None:
-    """Build the optimiser, schedule, probe components, data module and model once."""
+    """Build the optimiser, schedule, probe components, model and data module once (the data
+    module last: it is a LightningDataModule, and the others need no Lightning)."""
     check_optim(cfg)
     check_schedule(cfg, total)
     check_components(settings)
-    check_data(cfg, settings.data.name)
     check_model(cfg, settings)
+    check_data(cfg, settings.data.name)

@@ -2,9 +2,34 @@
 ranks under DDP, the parent store it shares, and ``load_run`` to read a finished job back.
 
 ``from ridgeline.job import load_run`` (also ``ridgeline.load_run``) reads a run dir.
+The names below are imported on first use (PEP 562): ``import ridgeline.job.validate`` then
+checks a config without importing Lightning.
 """
 
-from ridgeline.job.plan import Phase, RunPlan, make_plan
-from ridgeline.job.run import LoadedPhase, LoadedRun, load_run
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["LoadedPhase", "LoadedRun", "Phase", "RunPlan", "load_run", "make_plan"]
+if TYPE_CHECKING:
+    from ridgeline.job.plan import Phase as Phase
+    from ridgeline.job.plan import RunPlan as RunPlan
+    from ridgeline.job.plan import make_plan as make_plan
+    from ridgeline.job.run import LoadedPhase as LoadedPhase
+    from ridgeline.job.run import LoadedRun as LoadedRun
+    from ridgeline.job.run import load_run as load_run
+
+# Each exported name and the module that defines it.
+_HOMES = {
+    "Phase": "ridgeline.job.plan",
+    "RunPlan": "ridgeline.job.plan",
+    "make_plan": "ridgeline.job.plan",
+    "LoadedPhase": "ridgeline.job.run",
+    "LoadedRun": "ridgeline.job.run",
+    "load_run": "ridgeline.job.run",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'ridgeline.job' has no attribute {name!r}")

@@ -1,17 +1,25 @@
 """Probe callbacks: :class:`LandscapeProbe` (when to probe, where records go) and one module per
 component (what to compute), each registered under its config key and record key
 (:func:`register_probe`, :func:`list_probes`): ``probe.barrier`` is :class:`BarrierProbe` in
-:mod:`.barrier`, and so on."""
+:mod:`.barrier`, and so on.
+
+The callback (:class:`LandscapeProbe`, :func:`build_probe_callbacks`) is imported on first use
+(PEP 562): the components alone are what ``ridgeline-train`` builds to check a config, before it
+imports Lightning."""
+
+from typing import TYPE_CHECKING, Any
 
 from ridgeline.probes.aligned import AlignedPair
 from ridgeline.probes.barrier import BarrierProbe
-from ridgeline.probes.callback import LandscapeProbe, build_probe_callbacks
 from ridgeline.probes.component import PairComponent, ProbeContext
 from ridgeline.probes.curvature import CurvatureProbe
 from ridgeline.probes.geometry import GeometryProbe
 from ridgeline.probes.layerwise import LayerwiseProbe
 from ridgeline.probes.parent import ParentProbe
 from ridgeline.probes.registry import list_probes, register_probe
+
+if TYPE_CHECKING:
+    from ridgeline.probes.callback import LandscapeProbe, build_probe_callbacks
 
 __all__ = [
     "AlignedPair",
@@ -27,3 +35,11 @@ __all__ = [
     "list_probes",
     "register_probe",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("LandscapeProbe", "build_probe_callbacks"):
+        from ridgeline.probes import callback
+
+        return getattr(callback, name)
+    raise AttributeError(f"module 'ridgeline.probes' has no attribute {name!r}")

@@ -19,9 +19,7 @@ from ridgeline.landscape import (
 )
 from ridgeline.probes.component import PairComponent, ProbeContext, param_keys, uncorrected
 from ridgeline.probes.registry import register_probe
-from ridgeline.store.checkpoints import load_checkpoint
 from ridgeline.store.layout import PhaseLayout
-from ridgeline.training.spawn import parent_model_state
 
 # probe.geometry.plane: "end" = at the phase's final probe only, "all" = at every probe point,
 # "off" = never (true / false, the switch's old values, mean "all" / "off").
@@ -180,6 +178,11 @@ def parent_points(root: Path) -> tuple[list[int], list[ParamSet]]:
     """(steps, model states) of a parent phase directory: ``theta0.pt`` (step 0), every
     ``spawn_points/step=<k>.ckpt`` and, once the phase is done, ``checkpoints/last.ckpt``;
     one state per step, in step order (what exists of them)."""
+    # Lightning's checkpoint modules, imported here: ridgeline-train checks a config (building
+    # this component) before it imports Lightning.
+    from ridgeline.store.checkpoints import load_checkpoint
+    from ridgeline.training.spawn import parent_model_state
+
     layout = PhaseLayout(root)
     points: dict[int, ParamSet] = {}
     if layout.theta0.is_file():

@@ -8,7 +8,12 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from ridgeline.config.rules.groups import alpha_grid, check_ranges, steps, unknown_keys
 from ridgeline.config.rules.helpers import closest, plain, warn
-from ridgeline.config.rules.trainer import check_threads, check_trainer, world_size
+from ridgeline.config.rules.trainer import (
+    check_threads,
+    check_trainer,
+    check_trainer_keys,
+    world_size,
+)
 from ridgeline.config.schema import GROUP_SCHEMAS, SPLITS, SeedsConfig, TrainConfig
 from ridgeline.errors import ConfigError
 
@@ -277,12 +282,20 @@ def check_values(settings: "Settings") -> None:
         check_splits(settings.probe)
 
 
+def check_lightning_classes(cfg: DictConfig) -> None:
+    """The ``trainer`` keys against Lightning's Trainer and each logger against its class: the
+    rules that import Lightning (about 3 s), run after those that do not."""
+    check_trainer_keys(cfg.trainer)
+    check_logger(cfg)
+
+
 def check_config(cfg: DictConfig, settings: "Settings") -> int:
-    """Every rule that needs only the config and the typed settings; returns T."""
+    """Every rule that needs only the config and the typed settings, and neither torch nor
+    Lightning; returns T. (The trainer's keys against Lightning's Trainer and the loggers against
+    Lightning's loggers: :func:`check_lightning_classes`.)"""
     total = check_trainer(cfg.trainer)
     check_values(settings)
     check_threads(settings.top.threads)
-    check_logger(cfg)
     check_optim(settings.optim)
     check_schedule(settings.schedule, total)
     check_spawn(settings.spawn, total)

@@ -56,8 +56,12 @@ def check_trainer_keys(trainer: DictConfig) -> None:
 
 
 def check_trainer(t: DictConfig) -> int:
-    """The Trainer keys ridgeline relies on; returns T (``trainer.max_steps``)."""
-    check_trainer_keys(t)
+    """The Trainer keys ridgeline relies on; returns T (``trainer.max_steps``).
+
+    Whether every key is an argument of Lightning's Trainer is :func:`check_trainer_keys`, which
+    imports Lightning: :func:`ridgeline.job.validate.validate_config` runs it last
+    (:func:`~ridgeline.config.rules.across.check_lightning_classes`).
+    """
     total = at_least("trainer.max_steps", t.get("max_steps"), 1)
     epochs = t.get("max_epochs", -1)
     if epochs is not None and (not is_int(epochs) or (epochs < 1 and epochs != -1)):
