@@ -16,6 +16,7 @@ OVERRIDES = [
     "~probe.curvature",
     "spawn.at=[10]",
     "spawn.independent=false",
+    "probe.geometry.plane=off",  # the distances are read back; the plane is not
     "threads=1",
 ]
 
