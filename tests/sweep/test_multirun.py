@@ -26,6 +26,8 @@ def test_grid_shares_each_parent_and_collects_one_csv(tmp_path):
         "debug=fast",
         "probe=barrier_only",
         "probe.splits=[test]",
+        "probe.alphas=[0,0.5,1]",  # the midpoint the CSV is checked against, and both ends
+        "probe.profile_alphas=[0,0.5,1]",
         "probe.eval_path=loop",  # no timing of loop against vmap (the path choice: own tests)
         "print_config=false",
         "summary=false",

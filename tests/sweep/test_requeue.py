@@ -18,7 +18,8 @@ from ridgeline.store.layout import RunLayout
 pytestmark = pytest.mark.slow  # starts processes (make test-fast leaves it out)
 
 PHASE = "spawn_k=0000001"
-JOB = mlp_job(100)
+JOB = mlp_job(50)
+SIGNAL_AT = 10  # the periodic probe after which USR2 comes: 40 steps and four probes remain
 
 
 def submitit_tasks(pid: int) -> list[int]:
@@ -68,7 +69,7 @@ def test_usr2_requeues_through_submitit_and_the_job_resumes(tmp_path):
         text=True,
     )
     records = RunLayout(sweep / "0").records
-    wait_for_record(proc, records, PHASE, 20)
+    wait_for_record(proc, records, PHASE, SIGNAL_AT)
     tasks = submitit_tasks(proc.pid)
     assert len(tasks) == 1 and proc.poll() is None, "the job ended before it could be signalled"
     os.kill(tasks[0], signal.SIGUSR2)  # submitit's preemption/timeout signal
