@@ -2,6 +2,12 @@
 
 Every step runs with tiny sizes on the CPU (the install is skipped: the venv exists) and the
 JSON it prints the path of has each section with finite numbers.
+
+Two knobs of the environment the script passes on keep its steps short: the tests step's pytest
+reads PYTEST_ADDOPTS (a subset: the CUDA comparison, skipped here, and the toy-ridge tests; every
+curvature test runs in this suite anyway), and the main job's ridgeline-train reads the user
+config dir $RIDGELINE_CONFIG_DIR (USER_CONFIG below: no figures, 3-point grids, a 3 x 3 plane,
+two children; every probe component still runs).
 """
 
 import json
@@ -18,6 +24,19 @@ pytestmark = pytest.mark.slow  # starts processes (make test-fast leaves it out)
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "gpu_check.sh"
 SECTIONS = ("meta", "shell", "lockstep", "probe", "bf16", "channels_last")
+TESTS_SUBSET = "-k 'cuda or toy_ridge'"
+# local/default.yaml: loaded after the experiment, before the script's own overrides.
+USER_CONFIG = """# @package _global_
+summary: false
+spawn:
+  children: 2
+probe:
+  alphas: [0, 0.5, 1]
+  profile_alphas: [0, 0.5, 1]
+  eval_path: loop
+  geometry:
+    plane_resolution: 3
+"""
 
 
 def numbers(obj: object) -> list[float]:
@@ -33,7 +52,15 @@ def numbers(obj: object) -> list[float]:
 )
 def test_gpu_check_cpu_dry_run(tmp_path):
     out = tmp_path / "check.json"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path)}
+    (tmp_path / "conf" / "local").mkdir(parents=True)
+    (tmp_path / "conf" / "local" / "default.yaml").write_text(USER_CONFIG)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "TMPDIR": str(tmp_path),
+        "PYTEST_ADDOPTS": f"{os.environ.get('PYTEST_ADDOPTS', '')} {TESTS_SUBSET}".strip(),
+        "RIDGELINE_CONFIG_DIR": str(tmp_path / "conf"),
+    }
     done = subprocess.run(
         [str(SCRIPT), "--cpu", "--out", str(out)],
         cwd=tmp_path,
@@ -53,6 +80,7 @@ def test_gpu_check_cpu_dry_run(tmp_path):
     shell = result["shell"]
     assert shell["install_skipped"] == 1
     assert shell["tests_rc"] == 0 and shell["tests_passed"] > 0 and shell["tests_failed"] == 0
+    assert shell["tests_skipped"] == 1  # the CUDA comparison, with no CUDA device
     assert shell["main_job_rc"] == 0 and shell["main_job_s"] > 0
     assert shell["failed_steps"] == 0
     assert set(result["lockstep"]["steps_per_s_per_child"]) == {"1", "2", "4", "8"}

@@ -15,7 +15,10 @@ from ridgeline.records.probe_record import ProbeRecord
 
 TRAIN = str(Path(sys.executable).with_name("ridgeline-train"))
 T = 4
-# The experiment with a 1-block ViT of width 16, 4 steps, tiny probe grids; every probe stays on.
+# The experiment with a 1-block ViT of width 16, 4 steps, tiny probe grids, one spawn step
+# (k = 2: the parent has taken DDP steps) besides the children of different inits; every probe
+# stays on. (Most of a run is the top eigenvalue's power iteration: up to 100 Hessian-vector
+# products per pair record, each all-reduced under DDP; a spawn step costs two records.)
 SMALL = [
     "experiment=vit_mnist_mini_instability",
     "model.dim=16",
@@ -24,7 +27,7 @@ SMALL = [
     "model.mlp_dim=32",
     f"trainer.max_steps={T}",
     "schedule.warmup_steps=1",
-    "spawn.at=[0,2]",
+    "spawn.at=[2]",
     "data.eval_train_size=40",
     "data.eval_test_size=40",
     "probe.alphas=[0,0.5,1]",
@@ -90,7 +93,7 @@ def single(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_every_probe_is_in_the_records(single):
     last = finals(single)
-    assert sorted(last) == ["independent", "spawn_k=0000000", "spawn_k=0000002"]
+    assert sorted(last) == ["independent", "spawn_k=0000002"]
     for record in last.values():
         check_pair(record)
     parents = [r for r in load_run(single).records if r.probe == "parent"]
