@@ -14,6 +14,21 @@ os.environ.setdefault("WANDB_DISABLE_GIT", "true")
 os.environ.setdefault("PYTHONWARNINGS", "ignore")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """xdist hands out whole files (``make test``: ``--dist loadfile``) in the order below, not
+    sorted by their number of tests (its default, which leaves the slow files, a few tests each,
+    for the end: one worker idles while the other runs the last of them)."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files with a test marked slow first, each file's tests in their order: the last files
+    handed out to the workers are quick ones, so neither waits long for the other at the end."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)  # stable: otherwise collection order
+
+
 @pytest.fixture(autouse=True)
 def _no_inherited_wandb_service():
     """A test that ran W&B in this process leaves its service's address in WANDB_SERVICE, and
