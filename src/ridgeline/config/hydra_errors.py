@@ -32,10 +32,13 @@ OUTPUT_DIR_KEYS = ("hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir")
 
 
 class _JobCrashed(Exception):
-    """Wraps an unexpected exception raised inside the job, so it is re-raised as it is."""
+    """Wraps an unexpected exception raised inside the job, so it is re-raised as it is.
+
+    ``exc`` is also its only argument: a launcher that pickles a job's exception (submitit)
+    rebuilds it from ``args``."""
 
     def __init__(self, exc: Exception) -> None:
-        super().__init__()
+        super().__init__(exc)
         self.exc = exc
 
 
