@@ -5,14 +5,7 @@
 It is imported on first use (PEP 562), so that ``import ridgeline.<module>`` stays light.
 """
 
-from typing import Any
+from ridgeline._shim import on_first_use
 
 __all__ = ["load_run"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "load_run":
-        from ridgeline.job.run import load_run
-
-        return load_run
-    raise AttributeError(f"module 'ridgeline' has no attribute {name!r}")
+__getattr__ = on_first_use(__name__, {"load_run": "ridgeline.job.run"})

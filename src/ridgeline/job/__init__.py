@@ -6,8 +6,9 @@ The names below are imported on first use (PEP 562): ``import ridgeline.job.vali
 checks a config without importing Lightning.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ridgeline._shim import on_first_use
 
 if TYPE_CHECKING:
     from ridgeline.job.plan import Phase as Phase
@@ -27,9 +28,4 @@ _HOMES = {
     "load_run": "ridgeline.job.run",
 }
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'ridgeline.job' has no attribute {name!r}")
+__getattr__ = on_first_use(__name__, _HOMES)

@@ -7,8 +7,9 @@ The callback (:class:`LandscapeProbe`, :func:`build_probe_callbacks`) is importe
 (PEP 562): the components alone are what ``ridgeline-train`` builds to check a config, before it
 imports Lightning."""
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ridgeline._shim import on_first_use
 from ridgeline.probes.aligned import AlignedPair
 from ridgeline.probes.barrier import BarrierProbe
 from ridgeline.probes.component import PairComponent, ProbeContext
@@ -36,10 +37,7 @@ __all__ = [
     "register_probe",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in ("LandscapeProbe", "build_probe_callbacks"):
-        from ridgeline.probes import callback
-
-        return getattr(callback, name)
-    raise AttributeError(f"module 'ridgeline.probes' has no attribute {name!r}")
+_CALLBACK = "ridgeline.probes.callback"  # imports Lightning
+__getattr__ = on_first_use(
+    __name__, {"LandscapeProbe": _CALLBACK, "build_probe_callbacks": _CALLBACK}
+)
