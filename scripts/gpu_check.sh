@@ -89,7 +89,7 @@ else
 fi
 t0=$(now)
 "$REPO/.venv/bin/ridgeline-train" logger=none print_config=false \
-    "hydra.run.dir=$WORK/main_job" "${JOB[@]}" > "$WORK/main_job.log" 2>&1
+    "hydra.run.dir=$WORK/main_job" "paths.parent_dir=$WORK/parents" "${JOB[@]}" > "$WORK/main_job.log" 2>&1
 rc=$?
 tail -2 "$WORK/main_job.log"
 RECORDS+=("main_job_s=$(elapsed "$t0")" "main_job_rc=$rc")
