@@ -40,20 +40,27 @@ class Settings:
 
 
 def read_group(
-    cfg: DictConfig, key: str, schema: "type[DataclassInstance]", values: Any = None
+    cfg: DictConfig,
+    key: str,
+    schema: "type[DataclassInstance]",
+    values: Any = None,
+    context: DictConfig | None = None,
 ) -> Any:
     """``cfg[key]`` (or ``values`` given for it) as a ``schema`` instance: its own preset's
     schema when it is a typed node; a user's preset that does not start from the schema is
     read through it (its defaults filled in, its types checked: a ConfigError names the key).
-    ``key`` "" reads the top-level keys."""
+    ``key`` "" reads the top-level keys.
+
+    ``context`` (from :func:`read_context`) is where the group is merged, so that the schema's
+    own interpolations (e.g. ``${paths.data_dir}``) resolve; a group read replaces its own key
+    there, so one context serves every group (not the top-level keys: their read writes the
+    schema's top level over it). Without it, a fresh one is made."""
     node = (cfg[key] if key else cfg) if values is None else values
     own = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
     schema = own if isinstance(own, type) and issubclass(own, schema) else schema
     if OmegaConf.is_config(node):
         node = OmegaConf.to_container(node, resolve=True)
-    # Merged where the schema's own interpolations (e.g. ${paths.data_dir}) resolve.
-    context = OmegaConf.create(as_dict(cfg, resolve=False))
-    OmegaConf.set_struct(context, False)
+    context = read_context(cfg) if context is None else context
     try:
         base = OmegaConf.structured(schema)
         OmegaConf.set_struct(base, False)
@@ -74,6 +81,13 @@ def read_group(
             raise
         raise error from None
     return _instance(schema, read)
+
+
+def read_context(cfg: DictConfig) -> DictConfig:
+    """A writable, unresolved copy of ``cfg``: where :func:`read_group` merges a group."""
+    context = OmegaConf.create(as_dict(cfg, resolve=False))
+    OmegaConf.set_struct(context, False)
+    return context
 
 
 def _plain(value: Any) -> Any:
@@ -115,14 +129,18 @@ def _read_settings(cfg: DictConfig) -> Settings:
             if k not in known and isinstance(v, DictConfig) and "_target_" in v
         }
         probe = {k: v for k, v in as_dict(probe).items() if k in known}
+    # The top-level keys first (a bad one is named first), in a context of their own: their
+    # merge writes the schema's top level over it. The groups share one.
+    top_settings = read_group(cfg, "", TrainConfig, OmegaConf.masked_copy(cfg, list(top)))
+    groups = read_context(cfg)
     return Settings(
-        top=read_group(cfg, "", TrainConfig, OmegaConf.masked_copy(cfg, list(top))),
-        data=read_group(cfg, "data", DataConfig),
-        optim=read_group(cfg, "optim", OptimConfig),
-        schedule=read_group(cfg, "schedule", ScheduleConfig),
-        spawn=read_group(cfg, "spawn", SpawnConfig),
-        paths=read_group(cfg, "paths", PathsConfig),
-        probe=read_group(cfg, "probe", ProbeConfig, probe) if probe else None,
+        top=top_settings,
+        data=read_group(cfg, "data", DataConfig, context=groups),
+        optim=read_group(cfg, "optim", OptimConfig, context=groups),
+        schedule=read_group(cfg, "schedule", ScheduleConfig, context=groups),
+        spawn=read_group(cfg, "spawn", SpawnConfig, context=groups),
+        paths=read_group(cfg, "paths", PathsConfig, context=groups),
+        probe=read_group(cfg, "probe", ProbeConfig, probe, groups) if probe else None,
         components=components,
     )
 
