@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from helpers.cli import TRAIN, run_train
+from helpers.cli import TRAIN, run_train, run_train_batch
 from helpers.compose import compose_groups as compose_cfg
 from ridgeline.config.resolvers import register_resolvers
 from ridgeline.config.rules import check_sizes
@@ -69,14 +69,9 @@ CLI_CASES = [
 ]
 
 
-@pytest.mark.slow  # starts ridgeline-train
-@pytest.mark.parametrize(
-    "overrides,code,fragments", CLI_CASES, ids=[" ".join(c[0]) for c in CLI_CASES]
-)
-def test_bad_config_on_the_command_line(tmp_path, overrides, code, fragments):
-    start = time.monotonic()
-    result = run_train(tmp_path, *overrides, timeout=180)
-    elapsed = time.monotonic() - start
+def assert_refused(result, code: int, fragments: list[str], cwd) -> None:
+    """Exit ``code``, every fragment in stderr, one ``ridgeline: error:`` line, no traceback,
+    no training, nothing written (neither the run dir nor the parent store)."""
     assert result.returncode == code, result.stderr[-2000:]
     for fragment in fragments:
         assert fragment in result.stderr, result.stderr[-2000:]
@@ -85,9 +80,77 @@ def test_bad_config_on_the_command_line(tmp_path, overrides, code, fragments):
         lines = [line for line in result.stderr.splitlines() if line.startswith("ridgeline:")]
         assert len(lines) == 1 and lines[0].startswith("ridgeline: error: "), result.stderr
     assert "Trainer.fit" not in result.stdout + result.stderr  # no training started
-    assert not (tmp_path / "run").exists(), list((tmp_path / "run").rglob("*"))
-    assert not (tmp_path / "outputs").exists()
-    assert elapsed < 120  # start-up dominates; generous for loaded CI machines
+    assert not (cwd / "run").exists(), list((cwd / "run").rglob("*"))
+    assert not (cwd / "outputs").exists()
+
+
+def ddp_start_case(case: str, busy_port: int) -> tuple[list[str], dict[str, str], str]:
+    """A DDP job that cannot start: its overrides, environment and the expected line."""
+    if case == "num_nodes":  # on one machine, no launcher for the second node
+        overrides = ["logger=none", "trainer.num_nodes=2", "trainer.strategy=ddp"]
+        return overrides, {}, "trainer.num_nodes=2 is not valid: 1 on one machine"
+    env = {"MASTER_PORT": str(busy_port)}
+    return (
+        ["logger=none", "trainer=ddp_sim"],
+        env,
+        f"MASTER_PORT={busy_port} is not valid: a free port",
+    )
+
+
+DDP_START_CASES = ["num_nodes", "busy port"]
+
+
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory):
+    """Every command-line case of this file that is refused before training, run by ONE process
+    that calls the console script's entry point once per command line (helpers/train_batch.py):
+    ``{case id: (result, cwd, expected line)}``. The DDP cases' busy port is held meanwhile."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cases, keys, expected = [], [], []
+        for overrides, _, _ in CLI_CASES:
+            cases.append((tmp_path_factory.mktemp("cli"), overrides, {}))
+            keys.append(" ".join(overrides))
+            expected.append(None)
+        for case in DDP_START_CASES:
+            overrides, env, line = ddp_start_case(case, port)
+            cases.append((tmp_path_factory.mktemp("ddp"), overrides, env))
+            keys.append(case)
+            expected.append(line)
+        results = run_train_batch(cases, timeout=600)
+    return {
+        key: (result, cwd, line)
+        for key, result, (cwd, _, _), line in zip(keys, results, cases, expected, strict=True)
+    }
+
+
+@pytest.mark.slow  # starts ridgeline-train
+@pytest.mark.parametrize(
+    "overrides,code,fragments", CLI_CASES, ids=[" ".join(c[0]) for c in CLI_CASES]
+)
+def test_bad_config_on_the_command_line(refused, overrides, code, fragments):
+    result, cwd, _ = refused[" ".join(overrides)]
+    assert_refused(result, code, fragments, cwd)
+    assert result.seconds < 60  # a refusal costs no training
+
+
+@pytest.mark.slow  # starts ridgeline-train
+def test_the_console_script_process_refuses_as_its_entry_point_does(tmp_path, refused):
+    """The batch above calls the console script's entry point in one interpreter; a real
+    ``ridgeline-train`` process given one of its command lines exits and prints the same."""
+    overrides, code, fragments = CLI_CASES[4]  # trainer.max_steps=abc
+    start = time.monotonic()
+    result = run_train(tmp_path, *overrides, timeout=180)
+    assert time.monotonic() - start < 120  # start-up dominates; generous for loaded CI machines
+    assert_refused(result, code, fragments, tmp_path)
+    batched, _, _ = refused[" ".join(overrides)]
+    assert result.returncode == batched.returncode
+    ours = [line for line in result.stderr.splitlines() if line.startswith("ridgeline:")]
+    assert ours == [line for line in batched.stderr.splitlines() if line.startswith("ridgeline:")]
 
 
 def free_port() -> int:
@@ -121,24 +184,12 @@ def test_more_nodes_than_started_fail_within_the_rendezvous_timeout(tmp_path):
 
 
 @pytest.mark.slow  # starts ridgeline-train
-@pytest.mark.parametrize("case", ["num_nodes", "busy port"])
-def test_a_ddp_job_that_cannot_start_is_one_line_before_any_process_starts(tmp_path, case):
-    import socket
-
-    with socket.socket() as busy:
-        busy.bind(("", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        if case == "num_nodes":  # on one machine, no launcher for the second node
-            overrides, env = ["trainer.num_nodes=2", "trainer.strategy=ddp"], {}
-            expected = "trainer.num_nodes=2 is not valid: 1 on one machine"
-        else:
-            overrides, env = ["trainer=ddp_sim"], {"MASTER_PORT": str(port)}
-            expected = f"MASTER_PORT={port} is not valid: a free port"
-        result = run_train(tmp_path, "logger=none", *overrides, env=env, timeout=180)
+@pytest.mark.parametrize("case", DDP_START_CASES)
+def test_a_ddp_job_that_cannot_start_is_one_line_before_any_process_starts(refused, case):
+    result, cwd, expected = refused[case]
     assert result.returncode == 2, result.stderr[-2000:]
     assert expected in _one_error_line(result)
-    assert list(tmp_path.iterdir()) == []
+    assert list(cwd.iterdir()) == []
 
 
 def _one_error_line(result) -> str:
