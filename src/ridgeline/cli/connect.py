@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from ridgeline.connect.fit import DEFAULT_POINTS, ConnectOptions
+    from ridgeline.connect.options import DEFAULT_POINTS, ConnectOptions
 
     d = ConnectOptions()
     ap = _Parser(prog="ridgeline-connect", description=__doc__.splitlines()[0])
@@ -84,7 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """0 when the records (and figure) are written; 2 for bad input, nothing written."""
     args = parse_args(argv)
-    from ridgeline.connect.fit import ConnectOptions, connect_run, format_table
+    from ridgeline.connect.fit import connect_run, format_table
+    from ridgeline.connect.options import ConnectOptions
 
     # every option is the flag of the same name (``--phase`` is stored as ``phases``)
     options = ConnectOptions(**{f.name: getattr(args, f.name) for f in fields(ConnectOptions)})

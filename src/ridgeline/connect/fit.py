@@ -24,8 +24,8 @@ from ridgeline.connect.bent_path_record import (
     write_bend,
     write_curves,
 )
+from ridgeline.connect.options import DEFAULT_POINTS, SPLITS, ConnectOptions
 from ridgeline.connect.preflight import (
-    DEFAULT_MAX_HOURS,
     ConnectError,
     check_batches,
     check_cost,
@@ -51,28 +51,7 @@ __all__ = [
     "training_batches",
 ]
 
-SPLITS = ("test", "train")
-DEFAULT_POINTS = 25  # t = 0, 1/24, ..., 1: the probes' default α-grid
 CONNECTED_KINDS = ("spawn", "independent")
-
-
-@dataclass
-class ConnectOptions:
-    """What to fit and where to measure it (defaults: the ``ridgeline-connect`` defaults)."""
-
-    phases: Sequence[str] | None = None  # None: every spawn phase and the independent one
-    kind: str = "bezier"
-    steps: int = 200
-    lr: float = 1e-2
-    optimizer: str = "adam"
-    t_per_step: int = 1
-    split: str = "test"
-    train_batches: int = 8
-    batch_size: int | None = None  # None: the run's data.batch_size
-    points: int = DEFAULT_POINTS
-    seed: int = 0
-    bn_policy: str | None = None  # None: the run's probe.bn_policy (repair: interpolate)
-    max_hours: float = DEFAULT_MAX_HOURS  # refuse a larger estimated cost
 
 
 @dataclass

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ridgeline.connect.options import DEFAULT_MAX_HOURS
 from ridgeline.errors import RidgelineError, TrainingDiverged
 from ridgeline.job.run import LoadedPhase
 from ridgeline.job.run_dir import check_writable
@@ -45,7 +46,6 @@ __all__ = [
     "unique_phases",
 ]
 
-DEFAULT_MAX_HOURS = 24.0
 TIMED_EXAMPLES = 256
 TIMED_REPEATS = 3
 FORWARD_SHARE = 1 / 3  # a forward pass, as a share of a forward-and-backward pass
