@@ -10,8 +10,6 @@ from pathlib import Path
 
 from ridgeline.cli.errors import fail
 from ridgeline.errors import RidgelineError
-from ridgeline.report.collect import collect
-from ridgeline.report.tables import leading_columns, metric_rows, write_csv
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sweep_dir", type=Path, help="a multirun dir (or a single run dir)")
     parser.add_argument("-o", "--out", type=Path, help="CSV path (default <sweep dir>/sweep.csv)")
     args = parser.parse_args(argv)
+    # after the arguments: they import torch (--help and a usage error need neither)
+    from ridgeline.report.collect import collect
+    from ridgeline.report.tables import leading_columns, metric_rows, write_csv
+
     try:
         collection = collect(args.sweep_dir)
         rows = metric_rows(collection)
