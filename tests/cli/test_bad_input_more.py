@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 
 from helpers.cli import TRAIN, run_train
 from helpers.compose import compose_groups
+from helpers.sweep import sweep_refused
 from ridgeline.config.env import (
     MASTER_ADDR_ENV,
     RENDEZVOUS_ENV,
@@ -290,19 +291,14 @@ def test_a_schema_error_comes_before_torch_is_imported(tmp_path, override):
 
 
 # --- 6. a sweep is checked whole before its first job ---------------------------------------
+# One sweep through the console script: Hydra calls the check (the callback CheckSweep) before
+# the launcher starts anything, and nothing is written. Every rule the check applies to a later
+# job (schema, cross-key, build time), and a sweep of no job, in-process below: each is the
+# same callback and the same one line and exit 2; only the rule that fires differs.
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "sweep,job,fragment",
-    [
-        ("probe.geometry.plane_resolution=11,0", 1, "probe.geometry.plane_resolution=0 is not"),
-        ("spawn.at=[0],[5000]", 1, "spawn.at=[5000] is not valid"),
-        ("probe.eval_path=loop,fast", 1, "probe.eval_path='fast' is not valid"),
-        ("model.name=cnn,nosuch", 1, "model.name='nosuch' is not valid"),
-    ],
-)
-def test_an_invalid_later_job_stops_the_sweep_before_any_job_starts(tmp_path, sweep, job, fragment):
+def test_an_invalid_later_job_stops_the_sweep_before_any_job_starts(tmp_path):
     result = subprocess.run(
-        [TRAIN, "-m", "print_config=false", "logger=none", sweep],
+        [TRAIN, "-m", "print_config=false", "logger=none", "probe.geometry.plane_resolution=11,0"],
         cwd=tmp_path,
         env={**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"},
         capture_output=True,
@@ -312,23 +308,36 @@ def test_an_invalid_later_job_stops_the_sweep_before_any_job_starts(tmp_path, sw
     )
     assert result.returncode == 2, result.stderr[-2000:]
     line = _one_error_line(result)
-    assert line.startswith(f"ridgeline: error: sweep job {job} (") and fragment in line, line
+    assert line.startswith("ridgeline: error: sweep job 1 ("), line
+    assert "probe.geometry.plane_resolution=0 is not" in line, line
     assert "Trainer.fit" not in result.stdout + result.stderr
     assert list(tmp_path.iterdir()) == []  # no sweep dir, no multirun.yaml, no parent store
 
 
-@pytest.mark.slow
-def test_a_sweep_of_no_job_is_refused(tmp_path):
-    result = subprocess.run(
-        [TRAIN, "-m", "print_config=false", "logger=none", "seed=range(0)"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert "a sweep of at least one job" in _one_error_line(result)
+@pytest.mark.parametrize(
+    "sweep,job,fragment",
+    [
+        # a build-time check (the probe built from the job's config)
+        ("probe.geometry.plane_resolution=11,0", 1, "probe.geometry.plane_resolution=0 is not"),
+        ("spawn.at=[0],[5000]", 1, "spawn.at=[5000] is not valid"),  # a cross-key rule
+        ("probe.eval_path=loop,fast", 1, "probe.eval_path='fast' is not valid"),  # the schema
+        ("model.name=cnn,nosuch", 1, "model.name='nosuch' is not valid"),  # the model's build
+    ],
+)
+def test_each_rule_stops_a_sweep_at_its_job_before_any_job_starts(
+    tmp_path, monkeypatch, capsys, sweep, job, fragment
+):
+    monkeypatch.chdir(tmp_path)
+    line = sweep_refused(capsys, "print_config=false", "logger=none", sweep)
+    assert line.startswith(f"ridgeline: error: sweep job {job} (") and fragment in line, line
+    assert line.endswith("no job was started"), line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sweep_of_no_job_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    line = sweep_refused(capsys, "print_config=false", "logger=none", "seed=range(0)")
+    assert "a sweep of at least one job" in line, line
     assert list(tmp_path.iterdir()) == []
 
 
