@@ -4,10 +4,10 @@ Every step runs with tiny sizes on the CPU (the install is skipped: the venv exi
 JSON it prints the path of has each section with finite numbers.
 
 Two knobs of the environment the script passes on keep its steps short: the tests step's pytest
-reads PYTEST_ADDOPTS (a subset: the CUDA comparison, skipped here, and the toy-ridge tests; every
-curvature test runs in this suite anyway), and the main job's ridgeline-train reads the user
-config dir $RIDGELINE_CONFIG_DIR (USER_CONFIG below: no figures, 3-point grids, a 3 x 3 plane,
-two children; every probe component still runs).
+reads PYTEST_ADDOPTS (a subset: the CUDA comparison, skipped here, and the power-iteration test,
+the cheapest that passes; every curvature test runs in this suite anyway), and the main job's
+ridgeline-train reads the user config dir $RIDGELINE_CONFIG_DIR (USER_CONFIG below: no figures,
+3-point grids, a 3 x 3 plane, two children; every probe component still runs).
 """
 
 import json
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow  # starts processes (make test-fast leaves it out)
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "gpu_check.sh"
 SECTIONS = ("meta", "shell", "lockstep", "probe", "bf16", "channels_last")
-TESTS_SUBSET = "-k 'cuda or toy_ridge'"
+TESTS_SUBSET = "-k 'cuda or power_iteration'"
 # local/default.yaml: loaded after the experiment, before the script's own overrides.
 USER_CONFIG = """# @package _global_
 summary: false
