@@ -10,7 +10,12 @@ from ridgeline.records.probe_record import ProbeRecord
 from ridgeline.records.scalars import scalar_metrics
 
 pytestmark = pytest.mark.slow  # every test uses the main job's ridgeline-train run
-FAST = ["debug=fast", "logger=[wandb,csv]", "probe.curvature.layerwise=false"]
+FAST = [
+    "debug=fast",
+    "logger=[wandb,csv]",
+    "probe.curvature.layerwise=false",
+    "probe.geometry.plane_resolution=5",  # the plane is drawn; no test reads its grid
+]
 
 
 @pytest.fixture(scope="module")
