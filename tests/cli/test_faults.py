@@ -1,11 +1,10 @@
 """Faults: divergence, NaN probes, truncated checkpoints, kills mid-write, re-runs into a run dir.
 
 Through the console script where a user meets them (a diverging run, a finished run dir run
-again, a finished run dir resumed with another config); in-process for the mechanisms. A run
-dir refused before training (another config, a damaged records line, a truncated checkpoint, a
-deleted parent checkpoint) takes one path through ridgeline-train (its checks before training,
-then one line and exit 2 from its job_errors): one case through the console script, the others
-through those same functions in-process.
+again, a run dir refused before training); in-process for the mechanisms. Three damaged run
+dirs (a torn records line, a truncated checkpoint, a deleted parent checkpoint) are refused by
+the console script's entry point in one interpreter (helpers/train_batch.py); a re-run with
+another config is refused by a ridgeline-train process.
 """
 
 import json
@@ -19,7 +18,7 @@ import torch
 import yaml
 from torch import nn
 
-from helpers.cli import run_train, train_ok
+from helpers.cli import run_train, run_train_batch, train_ok
 from ridgeline.errors import RidgelineError, TrainingDiverged
 from ridgeline.job.run_dir import _first_difference
 from ridgeline.store.record_store import RecordStore
@@ -65,45 +64,6 @@ def assert_whole_files(root: Path) -> None:
 
 def no_traceback(result) -> None:
     assert "Traceback" not in result.stderr + result.stdout, result.stderr[-3000:]
-
-
-def refused_before_training(cwd: Path, capsys, monkeypatch) -> str:
-    """``ridgeline-train *FAST`` in the project dir ``cwd`` (run dir ``cwd/run``) refusing the run
-    dir before training, in-process: the job's config as Hydra hands it to ``_hydra_main``, then
-    the checks ``train`` runs up to ``validate_run`` (not its thread setting, imports and
-    seeding), inside the job's ``job_errors``, which prints the one line and exits 2. Returns
-    its stderr."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.utils import instantiate
-    from omegaconf import open_dict, read_write
-
-    from helpers.compose import compose_train
-    from ridgeline.config.hydra_errors import EXIT_USER_ERROR, job_errors
-    from ridgeline.config.precheck import check_schema
-    from ridgeline.config.settings import complete_data
-    from ridgeline.job.validate import validate_config, validate_run
-
-    monkeypatch.chdir(cwd)  # where run_train starts ridgeline-train: the project root
-    run_dir = cwd / "run"
-    cfg = compose_train(f"hydra.run.dir={run_dir}", "print_config=false", *FAST, job=True)
-    with read_write(cfg.hydra.runtime):
-        cfg.hydra.runtime.output_dir = str(run_dir)  # as Hydra sets it for the job
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]  # the task function's config holds no hydra node
-    outputs = (Path(cfg.paths.output_dir), Path(cfg.paths.root_dir))
-    with pytest.raises(SystemExit) as info, job_errors(*outputs):
-        check_schema(cfg)
-        complete_data(cfg)
-        plan = validate_config(cfg)
-        assert plan.run is not None and plan.run.root == run_dir
-        datamodule = instantiate(cfg.data)
-        datamodule.prepare_data()
-        validate_run(cfg, plan, datamodule, plan.run.root)
-    assert info.value.code == EXIT_USER_ERROR
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err[-3000:]
-    return err
 
 
 # --- a finished run, run again --------------------------------------------------------------
@@ -162,28 +122,6 @@ def test_the_environment_is_in_config_yaml_and_every_record(finished):
     assert all(r["environment"] == env for r in records)
 
 
-# The run dir refused before training: ridgeline-train's checks of a run dir that holds a run
-# (job/run_dir.py: check_run_dir, the last of validate_run), then one line and exit 2 from its
-# job_errors. The console script's path for all four is checked with another config; the rest
-# in-process through the same functions (refused_before_training).
-@pytest.mark.slow  # uses a ridgeline-train run (a process)
-def test_a_damaged_records_line_is_named_before_a_resume(copy_of, capsys, monkeypatch):
-    (copy_of / "run" / "independent" / "done.json").unlink()  # as if killed before the end
-    records = copy_of / "run" / "landscape" / "records.jsonl"
-    lines = records.read_text().splitlines(keepends=True)
-    lines[1] = lines[1][: len(lines[1]) // 2] + "\n"  # a torn line in the middle
-    records.write_text("".join(lines))
-    before = files(copy_of)
-    stderr = refused_before_training(copy_of, capsys, monkeypatch)
-    errors = [line for line in stderr.splitlines() if line.startswith("ridgeline: error:")]
-    assert errors == [
-        f"ridgeline: error: {records} line 2 is damaged ({errors[0].split('(', 1)[1]}"
-    ], stderr[-3000:]
-    assert "delete line 2" in errors[0]
-    assert files(copy_of) == before  # nothing trained or written
-    assert records.read_text() == "".join(lines)  # left for the user to repair
-
-
 @pytest.mark.slow  # uses a ridgeline-train run (a process)
 def test_rerun_with_another_config_is_refused(copy_of):
     before = files(copy_of)
@@ -199,31 +137,88 @@ def test_rerun_with_another_config_is_refused(copy_of):
     assert (copy_of / "run" / "config.yaml").read_bytes() == before["run/config.yaml"]
 
 
-@pytest.mark.slow  # uses a ridgeline-train run (a process)
-def test_truncated_checkpoint_is_named_before_training(copy_of, capsys, monkeypatch):
-    phase = copy_of / "run" / "independent"
+# --- a damaged run dir, run again: refused before training --------------------------------
+def tear_a_records_line(cwd: Path) -> dict:
+    (cwd / "run" / "independent" / "done.json").unlink()  # as if killed before the end
+    records = cwd / "run" / "landscape" / "records.jsonl"
+    lines = records.read_text().splitlines(keepends=True)
+    lines[1] = lines[1][: len(lines[1]) // 2] + "\n"  # a torn line in the middle
+    records.write_text("".join(lines))
+    return {"records": records, "text": "".join(lines)}
+
+
+def truncate_a_checkpoint(cwd: Path) -> dict:
+    phase = cwd / "run" / "independent"
     (phase / "done.json").unlink()  # as if killed before the end
     last = phase / "checkpoints" / "last.ckpt"
     last.write_bytes(last.read_bytes()[:1000])
-    before = files(copy_of)
-    stderr = refused_before_training(copy_of, capsys, monkeypatch)
-    assert f"ridgeline: error: checkpoint {last} is truncated or corrupt" in stderr
-    assert "delete it and re-run" in stderr
-    assert files(copy_of) == before  # nothing trained or written
+    return {"last": last}
+
+
+def delete_a_parent_checkpoint(cwd: Path) -> dict:
+    (cwd / "run" / "spawn_k=0000010" / "done.json").unlink()
+    (parent,) = (cwd / "outputs" / "parents").glob("*/done.json")
+    missing = parent.parent / "spawn_points" / "step=0000010.ckpt"
+    missing.unlink()
+    return {"missing": missing, "parent": parent.parent}
+
+
+DAMAGES = (tear_a_records_line, truncate_a_checkpoint, delete_a_parent_checkpoint)
+
+
+@pytest.fixture(scope="module")
+def refused(finished, tmp_path_factory) -> dict:
+    """Each damage on its own copy of the finished project dir, then ``ridgeline-train *FAST``
+    there, the three run by the console script's entry point in one interpreter:
+    ``{damage name: (result, what the damage returned)}``. Each refusal exits 2 with no
+    traceback, trains nothing and leaves every file as it was but Hydra's own (``.hydra``, the
+    log)."""
+    cases = []
+    for damage in DAMAGES:
+        cwd = tmp_path_factory.mktemp(damage.__name__) / "copy"
+        shutil.copytree(finished, cwd)
+        cases.append((cwd, damage(cwd), files(cwd)))
+    results = run_train_batch([(cwd, FAST, {}) for cwd, _, _ in cases])
+    out = {}
+    for damage, (cwd, facts, before), result in zip(DAMAGES, cases, results, strict=True):
+        assert result.returncode == 2, result.stderr[-3000:]
+        no_traceback(result)
+        assert "Trainer.fit" not in result.stdout + result.stderr
+        after = files(cwd)
+        changed = [
+            n for n in before if after.get(n) != before[n] and not n.startswith("run/.hydra")
+        ]
+        assert changed in ([], ["run/train.log"]), (damage.__name__, changed)
+        out[damage.__name__] = (result, facts)
+    return out
+
+
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
+def test_a_damaged_records_line_is_named_before_a_resume(refused):
+    result, facts = refused["tear_a_records_line"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ridgeline: error:")]
+    assert errors == [
+        f"ridgeline: error: {facts['records']} line 2 is damaged ({errors[0].split('(', 1)[1]}"
+    ], result.stderr[-3000:]
+    assert "delete line 2" in errors[0]
+    assert facts["records"].read_text() == facts["text"]  # left for the user to repair
+
+
+@pytest.mark.slow  # uses a ridgeline-train run (a process)
+def test_truncated_checkpoint_is_named_before_training(refused):
+    result, facts = refused["truncate_a_checkpoint"]
+    last = facts["last"]
+    assert f"ridgeline: error: checkpoint {last} is truncated or corrupt" in result.stderr
+    assert "delete it and re-run" in result.stderr
     assert len(last.read_bytes()) == 1000  # left for the user to inspect
 
 
 @pytest.mark.slow  # uses a ridgeline-train run (a process)
-def test_missing_parent_checkpoint_is_named_before_training(copy_of, capsys, monkeypatch):
-    (copy_of / "run" / "spawn_k=0000010" / "done.json").unlink()
-    (parent,) = (copy_of / "outputs" / "parents").glob("*/done.json")
-    missing = parent.parent / "spawn_points" / "step=0000010.ckpt"
-    missing.unlink()
-    before = files(copy_of)
-    stderr = refused_before_training(copy_of, capsys, monkeypatch)
-    assert f"ridgeline: error: parent checkpoint {missing} is missing" in stderr
-    assert f"delete {parent.parent} to train it again" in stderr
-    assert files(copy_of) == before  # nothing trained or written
+def test_missing_parent_checkpoint_is_named_before_training(refused):
+    result, facts = refused["delete_a_parent_checkpoint"]
+    missing, parent = facts["missing"], facts["parent"]
+    assert f"ridgeline: error: parent checkpoint {missing} is missing" in result.stderr
+    assert f"delete {parent} to train it again" in result.stderr
 
 
 # --- a diverging run ------------------------------------------------------------------------
