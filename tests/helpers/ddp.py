@@ -76,6 +76,13 @@ def train_args(root: Path, *extra: str, run_dir: Path | None = None) -> list[str
     return [*run, f"paths.root_dir={root}", *JOB, *extra]
 
 
+def start(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+    """``args`` started in ``cwd`` with ``env``, its stdout and stderr captured as text."""
+    return subprocess.Popen(
+        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
 def run(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> None:
     done = subprocess.run(
         args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
@@ -111,17 +118,7 @@ def slurm_env(root: Path, procid: int, ntasks: int, nodes: int, job_id: str, por
 def srun(root: Path, args: list[str], nodes: int = 1, job_id: str = "4242") -> None:
     """Two tasks started as srun starts them (``nodes`` = 1: 2 devices; 2: 1 device per node)."""
     port = free_port()
-    procs = [
-        subprocess.Popen(
-            args,
-            cwd=root,
-            env=slurm_env(root, rank, 2, nodes, job_id, port),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for rank in range(2)
-    ]
+    procs = [start(args, root, slurm_env(root, rank, 2, nodes, job_id, port)) for rank in range(2)]
     outputs = [p.communicate(timeout=600) for p in procs]
     for p, (out, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, (out[-2000:], err[-4000:])

@@ -5,13 +5,12 @@ the records and children of an uninterrupted run."""
 
 import os
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 import torch
 
-from helpers.ddp import TRAIN, base_env, mlp_job, numbers, run
+from helpers.ddp import TRAIN, base_env, mlp_job, numbers, run, start
 from helpers.processes import descendants, wait_for_record
 from ridgeline.store.layout import RunLayout
 
@@ -60,14 +59,7 @@ def test_usr2_requeues_through_submitit_and_the_job_resumes(tmp_path):
         f"paths.root_dir={root}",
         *JOB,
     ]
-    proc = subprocess.Popen(
-        args,
-        cwd=root,
-        env=base_env(root),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start(args, root, base_env(root))
     records = RunLayout(sweep / "0").records
     wait_for_record(proc, records, PHASE, SIGNAL_AT)
     tasks = submitit_tasks(proc.pid)

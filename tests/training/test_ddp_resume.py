@@ -19,6 +19,7 @@ from helpers.ddp import (
     numbers,
     records,
     run,
+    start,
     train_args,
 )
 from helpers.processes import kill_tree
@@ -46,16 +47,7 @@ def racing(tmp_path_factory):
     procs = []
     for name in ("a", "b"):
         args = [TRAIN, *train_args(root, *DDP, run_dir=root / name)]
-        procs.append(
-            subprocess.Popen(
-                args,
-                cwd=root,
-                env=base_env(root),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
+        procs.append(start(args, root, base_env(root)))
     ends = []
     for proc in procs:
         out, err = proc.communicate(timeout=600)
